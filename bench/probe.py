@@ -37,7 +37,7 @@ def jobs(since: str, n: int, timeout: float) -> dict[str, object]:
 def dashboard(n: int) -> dict[str, object]:
     from django.db import connection
 
-    from dihya import dashboard as dash
+    from dihya.console import dashboard as dash
     from fallbacks.models import Engine
 
     engines = list(Engine.objects.values_list("id", "name")[:3])

@@ -1,7 +1,7 @@
 """System checks for settings that make no sense together (run by `manage.py check`, and by
 `check --deploy` for the ones that only matter in production).
 
-Registered from `dihya.apps.DihyaAdminConfig.ready`. A check may read settings and compile
+Registered from `dihya.console.apps.DihyaAdminConfig.ready`. A check may read settings and compile
 what they hold; it must never touch the database (checks run before migrations).
 """
 

@@ -4,7 +4,7 @@ An engine's stored API key is write-only here: the form takes a new key and encr
 clears the stored one, and the page only ever says whether a key is stored. The engine list
 shows each breaker, which operators may force open or closed (fallbacks.breaker_control
 records who and why). The "Test engine" / "Test route" buttons live in the change pages'
-templates and post to the console's views (dihya.console_views), which check the same
+templates and post to the console's views (dihya.console.views), which check the same
 change permission.
 """
 

@@ -16,7 +16,7 @@ class FallbacksConfig(AppConfig):
 
 def schedule_resilience(**kwargs: Any) -> None:
     """Health checks and the reaper of stuck jobs, as django-q2 schedules (idempotent)."""
-    from dihya import reaper
+    from dihya.generation import reaper
     from fallbacks import health_checks
 
     health_checks.schedule(**kwargs)

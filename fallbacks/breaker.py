@@ -31,12 +31,12 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from fallbacks.errors import ProviderError
 from fallbacks.policy import COOLDOWN
-from fallbacks.providers.errors import ProviderError
 from fallbacks.spec import EngineSpec
 
 if TYPE_CHECKING:
-    from dihya.pipeline import Admission
+    from dihya.generation.pipeline import Admission
     from fallbacks.spec import RouteSpec, Usage
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ def flush(key: Any = None) -> None:
 
 
 class BreakerGate:
-    """Plugs the breaker's synchronous side into the pipeline (see dihya.gates)."""
+    """Plugs the breaker's synchronous side into the pipeline (see dihya.generation.gates)."""
 
     def admit(self, admission: Admission) -> None:
         if admission.generation.status != "queued":

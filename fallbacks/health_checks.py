@@ -15,8 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from fallbacks import breaker, catalog
+from fallbacks.errors import Failure, ProviderError
 from fallbacks.models import BreakerState, Engine
-from fallbacks.providers.errors import Failure, ProviderError
 from fallbacks.runner import as_provider_error, provider_for
 from fallbacks.spec import EngineSpec
 
@@ -40,7 +40,7 @@ async def probe_many(engines: list[EngineSpec]) -> list[ProviderError | None]:
 
 def check_all() -> dict[str, str]:
     """Probe every enabled engine; returns engine name → "up" or the failure."""
-    from dihya import loop
+    from dihya.lib import loop
 
     specs = [catalog.engine_spec(e) for e in Engine.objects.filter(enabled=True)]
     results = loop.run(probe_many(specs), timeout=300)

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fallbacks.providers.errors import Failure
+from fallbacks.errors import Failure
 
 
 class Action(StrEnum):

@@ -21,9 +21,9 @@ from typing import Protocol, TypeVar
 import httpx
 
 from fallbacks import http, slots
+from fallbacks.errors import Failure, ProviderError
 from fallbacks.policy import NOT_THE_ENGINE, Action
 from fallbacks.providers import registry
-from fallbacks.providers.errors import Failure, ProviderError
 from fallbacks.spec import ChatRequest, Completion, Delta, EngineSpec, RouteSpec
 
 OK = "ok"

@@ -16,7 +16,7 @@ from django.core.mail import send_mail
 from django.db.models import F
 from django.utils import timezone
 
-from dihya import outbound
+from dihya.lib import outbound
 from quotas import alerts, webhooks
 from quotas.models import AlertDelivery
 

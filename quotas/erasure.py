@@ -1,4 +1,4 @@
-"""What the quota tables hold about a person, for `dihya.erasure` (export, erase, retention).
+"""What the quota tables hold about a person, for `dihya.privacy.erasure` (export, erase, retention).
 
 Counters, alerts and reservations name people only by `user:<pseudonym>`, yet a pseudonym is
 still personal data to the one who holds the key: erasure deletes them, export shows them.
@@ -16,7 +16,7 @@ from django.db.models import Q
 from quotas.models import Alert, Counter, Reservation
 
 if TYPE_CHECKING:
-    from dihya.erasure import Person, Retention
+    from dihya.privacy.erasure import Person, Retention
 
 LONGEST_WINDOW = dt.timedelta(days=32)
 
@@ -58,6 +58,6 @@ def purge(r: Retention) -> int:
 
 
 def register() -> None:
-    from dihya import erasure
+    from dihya.privacy import erasure
 
     erasure.register("quotas", collect=collect, erase=erase, purge=purge)

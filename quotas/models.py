@@ -6,7 +6,7 @@ assigned to API clients and to Dihya accounts; end users without one get the def
 
 Counting happens in `Counter` rows keyed by (subject, metric, period, window start), changed
 only by single conditional UPDATEs (`quotas.ledger`). Subjects are pseudonymous strings,
-`client:<id>` or `user:<dihya.identity.pseudonym(...)>`: no table here ever holds the `user`
+`client:<id>` or `user:<dihya.generation.identity.pseudonym(...)>`: no table here ever holds the `user`
 string a client sent, nor any prompt.
 """
 

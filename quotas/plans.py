@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 
-from dihya.identity import pseudonym
+from dihya.generation.identity import pseudonym
 from fallbacks.spec import ChatRequest, Usage
 from quotas.ledger import Bound
 from quotas.models import Assignment, EnginePrice, Limit, Plan

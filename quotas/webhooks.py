@@ -1,7 +1,7 @@
-"""The alert webhook's body, sent signed through `dihya.outbound` (the one outbound module).
+"""The alert webhook's body, sent signed through `dihya.lib.outbound` (the one outbound module).
 
 Receivers verify `X-Dihya-Signature: t=<ts>,v1=<HMAC-SHA256 of "<ts>.<body>">` with
-DIHYA_WEBHOOK_SECRET (`dihya.outbound.verify` shows how). The body carries the pseudonymous
+DIHYA_WEBHOOK_SECRET (`dihya.lib.outbound.verify` shows how). The body carries the pseudonymous
 subject and numbers only. Webhook URLs come from settings (DIHYA_ALERT_WEBHOOKS), and still
 go through the outbound SSRF guard.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from dihya import outbound
+from dihya.lib import outbound
 from quotas.models import Alert
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from dihya import dashboard
+from dihya.console import dashboard
 from dihya.gateway.models import Attempt, Generation
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from dihya import jobs, pipeline
 from dihya.gateway.models import Generation
-from dihya.requests import ChatBody
+from dihya.generation import jobs, pipeline
+from dihya.generation.requests import ChatBody
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dihya import outbound
+from dihya.lib import outbound
 
 
 def test_it_signs_so_that_a_receiver_can_verify():

@@ -22,11 +22,11 @@ from django.test.utils import CaptureQueriesContext
 
 from audit import consent
 from audit.models import AuditEvent
-from dihya import pipeline
 from dihya.api.openai import admit_chat
 from dihya.gateway import keys
 from dihya.gateway.models import ApiClient, Attempt, Generation
-from dihya.requests import ChatBody
+from dihya.generation import pipeline
+from dihya.generation.requests import ChatBody
 from quotas.models import Assignment, Counter, Limit, Plan
 
 ENGINE = "http://engine.test/v1"

@@ -1,7 +1,7 @@
 """Dihya's HTTP API: OpenAI-compatible endpoints under /v1, the jobs API under /api/v1.
 
 Why django-ninja (and not Django REST Framework): the request bodies are already pydantic
-models (`dihya.requests`, shared with the workers and the `generate` command), and ninja
+models (`dihya.generation.requests`, shared with the workers and the `generate` command), and ninja
 validates with them as they are; its views may be `async def`, which a gateway that relays
 streams needs (DRF's are synchronous: one thread per open stream); and the OpenAPI document
 is generated from those same schemas, so it cannot drift from what is enforced.
@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dihya.api import engines, jobs, openai, quota
-from dihya.errors import Refusal
+from dihya.generation.errors import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ RETRY_AFTER = "2"  # seconds: a restarting database or Redis is usually back wit
 
 def database_down(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The database went away mid-request (restart, failover, network): the call fails, the
-    next one reconnects (CONN_HEALTH_CHECKS, and dihya.hops closes broken connections)."""
+    next one reconnects (CONN_HEALTH_CHECKS, and dihya.generation.hops closes broken connections)."""
     log.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
     return refused(request, Refusal(503, "database_unavailable", "The database is unavailable "
                                     "for a moment; retry shortly.", headers={

@@ -12,10 +12,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from dihya.errors import Refusal
 from dihya.gateway import keys
 from dihya.gateway.models import Generation
-from dihya.pipeline import Caller
+from dihya.generation.errors import Refusal
+from dihya.generation.pipeline import Caller
 
 
 def unauthorized(message: str) -> Refusal:

@@ -12,10 +12,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from dihya import hops
 from dihya.api.auth import BearerKey, caller
 from dihya.api.schemas import ERRORS
 from dihya.gateway.models import Generation
+from dihya.generation import hops
 from fallbacks import breaker
 
 router = Router(tags=["Engines"], auth=BearerKey())

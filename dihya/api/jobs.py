@@ -1,7 +1,7 @@
 """The jobs API: queue a generation for the workers, read it (long-polling), cancel it.
 
 Same body and same pipeline as chat completions; the job then runs on a django-q2 worker
-(`dihya.jobs`). A client sees only its own jobs: any other id, or one that is not a UUID, is
+(`dihya.generation.jobs`). A client sees only its own jobs: any other id, or one that is not a UUID, is
 404 `generation_not_found`, so ids cannot be probed.
 """
 
@@ -17,14 +17,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from dihya import hops, jobs, pipeline
 from dihya.api.auth import BearerKey, caller
 from dihya.api.openai import answer_headers
 from dihya.api.schemas import ERRORS, ErrorBody, Job, JobAccepted
-from dihya.errors import Refusal
-from dihya.gateway import callbacks
 from dihya.gateway.models import ApiClient, Generation
-from dihya.requests import JobBody
+from dihya.generation import callbacks, hops, jobs, pipeline
+from dihya.generation.errors import Refusal
+from dihya.generation.requests import JobBody
 
 router = Router(tags=["Jobs"], auth=BearerKey())
 

@@ -12,8 +12,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dihya.api_lane import is_api
-from dihya.errors import Refusal
+from dihya.api.lane import is_api
+from dihya.generation.errors import Refusal
 
 
 def rewrite(request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -1,6 +1,6 @@
 """The OpenAI-compatible endpoints: POST /v1/chat/completions and GET /v1/models.
 
-Thin on purpose: authenticate, admit through `dihya.pipeline`, run, format. Each request makes
+Thin on purpose: authenticate, admit through `dihya.generation.pipeline`, run, format. Each request makes
 one synchronous hop for its database work before the engine is called (key check and
 admission together) and the pipeline makes one after; the engine call itself never blocks the
 event loop, so one web process serves many streams at once.
@@ -12,12 +12,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from ninja import Router
 
-from dihya import hops, pipeline
 from dihya.api import sse
 from dihya.api.auth import BearerKey, caller
 from dihya.api.schemas import ERRORS, ChatCompletion, ModelList
 from dihya.gateway.models import Generation
-from dihya.requests import ChatBody
+from dihya.generation import hops, pipeline
+from dihya.generation.requests import ChatBody
 from fallbacks.models import Route
 
 router = Router(tags=["OpenAI-compatible"], auth=BearerKey())

@@ -12,10 +12,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from dihya import hops, identity
 from dihya.api.auth import BearerKey, caller
 from dihya.api.schemas import ERRORS
 from dihya.gateway.models import Generation
+from dihya.generation import hops, identity
 from quotas import ledger, plans
 
 router = Router(tags=["Quota"], auth=BearerKey())

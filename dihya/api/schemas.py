@@ -1,6 +1,6 @@
 """What the API answers, as pydantic schemas: they exist for the OpenAPI document.
 
-Request bodies live in `dihya.requests` (shared with the workers and the `generate` command).
+Request bodies live in `dihya.generation.requests` (shared with the workers and the `generate` command).
 Views build their answers as plain dicts in the same shape; tests compare real answers with
 what is written here.
 """

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 
-from dihya.pipeline import Admission, Streaming
+from dihya.generation.pipeline import Admission, Streaming
 from fallbacks.runner import RunResult
 from fallbacks.spec import Usage
 

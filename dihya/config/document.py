@@ -12,7 +12,7 @@ import yaml
 from django.db import transaction
 from pydantic import ValidationError
 
-from dihya import config_audit
+from dihya.config import recorder as config_audit
 from dihya.config.base import Change, ConfigError, Plan, duplicate_lines, error_lines
 from dihya.config.registry import sections
 

@@ -10,5 +10,5 @@ class GatewayConfig(AppConfig):
         # Connects the signals that tell every process a key or client changed, in every
         # process that can change one (web, workers, `config apply`), not only the API's.
         # Also records every configuration change in the audit log (admin, shell, commands).
-        from dihya import config_audit  # noqa: F401
+        from dihya.config import recorder as config_audit  # noqa: F401
         from dihya.gateway import keys  # noqa: F401

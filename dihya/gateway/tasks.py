@@ -1,8 +1,8 @@
-"""django-q2 entry points. Thin on purpose: the work is in `dihya.jobs`."""
+"""django-q2 entry points. Thin on purpose: the work is in `dihya.generation.jobs`."""
 
 from __future__ import annotations
 
-from dihya import jobs
+from dihya.generation import jobs
 
 
 def run_generation(generation_id: str) -> str:

@@ -1,6 +1,6 @@
 """The "erase this person" action on users, with a confirmation page listing what will go.
 
-Lives in the wiring because erasure spans every app (`dihya.erasure`). It extends whatever
+Lives in the wiring because erasure spans every app (`dihya.privacy.erasure`). It extends whatever
 admin class the User model already has, so other apps' changes to the user admin survive.
 """
 
@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from audit.models import AuditEvent, Consent
-from dihya import erasure
+from dihya.privacy import erasure
 
 
 @admin.action(description="Erase this person (all their data and account)",

@@ -17,7 +17,7 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the withdrawal receiver and register the built-in erasure plug-ins.
-        from dihya import consent_gate, erasure  # noqa: F401
+        from dihya.generation.gates import consent as consent_gate  # noqa: F401
 
         # After django_q's own migrations (this app has no models, so gets no post_migrate).
         post_migrate.connect(schedule_retention,

@@ -1,8 +1,8 @@
-"""django-q2 entry point for retention. Thin: the work is in `dihya.erasure`."""
+"""django-q2 entry point for retention. Thin: the work is in `dihya.privacy.erasure`."""
 
 from __future__ import annotations
 
-from dihya import erasure
+from dihya.privacy import erasure
 
 
 def purge_expired() -> dict[str, int]:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit import consent
 from audit.models import Consent, Purpose
-from dihya import erasure
+from dihya.privacy import erasure
 
 
 @login_required

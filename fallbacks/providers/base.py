@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
+from fallbacks.errors import Failure, ProviderError
 from fallbacks.providers.classify import (  # noqa: F401 - re-exported for providers
     classify_response,
     error_text,
@@ -22,7 +23,6 @@ from fallbacks.providers.classify import (  # noqa: F401 - re-exported for provi
     parse_duration,
     retry_after_seconds,
 )
-from fallbacks.providers.errors import Failure, ProviderError
 from fallbacks.spec import ChatRequest, Completion, Delta, EngineSpec
 
 

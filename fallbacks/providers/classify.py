@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from fallbacks.providers.errors import Failure, ProviderError
+from fallbacks.errors import Failure, ProviderError
 
 #: Never cool an engine down longer than this on the word of one header.
 MAX_WAIT = 86400.0

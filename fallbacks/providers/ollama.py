@@ -15,13 +15,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fallbacks.errors import Failure, ProviderError
 from fallbacks.providers.base import (
     Provider,
     classify_response,
     json_object,
     translate_errors,
 )
-from fallbacks.providers.errors import Failure, ProviderError
 from fallbacks.providers.registry import register
 from fallbacks.spec import ChatRequest, Completion, Delta, Usage
 

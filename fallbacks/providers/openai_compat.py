@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+from fallbacks.errors import Failure, ProviderError
 from fallbacks.providers.base import (
     Provider,
     classify_response,
@@ -20,7 +21,6 @@ from fallbacks.providers.base import (
     json_object,
     translate_errors,
 )
-from fallbacks.providers.errors import Failure, ProviderError
 from fallbacks.providers.registry import register
 from fallbacks.spec import ChatRequest, Completion, Delta, Usage
 

@@ -62,7 +62,7 @@ def form_data(response) -> dict[str, object]:
 def roles(db) -> None:
     """The groups the data migration creates (made again: a flush by an earlier test empties
     the tables)."""
-    from dihya import roles as console_roles
+    from dihya.console import roles as console_roles
 
     console_roles.ensure()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from dihya import jobs, pipeline
 from dihya.gateway.models import Generation
+from dihya.generation import jobs, pipeline
 from fallbacks.models import Engine, Route
 from tests.admin.conftest import make_generation
 

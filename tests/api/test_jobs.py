@@ -11,9 +11,9 @@ import httpx
 import pytest
 from django_q.models import Schedule
 
-from dihya import outbound
-from dihya.gateway import callbacks
 from dihya.gateway.models import Generation
+from dihya.generation import callbacks
+from dihya.lib import outbound
 from tests.conftest import free_port
 
 HELLO = {"model": "default", "messages": [{"role": "user", "content": "Say hello"}],

@@ -11,9 +11,9 @@ import pytest
 import respx
 from django.contrib.auth import get_user_model
 
-from dihya import pipeline
 from dihya.gateway.models import ApiClient
-from dihya.requests import ChatBody
+from dihya.generation import pipeline
+from dihya.generation.requests import ChatBody
 
 ENGINE = "http://engine.test/v1"
 DOWN = "http://down.test/v1"

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from audit import consent, log
 from audit.models import AuditEvent
-from dihya.identity import pseudonym
+from dihya.generation.identity import pseudonym
 from tests.audit.conftest import SECRET_PROMPT, admit, run
 
 
@@ -97,7 +97,7 @@ def test_verify_catches_a_row_rechained_without_its_digest(db):
 
 def test_a_refused_admission_is_audited_outside_its_rolled_back_transaction(route, helpdesk,
                                                                            alice, engine):
-    from dihya.errors import Refusal
+    from dihya.generation.errors import Refusal
 
     with pytest.raises(Refusal):
         admit(helpdesk)

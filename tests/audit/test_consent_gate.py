@@ -6,8 +6,8 @@ import pytest
 
 from audit import consent
 from audit.models import ExternalIdentity
-from dihya.errors import Refusal
 from dihya.gateway.models import Generation
+from dihya.generation.errors import Refusal
 from tests.audit.conftest import admit, run
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from dihya.gateway import keys
-from dihya.identity import pseudonym
+from dihya.generation.identity import pseudonym
 
 
 def chat(key: str, user: str | None = "alice"):

@@ -13,9 +13,9 @@ from django_q.signing import SignedPackage
 
 from audit import consent, log
 from audit.models import AuditEvent, Consent, ErasureReceipt, ExternalIdentity
-from dihya import erasure
 from dihya.gateway.models import Generation
-from dihya.identity import pseudonym
+from dihya.generation.identity import pseudonym
+from dihya.privacy import erasure
 from tests.audit.conftest import SECRET_PROMPT, admit, run
 
 TEXT = (models.CharField, models.TextField, models.JSONField)

@@ -11,8 +11,8 @@ from django_q.models import Schedule, Task
 
 from audit import log
 from audit.models import AuditEvent
-from dihya import erasure
 from dihya.gateway.models import Generation
+from dihya.privacy import erasure
 from dihya.privacy.apps import SCHEDULE, schedule_retention
 
 

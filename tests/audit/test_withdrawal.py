@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from audit import consent
-from dihya import jobs
 from dihya.gateway.models import Generation
+from dihya.generation import jobs
 from tests.audit.conftest import admit
 
 

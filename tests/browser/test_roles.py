@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group
 
-from dihya import roles
+from dihya.console import roles
 from fallbacks.models import Engine
 from tests.browser.conftest import PASSWORD, log_in
 

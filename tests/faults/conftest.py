@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from asgiref.sync import async_to_sync
 
-from dihya import pipeline
-from dihya.errors import Refusal
 from dihya.gateway.models import Generation
-from dihya.requests import ChatBody
+from dihya.generation import pipeline
+from dihya.generation.errors import Refusal
+from dihya.generation.requests import ChatBody
 from tests.faults.proxy import FaultProxy
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 
-from dihya import pipeline
 from dihya.gateway.models import Generation
-from dihya.requests import ChatBody
+from dihya.generation import pipeline
+from dihya.generation.requests import ChatBody
 from fallbacks import breaker
-from fallbacks.providers.errors import ProviderError
+from fallbacks.errors import ProviderError
 from tests.conftest import wait_until
 from tests.faults.conftest import ask, outcomes
 

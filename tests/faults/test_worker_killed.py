@@ -11,9 +11,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from dihya import jobs, pipeline, reaper
 from dihya.gateway.models import Generation
-from dihya.requests import ChatBody
+from dihya.generation import jobs, pipeline, reaper
+from dihya.generation.requests import ChatBody
 from tests.conftest import Process, child_env, wait_until
 
 pytestmark = pytest.mark.engine

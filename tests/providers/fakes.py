@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from fallbacks.errors import ProviderError
 from fallbacks.providers import registry
 from fallbacks.providers.base import Provider
-from fallbacks.providers.errors import ProviderError
 from fallbacks.spec import ChatRequest, Delta, EngineSpec, Message
 
 FIXTURES = Path(__file__).parent / "fixtures"

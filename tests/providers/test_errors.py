@@ -13,8 +13,8 @@ import httpx
 import pytest
 import respx
 
+from fallbacks.errors import Failure
 from fallbacks.providers import registry
-from fallbacks.providers.errors import Failure
 from tests.conftest import free_port
 from tests.providers.fakes import (
     REQUEST,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from fallbacks.providers.errors import Failure
+from fallbacks.errors import Failure
 from fallbacks.spec import ChatRequest, Message, Usage
 from tests.providers.fakes import (
     Fake,

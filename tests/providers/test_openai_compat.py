@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from fallbacks.providers.errors import Failure
+from fallbacks.errors import Failure
 from fallbacks.spec import ChatRequest, Message, Usage
 from tests.providers.fakes import (
     REQUEST,

@@ -13,7 +13,7 @@ from django.core import mail
 from django.test import override_settings
 from django_q.models import Schedule
 
-from dihya import outbound
+from dihya.lib import outbound
 from quotas import alerts, delivery, ledger
 from quotas.models import Alert, AlertDelivery
 from tests.quotas.conftest import NOON, bound

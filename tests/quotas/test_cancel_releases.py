@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dihya import jobs, pipeline
 from dihya.gateway.models import ApiClient
-from dihya.requests import ChatBody
+from dihya.generation import jobs, pipeline
+from dihya.generation.requests import ChatBody
 from quotas.models import Assignment, Limit, Plan
 
 

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from dihya import pipeline
-from dihya.errors import Refusal
 from dihya.gateway.models import ApiClient, Generation
-from dihya.requests import ChatBody
+from dihya.generation import pipeline
+from dihya.generation.errors import Refusal
+from dihya.generation.requests import ChatBody
 from quotas import ledger
 from quotas.models import Alert, Assignment, Counter
 from tests.quotas.conftest import NOON, bound

@@ -8,7 +8,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from dihya import erasure
+from dihya.privacy import erasure
 from quotas import ledger, plans
 from quotas.models import Alert, Counter, Reservation
 from tests.quotas.conftest import bound

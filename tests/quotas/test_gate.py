@@ -9,11 +9,11 @@ import pytest
 import respx
 from django.contrib.auth import get_user_model
 
-from dihya import pipeline
-from dihya.errors import Refusal
 from dihya.gateway.models import ApiClient, Generation
-from dihya.identity import pseudonym
-from dihya.requests import ChatBody
+from dihya.generation import pipeline
+from dihya.generation.errors import Refusal
+from dihya.generation.identity import pseudonym
+from dihya.generation.requests import ChatBody
 from quotas.models import Assignment, Counter
 
 ENGINE = "http://engine.test/v1"

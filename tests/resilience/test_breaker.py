@@ -7,8 +7,8 @@ import pytest
 from audit.models import AuditEvent
 from fallbacks import breaker, catalog
 from fallbacks.breaker import Board
+from fallbacks.errors import Failure, ProviderError
 from fallbacks.models import BreakerState
-from fallbacks.providers.errors import Failure, ProviderError
 
 REFUSED = ProviderError(Failure.CONNECT, "refused")
 

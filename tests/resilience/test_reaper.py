@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
-from dihya import reaper
 from dihya.gateway.models import Generation
+from dihya.generation import reaper
 from fallbacks.apps import schedule_resilience
 
 LONG_AGO = timezone.now() - dt.timedelta(days=1)
@@ -24,7 +24,7 @@ def job(status: str, deliveries: int, started=LONG_AGO, created=LONG_AGO) -> Gen
 @pytest.fixture
 def enqueued(monkeypatch):
     sent: list[str] = []
-    monkeypatch.setattr("dihya.jobs.enqueue", lambda g: sent.append(str(g.pk)))
+    monkeypatch.setattr("dihya.generation.jobs.enqueue", lambda g: sent.append(str(g.pk)))
     return sent
 
 

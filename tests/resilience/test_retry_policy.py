@@ -8,9 +8,9 @@ import httpx
 import pytest
 import respx
 
-from dihya import loop
+from dihya.lib import loop
+from fallbacks.errors import Failure
 from fallbacks.policy import Action, RetryPolicy
-from fallbacks.providers.errors import Failure
 from fallbacks.runner import RunFailed, Runner
 from fallbacks.spec import ChatRequest, EngineSpec, Message, RouteSpec
 

@@ -7,7 +7,7 @@ import json
 
 from django.test import override_settings
 
-from dihya.bodylimit import BodyLimit
+from dihya.api.bodylimit import BodyLimit
 
 
 def run(app, chunks: list[bytes]) -> tuple[list[dict], int]:

@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from audit import consent
 from audit.models import Consent
 from dihya import config
-from dihya import roles as console_roles
+from dihya.console import roles as console_roles
 from dihya.gateway.models import ApiClient, Generation
 from fallbacks.models import Engine, Route
 from quotas.models import Plan

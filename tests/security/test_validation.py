@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from dihya.api import param_of
 from dihya.gateway.models import Generation
-from dihya.requests import ChatBody, JobBody
+from dihya.generation.requests import ChatBody, JobBody
 
 HELLO = {"model": "default", "messages": [{"role": "user", "content": "Say hello"}],
          "max_tokens": 8}

@@ -5,7 +5,7 @@ from django.db import migrations
 
 
 def forwards(apps, schema_editor):
-    from dihya import roles
+    from dihya.console import roles
 
     # Permissions are normally created after all migrations; create them now so the groups
     # can hold them on a fresh database.

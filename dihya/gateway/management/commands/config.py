@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dihya import config, config_audit
+from dihya import config
+from dihya.config import recorder as config_audit
 
 
 class Command(BaseCommand):

@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from dihya import config, config_audit
+from dihya import config
+from dihya.config import recorder as config_audit
 
 DEMO = Path(config.__file__).with_name("demo.yaml")
 

@@ -7,10 +7,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
-from dihya import jobs, pipeline
-from dihya.errors import Refusal
 from dihya.gateway.models import Generation
-from dihya.requests import ChatBody
+from dihya.generation import jobs, pipeline
+from dihya.generation.errors import Refusal
+from dihya.generation.requests import ChatBody
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dihya import erasure
+from dihya.privacy import erasure
 
 
 class Command(BaseCommand):

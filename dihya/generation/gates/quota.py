@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from dihya.errors import Refusal
+from dihya.generation.errors import Refusal
 from quotas import ledger, plans, windows
 
 if TYPE_CHECKING:
-    from dihya.pipeline import Admission
+    from dihya.generation.pipeline import Admission
     from fallbacks.spec import Usage
 
 

@@ -1,7 +1,7 @@
 """Gates: the pipeline's seams for the apps that may refuse or account for a generation.
 
 A gate's `admit` runs inside the admission transaction, before the generation row is written;
-it raises `dihya.errors.Refusal` to refuse (nothing reaches an engine then). Its `finish` runs
+it raises `dihya.generation.errors.Refusal` to refuse (nothing reaches an engine then). Its `finish` runs
 inside the recording transaction with the real usage, or None when the generation failed or
 was cancelled. Gates keep no per-request state of their own: what they need later they find
 by the generation's id.
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from dihya.errors import Refusal
-    from dihya.pipeline import Admission
+    from dihya.generation.errors import Refusal
+    from dihya.generation.pipeline import Admission
     from fallbacks.spec import Usage
 
 
@@ -56,19 +56,23 @@ def _breaker() -> Gate:
 
 
 def _quota() -> Gate:
-    from dihya.quota_gate import QuotaGate  # after consent: a refused call reserves nothing
+    from dihya.generation.gates.quota import (
+        QuotaGate,  # after consent: a refused call reserves nothing
+    )
 
     return QuotaGate()
 
 
 def _consent() -> Gate:
-    from dihya.consent_gate import ConsentGate  # first: a call without consent costs nothing
+    from dihya.generation.gates.consent import (
+        ConsentGate,  # first: a call without consent costs nothing
+    )
 
     return ConsentGate()
 
 
 def _audit() -> Gate:
-    from dihya.audit_gate import AuditGate  # after all: records what the others decided
+    from dihya.generation.gates.audit import AuditGate  # after all: records what the others decided
 
     return AuditGate()
 

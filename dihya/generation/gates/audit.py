@@ -14,11 +14,11 @@ from django.conf import settings
 
 from audit import log
 from dihya.gateway.models import Attempt, Generation
-from dihya.identity import pseudonym
+from dihya.generation.identity import pseudonym
 
 if TYPE_CHECKING:
-    from dihya.errors import Refusal
-    from dihya.pipeline import Admission
+    from dihya.generation.errors import Refusal
+    from dihya.generation.pipeline import Admission
     from fallbacks.spec import Usage
 
 # Refusals worth an event, by the kind of event they make.

@@ -2,7 +2,7 @@ from django.contrib.admin.apps import AdminConfig
 
 
 class DihyaAdminConfig(AdminConfig):
-    default_site = "dihya.admin_site.DihyaAdminSite"
+    default_site = "dihya.console.admin_site.DihyaAdminSite"
 
     def ready(self) -> None:
         super().ready()

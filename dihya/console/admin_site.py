@@ -1,6 +1,6 @@
 """Dihya's admin site: Django's own, with the dashboard as its home page.
 
-Installed through `dihya.apps.DihyaAdminConfig` (Django's documented way to replace the
+Installed through `dihya.console.apps.DihyaAdminConfig` (Django's documented way to replace the
 default site), so every app's `admin.site.register` lands here unchanged.
 """
 
@@ -12,7 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from dihya import console_views, dashboard
+from dihya.console import dashboard
+from dihya.console import views as console_views
 
 
 class DihyaAdminSite(admin.AdminSite):

@@ -5,7 +5,7 @@ and does not. Our generation rows are the truth on both: a job `running` past it
 (its worker was killed, or the machine went down) goes back to `queued` with the same
 generation id — so a quota reservation keyed by that id is not taken twice — and is handed
 to django-q2 again; after `DIHYA_MAX_DELIVERIES` pick-ups it fails with a reason instead.
-Completion stays exactly once because a worker must claim the row (`dihya.jobs.claim`, a
+Completion stays exactly once because a worker must claim the row (`dihya.generation.jobs.claim`, a
 conditional UPDATE queued → running) before it runs it, and every transition here is a
 conditional UPDATE too: a job that finishes while the reaper looks at it is left alone.
 
@@ -25,8 +25,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from dihya import gates, jobs, pipeline
 from dihya.gateway.models import Generation
+from dihya.generation import gates, jobs, pipeline
 from fallbacks import catalog
 from fallbacks.spec import RouteSpec
 
@@ -103,5 +103,5 @@ def schedule(**kwargs: Any) -> None:
     from django_q.models import Schedule
 
     Schedule.objects.using(kwargs.get("using") or "default").update_or_create(
-        name=SCHEDULE, defaults={"func": "dihya.reaper.reap", "schedule_type": Schedule.MINUTES,
+        name=SCHEDULE, defaults={"func": "dihya.generation.reaper.reap", "schedule_type": Schedule.MINUTES,
                                  "minutes": 1, "repeats": -1})

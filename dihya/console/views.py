@@ -1,6 +1,6 @@
 """The console's own admin views: the "Test engine" / "Test route" buttons and live progress.
 
-Mounted by `dihya.admin_site` behind `admin_view` (staff login), and each checks the model
+Mounted by `dihya.console.admin_site` behind `admin_view` (staff login), and each checks the model
 permission the matching admin page would: testing an engine needs the right to change it,
 watching a generation needs the right to view generations. A denied request is a 403 whether
 or not the button was shown.
@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
-from dihya import console
+from dihya.console import live as console
 from dihya.gateway.models import Generation
 from fallbacks.models import Engine, Route
 

@@ -17,10 +17,10 @@ from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from dihya import gates, loop, pipeline
-from dihya.errors import Refusal
-from dihya.gateway import callbacks
 from dihya.gateway.models import Generation
+from dihya.generation import callbacks, gates, pipeline
+from dihya.generation.errors import Refusal
+from dihya.lib import loop
 from fallbacks import breaker
 
 log = logging.getLogger(__name__)

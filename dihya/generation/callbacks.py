@@ -1,7 +1,7 @@
 """Job callbacks: when a job with a `callback_url` ends, POST its report there, signed.
 
 The body is the same JSON the jobs API answers for GET /api/v1/generations/{id}. It leaves
-through `dihya.outbound` like every notification: signed `X-Dihya-Signature: t=<unix
+through `dihya.lib.outbound` like every notification: signed `X-Dihya-Signature: t=<unix
 time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with DIHYA_WEBHOOK_SECRET, its URL checked
 against private addresses (at submission and again at delivery, as DNS may change), no
 redirect followed, timeouts always set.
@@ -23,13 +23,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.tasks import async_task, schedule
 
-from dihya import outbound
-from dihya.errors import Refusal
 from dihya.gateway.models import Generation
+from dihya.generation.errors import Refusal
+from dihya.lib import outbound
 
 log = logging.getLogger(__name__)
 
-TASK = "dihya.gateway.callbacks.deliver"
+TASK = "dihya.generation.callbacks.deliver"
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10),
            timedelta(hours=1), timedelta(hours=6))  # then give up: 6 tries over ~7.5 hours
 

@@ -4,7 +4,7 @@ One schema for every entry point (chat completions, jobs, the `generate` command
 accepts is what the OpenAPI document says. Unknown fields are ignored, as OpenAI's SDKs send
 fields we do not use (`n`, `logprobs`…); known fields are checked strictly. Limits on
 messages and characters, and the deny patterns, are read from settings when a body is
-validated (dihya.security), so they follow the environment and `override_settings`.
+validated (dihya.generation.validation), so they follow the environment and `override_settings`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from dihya import security
+from dihya.generation import validation as security
 
 # Every string a client sends: no control character but tab/newline/CR, no lone surrogate.
 Text = Annotated[str, AfterValidator(security.clean_text)]

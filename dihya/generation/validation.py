@@ -1,4 +1,4 @@
-"""Checks on what clients send, shared by every entry point through `dihya.requests`.
+"""Checks on what clients send, shared by every entry point through `dihya.generation.requests`.
 
 The schema (pydantic) calls these while it validates a body, so a refusal becomes a 400
 `invalid_request` naming the offending field, before anything is admitted or stored. Limits are

@@ -16,11 +16,11 @@ from django.urls import reverse
 
 from audit import consent
 from audit.signals import consent_withdrawn
-from dihya.errors import Refusal
 from dihya.gateway.models import Generation
+from dihya.generation.errors import Refusal
 
 if TYPE_CHECKING:
-    from dihya.pipeline import Admission
+    from dihya.generation.pipeline import Admission
     from fallbacks.spec import Usage
 
 
@@ -56,11 +56,11 @@ class ConsentGate:
         return None
 
 
-@receiver(consent_withdrawn, dispatch_uid="dihya.consent_gate.cancel_queued")
+@receiver(consent_withdrawn, dispatch_uid="dihya.generation.gates.consent.cancel_queued")
 def cancel_queued(sender: Any, user: Any, purpose: str, **kwargs: Any) -> None:
     """A withdrawn consent stops every generation still waiting for that person."""
     if purpose != consent.GENERATION:
         return
-    from dihya import jobs  # late: jobs imports the pipeline, which imports the gates
+    from dihya.generation import jobs  # late: jobs imports the pipeline, which imports the gates
     for generation in Generation.objects.filter(user=user, status=Generation.Status.QUEUED):
         jobs.cancel(generation)

@@ -28,7 +28,7 @@ from django_q.models import OrmQ, Task
 from audit import consent, log
 from audit.models import ErasureReceipt, ExternalIdentity
 from dihya.gateway.models import Generation
-from dihya.identity import pseudonym
+from dihya.generation.identity import pseudonym
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from dihya import jobs, pipeline
 from dihya.gateway.models import Attempt, Generation
-from dihya.requests import ChatBody
+from dihya.generation import jobs, pipeline
+from dihya.generation.requests import ChatBody
 from fallbacks import catalog
 from fallbacks.models import Engine, Route
 from fallbacks.spec import RouteSpec

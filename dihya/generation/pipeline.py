@@ -6,7 +6,7 @@ transactions (`admit` before the engines are called, `finish` after), so an asyn
 two thread hops, not one per query, and nothing holds a transaction open while an engine
 thinks.
 
-Gates (`dihya.gates`) are where other apps plug in: each may refuse at admission and is told
+Gates (`dihya.generation.gates`) are where other apps plug in: each may refuse at admission and is told
 how the generation ended. This module must never call an engine outside `fallbacks.runner`,
 nor store a prompt anywhere but the generation row.
 """
@@ -22,13 +22,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dihya import gates, hops, identity
-from dihya.errors import Refusal
 from dihya.gateway.models import ApiClient, Attempt, Generation
-from dihya.requests import ChatBody
+from dihya.generation import gates, hops, identity
+from dihya.generation.errors import Refusal
+from dihya.generation.requests import ChatBody
 from fallbacks import breaker, catalog
+from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
-from fallbacks.providers.errors import ProviderError
 from fallbacks.runner import AttemptRecord, RunFailed, Runner, RunResult
 from fallbacks.spec import ChatRequest, Delta, Message, RouteSpec, Usage
 
