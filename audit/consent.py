@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit import log, policies
 from audit.models import Consent, Purpose
 from audit.signals import consent_withdrawn
-from dihya.generation.identity import pseudonym
+from dihya.lib.pseudonyms import pseudonym
 
 GENERATION = "generation"
 

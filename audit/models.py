@@ -2,7 +2,7 @@
 
 Consent rows are proof (GDPR art. 7(1)): they are never edited except to note a withdrawal,
 and erasure reduces them to an anonymous receipt instead of deleting them. Audit events
-name people only by pseudonym (`dihya.generation.identity.pseudonym`), hold redacted text only, and are
+name people only by pseudonym (`dihya.lib.pseudonyms.pseudonym`), hold redacted text only, and are
 hash-chained over a digest of their content so that erasing the personal parts of an event
 later keeps the chain verifiable.
 """

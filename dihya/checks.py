@@ -36,7 +36,7 @@ def encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 def patterns(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     errors = []
     for name in ("DIHYA_DENY_PATTERNS", "DIHYA_REDACT_PATTERNS"):
-        for pattern in getattr(settings, name, []):
+        for pattern in getattr(settings, name):  # the name is one of two settings above
             try:
                 re.compile(pattern)
             except re.error as exc:

@@ -35,7 +35,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "dihya.console.apps.DihyaAdminConfig",
+    "dihya.console.admin_apps.DihyaAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "audit",
     "dihya.gateway",
     "dihya.privacy",
+    "dihya.console",
 ]
 
 MIDDLEWARE = [
@@ -114,7 +115,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 # Connections are kept (both databases): the API's database work runs on a few long-lived
-# threads per process (dihya.generation.hops, DIHYA_DB_THREADS), which therefore hold at most that many.
+# threads per process (dihya.generation.hops, DIHYA_DB_THREADS), which hold at most that many.
 # Reopening a SQLite connection per request cost ~15 % of a request's CPU (docs/benchmarks.md).
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DIHYA_DB_THREADS = env.int("DIHYA_DB_THREADS", default=4)
@@ -237,7 +238,8 @@ DIHYA_BREAKER_COOLDOWN = env.float("DIHYA_BREAKER_COOLDOWN", default=10.0)
 DIHYA_BREAKER_REFRESH = env.float("DIHYA_BREAKER_REFRESH", default=0.5)
 # Cooldown of an engine out of quota when its provider gives no reset time.
 DIHYA_QUOTA_COOLDOWN = env.float("DIHYA_QUOTA_COOLDOWN", default=60.0)
-# The reaper (dihya.generation.reaper): a job running this long past DIHYA_JOB_DEADLINE is re-queued,
+# The reaper (dihya.generation.reaper): a job running this long past DIHYA_JOB_DEADLINE is
+# re-queued,
 # at most MAX_DELIVERIES pick-ups; a job queued this long is handed to django-q2 again.
 DIHYA_REAP_GRACE = env.float("DIHYA_REAP_GRACE", default=30.0)
 DIHYA_MAX_DELIVERIES = env.int("DIHYA_MAX_DELIVERIES", default=3)
@@ -293,7 +295,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Requests per person per hour on each privacy action (grant, withdraw, export, erase).
 DIHYA_PRIVACY_RATE = env.int("DIHYA_PRIVACY_RATE", default=30)
-# Request bodies (dihya.generation.requests): limits on messages and characters, and regular expressions
+# Request bodies (dihya.generation.requests): limits on messages and characters, and regular
+# expressions
 # refused anywhere in a message (400 invalid_request naming the message).
 DIHYA_MAX_MESSAGES = env.int("DIHYA_MAX_MESSAGES", default=200)
 DIHYA_MAX_MESSAGE_CHARS = env.int("DIHYA_MAX_MESSAGE_CHARS", default=100_000)

@@ -10,9 +10,9 @@ The shared truth is a `BreakerState` row per engine. The runner's questions (`sk
 `record`) are answered from this process's memory only — the runner calls them from the event
 loop and must never wait on the database. Memory is reloaded at most every
 `DIHYA_BREAKER_REFRESH` seconds and events are written, both from synchronous code around the
-run (`prepare` before it, `flush` after it, via `BreakerGate`), so no query runs inside the
-event loop and a healthy route costs no write at all. Another process learns of an opened
-breaker within the refresh interval; this process knows at once.
+run (`prepare` before it, `flush` after it, called by the pipeline's breaker gate), so no query
+runs inside the event loop and a healthy route costs no write at all. Another process learns
+of an opened breaker within the refresh interval; this process knows at once.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from fallbacks import signals
 from fallbacks.errors import ProviderError
 from fallbacks.policy import COOLDOWN
 from fallbacks.spec import EngineSpec
 
 if TYPE_CHECKING:
-    from dihya.generation.pipeline import Admission
-    from fallbacks.spec import RouteSpec, Usage
+    from fallbacks.spec import RouteSpec
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,11 @@ FAILURES, QUOTA, FORCED = "failures", "quota", "forced"
 
 
 def threshold() -> int:
-    return getattr(settings, "DIHYA_BREAKER_FAILURES", 3)
+    return settings.DIHYA_BREAKER_FAILURES
 
 
 def cooldown() -> float:
-    return getattr(settings, "DIHYA_BREAKER_COOLDOWN", 10.0)
+    return settings.DIHYA_BREAKER_COOLDOWN
 
 
 @dataclass(slots=True)
@@ -114,7 +114,7 @@ class Board:
             text = f"{error.failure}: {error.detail}"[:500]
             if error.failure in COOLDOWN:
                 wait = error.retry_after if error.retry_after is not None else (
-                    getattr(settings, "DIHYA_QUOTA_COOLDOWN", 60.0))
+                    settings.DIHYA_QUOTA_COOLDOWN)
                 v.state, v.reason, v.until, v.probe = OPEN, QUOTA, now + wait, ""
                 self._event(v, Event(engine.id, "quota", text, v.until, engine.name))
             elif v.probe == "taken":
@@ -206,7 +206,7 @@ class Board:
 
 
 def refresh_interval() -> float:
-    return getattr(settings, "DIHYA_BREAKER_REFRESH", 0.5)
+    return settings.DIHYA_BREAKER_REFRESH
 
 
 def write(events: list[Event]) -> None:
@@ -254,12 +254,11 @@ def seconds(n: float) -> dt.timedelta:
 
 
 def quota_alert(engine_name: str, until: dt.datetime, detail: str = "") -> None:
-    """The quota app's alert "engine X out of quota until T" (issue 4), after the commit."""
+    """Announce "engine X out of quota until T" (the quota app alerts), after the commit."""
     log.warning("engine %s out of quota until %s", engine_name, until.isoformat())
     try:
-        from quotas import alerts
-
-        alerts.engine_out_of_quota(engine_name, until, detail)
+        signals.engine_out_of_quota.send(sender=Board, engine_name=engine_name, until=until,
+                                         detail=detail)
     except Exception:
         log.exception("quota alert for engine %s failed", engine_name)
 
@@ -278,27 +277,3 @@ def prepare(route: RouteSpec, key: Any = None) -> None:
 
 def flush(key: Any = None) -> None:
     _board.flush(key)
-
-
-class BreakerGate:
-    """Plugs the breaker's synchronous side into the pipeline (see dihya.generation.gates)."""
-
-    def admit(self, admission: Admission) -> None:
-        if admission.generation.status != "queued":
-            _board.prepare(admission.route.engines, admission.generation.pk)
-
-    def finish(self, admission: Admission, usage: Usage | None) -> None:
-        _board.flush(admission.generation.pk)
-
-
-def snapshot(routes: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """Every engine's breaker (or those of `routes`), for the admin and the API."""
-    from fallbacks.breaker_control import snapshot
-
-    return snapshot(routes)
-
-
-def force(engine: Any, state: str, actor: str, reason: str = "") -> None:
-    from fallbacks.breaker_control import force
-
-    force(engine, state, actor, reason)

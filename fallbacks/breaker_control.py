@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from fallbacks import breaker
+from fallbacks import breaker, signals
 from fallbacks.models import BreakerState, Engine
 
 log = logging.getLogger(__name__)
@@ -72,16 +72,12 @@ def force(engine: Engine | int | str, state: str, actor: str, reason: str = "") 
         fields.update(reason="")
     with transaction.atomic():
         BreakerState.objects.update_or_create(engine=engine, defaults=fields)
-        transaction.on_commit(lambda: audit_forced(engine, state, actor, reason))
+        transaction.on_commit(lambda: announce_forced(engine, state, actor, reason))
     breaker.health().forget()  # this process knows at once; others within the refresh
     log.info("breaker of %s forced %s by %s: %s", engine.name, state, actor, reason)
 
 
-def audit_forced(engine: Engine, state: str, actor: str, reason: str) -> None:
-    """The audit log's record of who forced which breaker, and why (issue 5)."""
-    try:
-        from audit import log as audit_log
-    except ImportError:  # pragma: no cover - the audit app is part of the project
-        return
-    audit_log.record("breaker_forced", actor=actor, engine=engine.name,
-                     details={"state": state, "reason": reason[:300]})
+def announce_forced(engine: Engine, state: str, actor: str, reason: str) -> None:
+    """Tell the wiring (the audit log records who forced which breaker, and why)."""
+    signals.breaker_forced.send(sender=Engine, engine_name=engine.name, state=state,
+                                actor=actor, reason=reason)

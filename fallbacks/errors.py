@@ -22,9 +22,6 @@ class Failure(StrEnum):
     AUTH = "auth_error"                # 401/403 from the provider: our key is wrong
 
 
-#: Failures after which another engine may still succeed.
-FALLBACK = frozenset(Failure) - {Failure.BAD_REQUEST}
-
 
 class ProviderError(Exception):
     def __init__(
@@ -40,7 +37,3 @@ class ProviderError(Exception):
         self.detail = detail[:500]
         self.status = status
         self.retry_after = retry_after
-
-    @property
-    def falls_back(self) -> bool:
-        return self.failure in FALLBACK

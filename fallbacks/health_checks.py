@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -21,9 +20,6 @@ from fallbacks.runner import as_provider_error, provider_for
 from fallbacks.spec import EngineSpec
 
 log = logging.getLogger(__name__)
-
-SCHEDULE = "dihya engine health checks"
-
 
 async def probe(engine: EngineSpec) -> ProviderError | None:
     try:
@@ -64,13 +60,3 @@ def check_all() -> dict[str, str]:
     board.flush()
     log.info("health checks: %s", report)
     return report
-
-
-def schedule(**kwargs: Any) -> None:
-    """Every minute (django-q2's finest schedule), created idempotently (post_migrate)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.using(kwargs.get("using") or "default").update_or_create(
-        name=SCHEDULE, defaults={"func": "fallbacks.health_checks.check_all",
-                                 "schedule_type": Schedule.MINUTES, "minutes": 1,
-                                 "repeats": -1})

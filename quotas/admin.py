@@ -1,6 +1,6 @@
 """Admin for quotas: plans with their limits, assignments, usage per subject, alerts.
 
-Counters, reservations and deliveries are read-only here: they are the ledger's own records,
+Counters and reservations are read-only here: they are the ledger's own records,
 changed only by its conditional updates. Subjects are pseudonyms; nothing here shows a
 `user` string a client sent.
 """
@@ -11,11 +11,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from quotas import alerts
-from quotas.models import Alert, AlertDelivery, Assignment, Counter, EnginePrice, Limit, Plan
+from quotas.models import Alert, Assignment, Counter, EnginePrice, Limit, Plan
 
 
 class ThresholdsField(forms.CharField):
@@ -107,18 +109,6 @@ class CounterAdmin(admin.ModelAdmin):
         return False
 
 
-class DeliveryInline(admin.TabularInline):
-    model = AlertDelivery
-    extra = 0
-    can_delete = False
-    fields = ("channel", "target", "status", "attempts", "response_code", "error",
-              "next_attempt", "updated")
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
     list_display = ("created", "kind", "subject", "message", "delivered", "acknowledged")
@@ -126,22 +116,18 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ("subject", "message")
     date_hierarchy = "created"
     actions = ["acknowledge"]
-    inlines = [DeliveryInline]
     readonly_fields = ("kind", "subject", "metric", "period", "threshold", "window_start",
                        "amount", "used", "message", "created", "acknowledged",
                        "acknowledged_by")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Alert]:
-        return super().get_queryset(request).annotate(
-            sent=Count("deliveries", filter=Q(deliveries__status="delivered")),
-            channels=Count("deliveries"))
-
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="delivered")
+    @admin.display(description="deliveries")
     def delivered(self, alert: Alert) -> str:
-        return f"{alert.sent}/{alert.channels}"  # type: ignore[attr-defined]
+        # The deliveries are the gateway's records (one log for every notification).
+        url = reverse("admin:gateway_delivery_changelist") + f"?alert_id={alert.pk}"
+        return format_html('<a href="{}">log</a>', url)
 
     @admin.action(description="Acknowledge selected alerts")
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:

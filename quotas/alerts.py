@@ -7,8 +7,9 @@ before and after its own increment. The alert is written only once that transact
 threshold and window: two processes that both see the crossing (after a release lowered the
 counter, say) insert one row between them, and only the one that inserted it delivers.
 
-Alerts carry the pseudonymous subject and numbers, never a prompt or a `user` string.
-Delivery happens on django-q2 workers (`quotas.tasks`), one `AlertDelivery` row per channel.
+Alerts carry the pseudonymous subject and numbers, never a prompt or a `user` string. How an
+alert leaves is not this module's business: it announces it (`quotas.signals.alert_raised`)
+and the wiring delivers it (e-mail and signed webhooks, `dihya.gateway.deliveries`).
 """
 
 from __future__ import annotations
@@ -16,21 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from quotas.models import Alert, AlertDelivery
+from quotas import signals
+from quotas.models import Alert
 
 if TYPE_CHECKING:
-    from quotas.ledger import Standing
+    from quotas.bounds import Standing
 
 log = logging.getLogger(__name__)
-
-DELIVER_TASK = "quotas.tasks.deliver_alert"
-
 
 def crossed(standing: Standing, n: int) -> list[int]:
     """Thresholds (percent) that this increment of `n` carried the counter over."""
@@ -83,35 +81,21 @@ def raise_alert(**fields: object) -> Alert | None:
     return alert
 
 
-def dispatch(alert: Alert) -> list[AlertDelivery]:
-    """One delivery per channel, each handed to a worker once this is committed."""
-    deliveries = []
-    recipients = list(settings.DIHYA_ALERT_EMAILS)
-    if recipients:
-        deliveries.append(AlertDelivery(alert=alert, channel="email",
-                                        target=", ".join(recipients)[:500]))
-    deliveries += [AlertDelivery(alert=alert, channel="webhook", target=url[:500])
-                   for url in settings.DIHYA_ALERT_WEBHOOKS]
-    AlertDelivery.objects.bulk_create(deliveries)
+def dispatch(alert: Alert) -> None:
     log.warning("quota alert: %s", alert.message)
-    for d in deliveries:
-        transaction.on_commit(partial(enqueue, d.pk))
-    return deliveries
+    signals.alert_raised.send(sender=Alert, alert=alert)
 
 
-def enqueue(delivery_id: object, *, at: dt.datetime | None = None, attempt: int = 0) -> None:
-    from django_q.models import Schedule
-    from django_q.tasks import async_task
-
-    if at is None:
-        async_task(DELIVER_TASK, str(delivery_id), task_name=f"alert delivery {delivery_id}",
-                   group="alerts")
-        return
-    # A retry: a one-off schedule, named per attempt so it is created idempotently.
-    Schedule.objects.update_or_create(
-        name=f"alert delivery {delivery_id} #{attempt}",
-        defaults={"func": DELIVER_TASK, "args": repr((str(delivery_id),)),
-                  "schedule_type": Schedule.ONCE, "repeats": 1, "next_run": at})
+def payload(alert: Alert) -> dict[str, Any]:
+    """The alert as a webhook receiver gets it: pseudonymous subject and numbers only."""
+    return {
+        "type": "quota.alert" if alert.kind == Alert.Kind.THRESHOLD else "engine.out_of_quota",
+        "alert": {"id": alert.pk, "kind": alert.kind, "subject": alert.subject,
+                  "metric": alert.metric, "period": alert.period, "threshold": alert.threshold,
+                  "limit": alert.amount, "used": alert.used,
+                  "window_start": alert.window_start.isoformat(), "message": alert.message,
+                  "created": alert.created.isoformat()},
+    }
 
 
 def acknowledge(alerts: object, who: str) -> int:

@@ -1,32 +1,32 @@
-"""What the quota tables hold about a person, for `dihya.privacy.erasure` (export, erase, retention).
+"""What the quota tables hold about a person: for export, erasure and retention.
 
 Counters, alerts and reservations name people only by `user:<pseudonym>`, yet a pseudonym is
 still personal data to the one who holds the key: erasure deletes them, export shows them.
 Retention never drops a counter whose window may still be open (a month is at most 31 days),
-or the quota of a live window would silently reset.
+or the quota of a live window would silently reset. The privacy wiring
+(`dihya.privacy.erasure`) calls these with what it knows of the person; this module knows no
+account and no generation table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import Q
 
 from quotas.models import Alert, Counter, Reservation
 
-if TYPE_CHECKING:
-    from dihya.privacy.erasure import Person, Retention
-
 LONGEST_WINDOW = dt.timedelta(days=32)
 
 
-def subjects(p: Person) -> list[str]:
-    return [f"user:{s}" for s in p.pseudonyms]
+def subjects(pseudonyms: Iterable[str]) -> list[str]:
+    return [f"user:{s}" for s in pseudonyms]
 
 
-def collect(p: Person) -> dict[str, Any]:
-    mine = subjects(p)
+def collect(pseudonyms: Iterable[str]) -> dict[str, Any]:
+    mine = subjects(pseudonyms)
     return {
         "counters": [{"metric": c.metric, "period": c.period, "used": c.used,
                       "window_start": c.window_start.isoformat()}
@@ -36,28 +36,25 @@ def collect(p: Person) -> dict[str, Any]:
     }
 
 
-def erase(p: Person) -> int:
-    mine = subjects(p)
+def erase(pseudonyms: Iterable[str], generation_ids: Iterable[Any]) -> int:
+    mine = subjects(pseudonyms)
     deleted = Counter.objects.filter(subject__in=mine).delete()[0]
     deleted += Alert.objects.filter(subject__in=mine).delete()[0]
-    if p.generation_ids:
-        deleted += Reservation.objects.filter(generation_id__in=p.generation_ids).delete()[0]
+    ids = list(generation_ids)
+    if ids:
+        deleted += Reservation.objects.filter(generation_id__in=ids).delete()[0]
     return deleted
 
 
-def purge(r: Retention) -> int:
-    cutoff = r.cutoff("generation")
-    if cutoff is None:
-        return 0
-    cutoff = min(cutoff, r.now - LONGEST_WINDOW)
-    deleted = Counter.objects.filter(window_start__lt=cutoff).delete()[0]
-    deleted += Reservation.objects.filter(created__lt=cutoff).delete()[0]
-    if (audit := r.cutoff("audit")) is not None:
-        deleted += Alert.objects.filter(Q(created__lt=audit)).delete()[0]
+def purge(generations_before: dt.datetime | None, alerts_before: dt.datetime | None,
+          now: dt.datetime) -> int:
+    """Counters and reservations follow the generations' retention (never inside a window
+    that may still be open); alerts follow the audit log's."""
+    deleted = 0
+    if generations_before is not None:
+        cutoff = min(generations_before, now - LONGEST_WINDOW)
+        deleted += Counter.objects.filter(window_start__lt=cutoff).delete()[0]
+        deleted += Reservation.objects.filter(created__lt=cutoff).delete()[0]
+    if alerts_before is not None:
+        deleted += Alert.objects.filter(Q(created__lt=alerts_before)).delete()[0]
     return deleted
-
-
-def register() -> None:
-    from dihya.privacy import erasure
-
-    erasure.register("quotas", collect=collect, erase=erase, purge=purge)

@@ -6,13 +6,11 @@ assigned to API clients and to Dihya accounts; end users without one get the def
 
 Counting happens in `Counter` rows keyed by (subject, metric, period, window start), changed
 only by single conditional UPDATEs (`quotas.ledger`). Subjects are pseudonymous strings,
-`client:<id>` or `user:<dihya.generation.identity.pseudonym(...)>`: no table here ever holds the `user`
+`client:<id>` or `user:<dihya.lib.pseudonyms.pseudonym(...)>`: no table here ever holds the `user`
 string a client sent, nor any prompt.
 """
 
 from __future__ import annotations
-
-import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -176,30 +174,3 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return self.message
-
-
-class AlertDelivery(models.Model):
-    """One channel's delivery of one alert, with every attempt counted."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        DELIVERED = "delivered"
-        FAILED = "failed"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.CharField(max_length=10)  # email | webhook
-    target = models.CharField(max_length=500)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    next_attempt = models.DateTimeField(null=True, blank=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["alert", "channel"]
-        verbose_name_plural = "alert deliveries"
-
-    def __str__(self) -> str:
-        return f"{self.channel} {self.target}: {self.status}"

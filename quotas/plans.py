@@ -21,12 +21,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
 
-from dihya.generation.identity import pseudonym
-from fallbacks.spec import ChatRequest, Usage
-from quotas.ledger import Bound
-from quotas.models import Assignment, EnginePrice, Limit, Plan
+from dihya.lib.pseudonyms import pseudonym
+from quotas.bounds import Bound
+from quotas.models import Assignment, EnginePrice, Limit
 
 
 def client_subject(client_id: int) -> str:
@@ -46,7 +44,7 @@ def bounds_for(client_id: int | None, user_id: int | None, end_user: str) -> lis
     key = (client_id, user_id if end_user else None, bool(end_user))
     now = time.monotonic()
     hit = _remembered.get(key)
-    if hit is None or now - hit[0] > getattr(settings, "DIHYA_PLAN_CACHE_SECONDS", 5.0):
+    if hit is None or now - hit[0] > settings.DIHYA_PLAN_CACHE_SECONDS:
         if len(_remembered) > 10_000:
             _remembered.clear()
         hit = _remembered[key] = (now, _plans_for(client_id, user_id, end_user))
@@ -96,15 +94,9 @@ def _plans_for(client_id: int | None, user_id: int | None, end_user: str) -> tup
     return client_plan, user_plan, rows
 
 
-for _model in (Plan, Limit, Assignment):
-    post_save.connect(forget, sender=_model, dispatch_uid=f"plans-forget-save-{_model.__name__}")
-    post_delete.connect(forget, sender=_model,
-                        dispatch_uid=f"plans-forget-delete-{_model.__name__}")
-
-
-def estimate_tokens(request: ChatRequest) -> int:
-    chars = sum(len(m.content) + len(m.role) for m in request.messages)
-    return math.ceil(chars / 4) + request.max_tokens
+def estimate_tokens(chars: int, max_tokens: int) -> int:
+    """The conservative estimate of a call: its characters / 4, rounded up, plus max_tokens."""
+    return math.ceil(chars / 4) + max_tokens
 
 
 def prices(engine_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal]]:
@@ -112,22 +104,22 @@ def prices(engine_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal]]:
             .values_list("engine_id", "input_per_million", "output_per_million")}
 
 
-def estimate_cost(request: ChatRequest, engine_ids: Iterable[int]) -> int:
+def estimate_cost(prompt_tokens: int, max_tokens: int, engine_ids: Iterable[int]) -> int:
     """The dearest engine of the route at the estimated usage: fallback may land anywhere."""
     known = prices(engine_ids)
     if not known:
         return 0
-    prompt = estimate_tokens(request) - request.max_tokens
-    return max(cost(Usage(prompt, request.max_tokens), p) for p in known.values())
+    return max(cost(prompt_tokens, max_tokens, p) for p in known.values())
 
 
-def cost(usage: Usage, price: tuple[Decimal, Decimal] | None) -> int:
+def cost(prompt_tokens: int, completion_tokens: int,
+         price: tuple[Decimal, Decimal] | None) -> int:
     if price is None:
         return 0
-    return math.ceil(usage.prompt_tokens * price[0] + usage.completion_tokens * price[1])
+    return math.ceil(prompt_tokens * price[0] + completion_tokens * price[1])
 
 
-def real_cost(usage: Usage, engine_id: int | None) -> int:
+def real_cost(prompt_tokens: int, completion_tokens: int, engine_id: int | None) -> int:
     if engine_id is None:
         return 0
-    return cost(usage, prices([engine_id]).get(engine_id))
+    return cost(prompt_tokens, completion_tokens, prices([engine_id]).get(engine_id))

@@ -105,7 +105,7 @@ RETRY_AFTER = "2"  # seconds: a restarting database or Redis is usually back wit
 
 def database_down(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The database went away mid-request (restart, failover, network): the call fails, the
-    next one reconnects (CONN_HEALTH_CHECKS, and dihya.generation.hops closes broken connections)."""
+    next one reconnects (CONN_HEALTH_CHECKS; dihya.generation.hops closes broken ones)."""
     log.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
     return refused(request, Refusal(503, "database_unavailable", "The database is unavailable "
                                     "for a moment; retry shortly.", headers={

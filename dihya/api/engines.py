@@ -16,7 +16,7 @@ from dihya.api.auth import BearerKey, caller
 from dihya.api.schemas import ERRORS
 from dihya.gateway.models import Generation
 from dihya.generation import hops
-from fallbacks import breaker
+from fallbacks import breaker_control
 
 router = Router(tags=["Engines"], auth=BearerKey())
 
@@ -44,7 +44,7 @@ class EngineList(Schema):
 
 def engines_for(token: str) -> dict[str, Any]:
     who = caller(token, Generation.Source.CHAT, scope="")
-    rows = breaker.snapshot(who.allowed_routes)
+    rows = breaker_control.snapshot(who.allowed_routes)
     return {"object": "list",
             "data": [{k: row[k] for k in FIELDS} for row in rows if row["enabled"]]}
 

@@ -1,8 +1,8 @@
 """The jobs API: queue a generation for the workers, read it (long-polling), cancel it.
 
 Same body and same pipeline as chat completions; the job then runs on a django-q2 worker
-(`dihya.generation.jobs`). A client sees only its own jobs: any other id, or one that is not a UUID, is
-404 `generation_not_found`, so ids cannot be probed.
+(`dihya.generation.jobs`). A client sees only its own jobs: any other id, or one that is
+not a UUID, is 404 `generation_not_found`, so ids cannot be probed.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ class ApiHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Django gives each request a thread of its own for its thread-sensitive bits (request
         # signals, SecurityMiddleware): a thread started and stopped per API call. They are
-        # short and touch no database here (dihya.generation.hops does that work), so one thread serves
-        # them all.
+        # short and touch no database here (dihya.generation.hops does that work), so one
+        # thread serves them all.
         async with ThreadSensitiveContext(executor=_sync_thread):
             await super().__call__(scope, receive, send)
 

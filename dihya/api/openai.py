@@ -1,7 +1,7 @@
 """The OpenAI-compatible endpoints: POST /v1/chat/completions and GET /v1/models.
 
-Thin on purpose: authenticate, admit through `dihya.generation.pipeline`, run, format. Each request makes
-one synchronous hop for its database work before the engine is called (key check and
+Thin on purpose: authenticate, admit through `dihya.generation.pipeline`, run, format. Each
+request makes one synchronous hop for its database work before the engine is called (key check and
 admission together) and the pipeline makes one after; the engine call itself never blocks the
 event loop, so one web process serves many streams at once.
 """

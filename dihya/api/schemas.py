@@ -1,6 +1,7 @@
 """What the API answers, as pydantic schemas: they exist for the OpenAPI document.
 
-Request bodies live in `dihya.generation.requests` (shared with the workers and the `generate` command).
+Request bodies live in `dihya.generation.requests` (shared with the workers and the
+`generate` command).
 Views build their answers as plain dicts in the same shape; tests compare real answers with
 what is written here.
 """
@@ -78,6 +79,7 @@ class AttemptOut(BaseModel):
     outcome: str
     latency_ms: float
     status_code: int | None
+    detail: str = ""
 
 
 class JobError(BaseModel):

@@ -248,14 +248,16 @@ def _client_routes(sender: Any, instance: Any, action: str, reverse: bool, pk_se
     _touch([("client", name) for name in clients.values_list("name", flat=True)], using)
 
 
-for _model in KEYS:
-    _uid = f"config-audit-{_model._meta.label}"
-    pre_save.connect(_before_save, sender=_model, dispatch_uid=f"{_uid}-pre-save")
-    pre_delete.connect(_before_delete, sender=_model, dispatch_uid=f"{_uid}-pre-delete")
-    post_save.connect(_after_write, sender=_model, dispatch_uid=f"{_uid}-post-save")
-    post_delete.connect(_after_write, sender=_model, dispatch_uid=f"{_uid}-post-delete")
-m2m_changed.connect(_client_routes, sender=ApiClient.routes.through,
-                    dispatch_uid="config-audit-client-routes")
+def connect() -> None:
+    """Record every configuration change (connected once, by the console app's ready())."""
+    for model in KEYS:
+        uid = f"config-audit-{model._meta.label}"
+        pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}-pre-save")
+        pre_delete.connect(_before_delete, sender=model, dispatch_uid=f"{uid}-pre-delete")
+        post_save.connect(_after_write, sender=model, dispatch_uid=f"{uid}-post-save")
+        post_delete.connect(_after_write, sender=model, dispatch_uid=f"{uid}-post-delete")
+    m2m_changed.connect(_client_routes, sender=ApiClient.routes.through,
+                        dispatch_uid="config-audit-client-routes")
 
 
 class ActorMiddleware:

@@ -59,9 +59,7 @@ def progress(generation: Generation, attempts: Iterable[Attempt] | None = None) 
     """A generation as the console's live panels show it."""
     if attempts is None:
         attempts = generation.attempts.all()
-    rows = [{"position": a.position, "engine": a.engine_name, "outcome": a.outcome,
-             "latency_ms": round(a.latency_ms, 1), "status_code": a.status_code,
-             "detail": a.detail} for a in attempts]
+    rows = [a.as_report() for a in attempts]
     return {
         "id": str(generation.pk),
         "url": reverse("admin:gateway_generation_change", args=[generation.pk]),

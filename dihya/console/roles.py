@@ -33,7 +33,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "quotas.engineprice": ALL,
         "quotas.counter": VIEW,
         "quotas.alert": ("change", "view"),  # acknowledge
-        "quotas.alertdelivery": VIEW,
+        "gateway.delivery": VIEW,           # the log of callbacks and alert deliveries
         "gateway.apiclient": ALL,
         "gateway.apikey": ALL,
         "gateway.generation": VIEW,

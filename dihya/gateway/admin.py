@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from dihya.gateway import keys
-from dihya.gateway.models import ApiClient, ApiKey, Attempt, Generation
+from dihya.gateway.models import ApiClient, ApiKey, Attempt, Delivery, Generation
 
 
 class ReadOnly:
@@ -171,3 +171,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="usable")
     def usable(self, key: ApiKey) -> bool:
         return key.is_usable
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnly, admin.ModelAdmin):
+    """The log of every notification sent: job callbacks and quota alerts. Never the body."""
+
+    list_display = ("created", "kind", "channel", "target", "status", "attempts",
+                    "response_code", "error", "next_attempt")
+    list_filter = ("kind", "channel", "status", "created")
+    list_select_related = ("client",)
+    search_fields = ("target", "generation_id", "alert_id")
+    fields = ("kind", "channel", "target", "client", "generation_id", "alert_id", "status",
+              "attempts", "response_code", "error", "next_attempt", "created", "updated")
+    readonly_fields = fields
+    show_full_result_count = False

@@ -1,4 +1,7 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class GatewayConfig(AppConfig):
@@ -7,8 +10,13 @@ class GatewayConfig(AppConfig):
     verbose_name = "Gateway"
 
     def ready(self) -> None:
-        # Connects the signals that tell every process a key or client changed, in every
-        # process that can change one (web, workers, `config apply`), not only the API's.
-        # Also records every configuration change in the audit log (admin, shell, commands).
-        from dihya.config import recorder as config_audit  # noqa: F401
-        from dihya.gateway import keys  # noqa: F401
+        from dihya.gateway import keys, receivers, schedules
+
+        # In every process that can change a key or a client (web, workers, commands), so that
+        # every process learns of it (dihya.gateway.keys).
+        keys.connect()
+        receivers.connect()
+        # After django_q's own migrations, which create the Schedule table.
+        post_migrate.connect(schedules.create,
+                             sender=self.apps.get_app_config("django_q"),  # type: ignore[union-attr]
+                             dispatch_uid="dihya.gateway.schedules")

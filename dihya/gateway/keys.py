@@ -153,7 +153,10 @@ def forget_all(**_: object) -> None:
                     settings.DIHYA_KEY_CACHE_SECONDS, exc)
 
 
-for _name, _signal in (("save", post_save), ("delete", post_delete)):
-    _signal.connect(forget_all, sender=ApiKey, dispatch_uid=f"keys-{_name}-key")
-    _signal.connect(forget_all, sender=ApiClient, dispatch_uid=f"keys-{_name}-client")
-m2m_changed.connect(forget_all, sender=ApiClient.routes.through, dispatch_uid="keys-m2m-routes")
+def connect() -> None:
+    """Any change to a key, a client or a client's routes makes every process reload keys."""
+    for name, signal in (("save", post_save), ("delete", post_delete)):
+        signal.connect(forget_all, sender=ApiKey, dispatch_uid=f"keys-{name}-key")
+        signal.connect(forget_all, sender=ApiClient, dispatch_uid=f"keys-{name}-client")
+    m2m_changed.connect(forget_all, sender=ApiClient.routes.through,
+                        dispatch_uid="keys-m2m-routes")

@@ -159,3 +159,57 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.engine_name}: {self.outcome}"
+
+    def as_report(self) -> dict[str, object]:
+        """The attempt as the jobs API, callbacks, the console and exports show it."""
+        return {"position": self.position, "engine": self.engine_name, "outcome": self.outcome,
+                "latency_ms": round(self.latency_ms, 1), "status_code": self.status_code,
+                "detail": self.detail}
+
+
+class Delivery(models.Model):
+    """One outbound notification — a job's callback, a quota alert by webhook or by e-mail —
+    with every attempt counted: the one log of what Dihya sent where (dihya.gateway.deliveries).
+
+    The payload is what is sent, frozen when the notification is raised, so a retry sends the
+    same body. A callback's payload holds the job's answer: erasure deletes the deliveries of
+    a person's generations with them.
+    """
+
+    class Kind(models.TextChoices):
+        CALLBACK = "job.callback", "job callback"
+        ALERT = "quota.alert", "quota alert"
+
+    class Channel(models.TextChoices):
+        WEBHOOK = "webhook"
+        EMAIL = "email"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEBHOOK)
+    target = models.CharField(max_length=500, help_text="The URL, or the e-mail recipients.")
+    client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="deliveries")
+    generation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    alert_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    next_attempt = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.target}: {self.status}"

@@ -43,7 +43,7 @@ def executor() -> ThreadPoolExecutor:
     global _executor
     with _lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=getattr(settings, "DIHYA_DB_THREADS", 4),
+            _executor = ThreadPoolExecutor(max_workers=settings.DIHYA_DB_THREADS,
                                            thread_name_prefix="dihya-db")
         return _executor
 

@@ -1,25 +1,14 @@
-"""Who an end user is, and the pseudonym that stands for them wherever they are counted or logged.
+"""Who an end user is: the Dihya account behind the `user` string a client sends.
 
 Clients name the person a call is for in OpenAI's `user` field. That string maps to a Dihya
-account by username (see README, "End users"). Quota counters, alerts and audit events never
-store the string itself, only `pseudonym()`: a keyed hash (HMAC-SHA256 with
-DIHYA_PSEUDONYM_KEY), stable so records of one person can be found, erased or exported, and
-meaningless without the key.
+account by username, or by an external id an admin linked to the account (see README, "End
+users"). Where people are counted or logged they appear only as `dihya.lib.pseudonyms`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-
-
-def pseudonym(end_user: str) -> str:
-    key = (settings.DIHYA_PSEUDONYM_KEY or settings.SECRET_KEY).encode()
-    return "p_" + hmac.new(key, end_user.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def resolve(end_user: str) -> AbstractBaseUser | None:

@@ -2,7 +2,8 @@
 
 A task carries only the generation's id. Delivery is at least once (the ORM broker re-delivers
 a task whose worker died); completion is exactly once, because a worker must first move the
-row from `queued` to `running` in one conditional UPDATE, and only one can.
+row from `queued` to `running` in one conditional UPDATE, and only one can. Running goes
+through the pipeline's own verbs (`resume`, `execute`, `record`): no gate is called from here.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from dihya.gateway.models import Generation
 from dihya.generation import callbacks, gates, pipeline
 from dihya.generation.errors import Refusal
 from dihya.lib import loop
-from fallbacks import breaker
 
 log = logging.getLogger(__name__)
 
-TASK = "dihya.gateway.tasks.run_generation"
+TASK = "dihya.tasks.run_generation"
 
 
 def enqueue(generation: Generation) -> None:
@@ -62,23 +62,12 @@ def run(generation_id: UUID | str) -> str:
         log.info("generation %s not claimed (status %s)", generation_id,
                  current.first() or "missing")
         return current.first() or "missing"
-    route = pipeline.route_for(generation)
-    admission = pipeline.Admission(
-        generation=generation,
-        route=route,  # type: ignore[arg-type]  # checked just below
-        request=pipeline.request_from_record(generation.request),
-        caller=pipeline.Caller(client=generation.client, source=generation.source),
-    )
-    if route is None:
-        pipeline.finish_failed(admission, [], "model_not_found",
-                               f"route {generation.route_name!r} no longer exists")
-        if generation.callback_url:
-            callbacks.announce(generation.pk)
-        return Generation.Status.FAILED
-    breaker.prepare(route, generation.pk)  # sync: reload breakers, claim due probes
-    outcome = loop.run(pipeline.execute(admission), timeout=settings.DIHYA_JOB_DEADLINE + 15)
-    with contextlib.suppress(Refusal):  # recorded on the generation; no socket waits for it
-        pipeline.record(admission, outcome)
+    admission = pipeline.resume(generation)
+    if admission is not None:
+        outcome = loop.run(pipeline.execute(admission),
+                           timeout=settings.DIHYA_JOB_DEADLINE + 15)
+        with contextlib.suppress(Refusal):  # recorded on the generation; no socket waits for it
+            pipeline.record(admission, outcome)
     if generation.callback_url:
         callbacks.announce(generation.pk)  # the client asked to be told how it ended
     return Generation.objects.values_list("status", flat=True).get(pk=generation.pk)
@@ -92,5 +81,6 @@ def cancel(generation: Generation, reason: str = "cancelled before it ran") -> b
             status=Generation.Status.CANCELLED, finished=timezone.now(),
             error_code="cancelled", error_message=reason)
         if cancelled:
-            gates.cancelled(generation.pk)  # e.g. give back its quota reservation
+            for gate in gates.active():
+                gate.cancelled(generation.pk)  # e.g. give back its quota reservation
     return bool(cancelled)

@@ -6,24 +6,27 @@ transactions (`admit` before the engines are called, `finish` after), so an asyn
 two thread hops, not one per query, and nothing holds a transaction open while an engine
 thinks.
 
-Gates (`dihya.generation.gates`) are where other apps plug in: each may refuse at admission and is told
-how the generation ended. This module must never call an engine outside `fallbacks.runner`,
-nor store a prompt anywhere but the generation row.
+Gates (`dihya.generation.gates`) are where other apps plug in: each may refuse at admission
+and is told how the generation ended. The worker (`resume`) and the reaper (`abandon`) go
+through the same verbs, so no step is written twice. This module must never call an engine
+outside `fallbacks.runner`, nor store a prompt anywhere but the generation row.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dihya.gateway.models import ApiClient, Attempt, Generation
+from dihya.gateway.models import Attempt, Generation
 from dihya.generation import gates, hops, identity
+from dihya.generation.admission import Admission, Caller
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
 from fallbacks import breaker, catalog
@@ -35,23 +38,7 @@ from fallbacks.spec import ChatRequest, Delta, Message, RouteSpec, Usage
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class Caller:
-    """Who asks: an API client (with the routes it may use), or an operator (client None)."""
-
-    client: ApiClient | None
-    allowed_routes: frozenset[int] | None = None  # None: every route
-    source: str = Generation.Source.COMMAND
-
-
-@dataclass(slots=True)
-class Admission:
-    generation: Generation
-    route: RouteSpec
-    request: ChatRequest
-    caller: Caller
-    include_usage: bool = False
-    notes: dict[str, Any] = field(default_factory=dict)  # what gates tell the client (headers)
+__all__ = ["Admission", "Caller", "abandon", "admit", "complete", "resume", "stream"]
 
 
 def runner() -> Runner:
@@ -95,11 +82,66 @@ def admit(caller: Caller, body: ChatBody, *, queued: bool = False,
             for gate in gates.active():
                 gate.admit(admission)
             generation.save(force_insert=True)
+            if not queued:
+                _started(admission)
     except Refusal as refusal:
         # After the rollback, so that what gates record about a refusal is kept.
-        gates.refused(admission, refusal)
+        for gate in gates.active():
+            gate.refused(admission, refusal)
         raise
     return admission
+
+
+def _started(admission: Admission) -> None:
+    for gate in gates.active():
+        gate.started(admission)
+
+
+def resume(generation: Generation) -> Admission | None:
+    """A queued job that a worker has just claimed, ready to `execute`; None when it cannot
+    run (its route is gone, or a gate refuses it now): then it is already recorded as failed.
+    """
+    route = route_for(generation)
+    admission = Admission(generation=generation,
+                          route=route or RouteSpec(id=0, name=generation.route_name,
+                                                   strategy="ordered", max_tokens=0, engines=()),
+                          request=request_from_record(generation.request),
+                          caller=Caller(client=generation.client, source=generation.source))
+    if route is None:
+        finish_failed(admission, [], "model_not_found",
+                      f"route {generation.route_name!r} no longer exists")
+        return None
+    try:
+        _started(admission)
+    except Refusal as refusal:  # e.g. consent withdrawn while the job waited
+        finish_failed(admission, [], refusal.code, refusal.message)
+        return None
+    return admission
+
+
+def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
+            deliveries: int) -> bool:
+    """Fail a generation whose worker or web process is gone (the reaper's verb), telling the
+    gates as `finish` would: the quota gate releases its reservation, the audit gate records
+    the end. Only if it is still the run the caller saw (running, same deliveries, started
+    before `running_since`): a generation that finished meanwhile is left alone."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Generation.objects.filter(
+                pk=generation_id, status=Generation.Status.RUNNING, deliveries=deliveries,
+                started__lt=running_since).update(status=Generation.Status.FAILED,
+                                                  finished=now, error_code=code,
+                                                  error_message=message):
+            return False
+        g = Generation.objects.select_related("client").get(pk=generation_id)
+        route = catalog.route_spec(g.route_name) or RouteSpec(
+            id=0, name=g.route_name, strategy="ordered", max_tokens=0, engines=())
+        admission = Admission(generation=g, route=route,
+                              request=request_from_record(g.request),
+                              caller=Caller(client=g.client, source=g.source))
+        for gate in gates.active():
+            gate.finish(admission, None)
+    return True
 
 
 def route_for(generation: Generation) -> RouteSpec | None:

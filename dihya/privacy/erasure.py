@@ -1,7 +1,7 @@
 """Everything Dihya holds about one person: gather it (art. 15/20), erase it (art. 17), and
 let records expire (retention).
 
-Each app plugs in with `register(name, collect=, erase=, purge=, cache_keys=)`, so the export
+Each app plugs in with `register(name, collect=, erase=, purge=)`, so the export
 and the erasure reach every table without this module knowing them all: the quota ledger adds
 its counters, the webhook sender its delivery logs. `erase` leaves an `ErasureReceipt` and an
 audit event with counts only; `purge_expired` applies DIHYA_RETENTION_DAYS. Nothing here logs
@@ -19,16 +19,17 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_q.models import OrmQ, Task
+from django_q.models import OrmQ, Schedule, Task
 
 from audit import consent, log
 from audit.models import ErasureReceipt, ExternalIdentity
-from dihya.gateway.models import Generation
-from dihya.generation.identity import pseudonym
+from dihya.gateway import deliveries
+from dihya.gateway.models import Delivery, Generation
+from dihya.lib.pseudonyms import pseudonym
+from quotas import erasure as quota_records
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,6 @@ class Plugin:
     collect: Callable[[Person], Any] | None = None
     erase: Callable[[Person], int] | None = None
     purge: Callable[[Retention], int] | None = None
-    cache_keys: Callable[[Person], Iterable[str]] | None = None
 
 
 _PLUGINS: dict[str, Plugin] = {}
@@ -101,11 +101,8 @@ def erase(user: AbstractBaseUser, *, by: str) -> ErasureReceipt:
         receipt = ErasureReceipt.objects.create(by=by)
         p = person(user)
         p = Person(p.user, p.names, p.pseudonyms, p.generation_ids, receipt)
-        keys: list[str] = []
         counts: dict[str, int] = {}
         for plugin in plugins():
-            if plugin.cache_keys:
-                keys.extend(plugin.cache_keys(p))
             if plugin.erase:
                 counts[plugin.name] = plugin.erase(p)
         LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(user),
@@ -115,8 +112,6 @@ def erase(user: AbstractBaseUser, *, by: str) -> ErasureReceipt:
         receipt.counts = counts
         receipt.save(update_fields=["counts"])
         log.record("erasure", actor=by, details={"receipt": str(receipt.pk), "counts": counts})
-    if keys:
-        cache.delete_many(keys)
     return receipt
 
 
@@ -150,8 +145,7 @@ def _generations(p: Person) -> list[dict[str, Any]]:
              "user": g.end_user, "request": g.request, "result": g.result,
              "error": g.error_code, "prompt_tokens": g.prompt_tokens,
              "completion_tokens": g.completion_tokens,
-             "attempts": [{"engine": a.engine_name, "outcome": a.outcome,
-                           "latency_ms": a.latency_ms} for a in g.attempts.all()]}
+             "attempts": [a.as_report() for a in g.attempts.all()]}
             for g in rows.order_by("created")]
 
 
@@ -193,15 +187,38 @@ def _purge_tasks(r: Retention) -> int:
     return 0 if cutoff is None else Task.objects.filter(stopped__lt=cutoff).delete()[0]
 
 
+def _erase_deliveries(p: Person) -> int:
+    """Callbacks carry the job's answer; their retries are django-q2 schedules named by id."""
+    mine = Delivery.objects.filter(generation_id__in=p.generation_ids)
+    names = [f"delivery {pk} #{n}" for pk in mine.values_list("pk", flat=True)
+             for n in range(2, deliveries.MAX_ATTEMPTS + 1)]
+    count = Schedule.objects.filter(name__in=names).delete()[0] if names else 0
+    return count + mine.delete()[0]
+
+
+def _purge_deliveries(r: Retention) -> int:
+    cutoff = r.cutoff("task")
+    return 0 if cutoff is None else Delivery.objects.filter(created__lt=cutoff).exclude(
+        status=Delivery.Status.PENDING).delete()[0]
+
+
 def _purge_audit(r: Retention) -> int:
     cutoff = r.cutoff("audit")
     return 0 if cutoff is None else log.purge_before(cutoff)
 
 
-register("consents", collect=lambda p: consent.export(p.user),
-         erase=lambda p: consent.anonymise(p.user, p.receipt.pk if p.receipt else None))
-register("generations", collect=_generations, erase=_erase_generations, purge=_purge_generations)
-register("tasks", erase=_erase_tasks, purge=_purge_tasks)
-register("audit_events", collect=lambda p: log.events_about(p.pseudonyms),
-         erase=lambda p: log.erase_subjects(p.pseudonyms, p.generation_ids, actors=p.names),
-         purge=_purge_audit)
+def register_builtins() -> None:
+    """What the built-in apps hold about people (called once, from PrivacyConfig.ready)."""
+    register("consents", collect=lambda p: consent.export(p.user),
+             erase=lambda p: consent.anonymise(p.user, p.receipt.pk if p.receipt else None))
+    register("generations", collect=_generations, erase=_erase_generations,
+             purge=_purge_generations)
+    register("tasks", erase=_erase_tasks, purge=_purge_tasks)
+    register("deliveries", erase=_erase_deliveries, purge=_purge_deliveries)
+    register("audit_events", collect=lambda p: log.events_about(p.pseudonyms),
+             erase=lambda p: log.erase_subjects(p.pseudonyms, p.generation_ids, actors=p.names),
+             purge=_purge_audit)
+    register("quotas", collect=lambda p: quota_records.collect(p.pseudonyms),
+             erase=lambda p: quota_records.erase(p.pseudonyms, p.generation_ids),
+             purge=lambda r: quota_records.purge(r.cutoff("generation"), r.cutoff("audit"),
+                                                 r.now))

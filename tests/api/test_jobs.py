@@ -9,9 +9,9 @@ import threading
 
 import httpx
 import pytest
-from django_q.models import Schedule
 
-from dihya.gateway.models import Generation
+from dihya.gateway import deliveries
+from dihya.gateway.models import Delivery, Generation
 from dihya.generation import callbacks
 from dihya.lib import outbound
 from tests.conftest import free_port
@@ -146,17 +146,21 @@ def test_it_refuses_bad_jobs_at_submission(api, dead_url, make_engine, make_rout
     assert not Generation.objects.exists()
 
 
-def test_it_schedules_a_later_try_when_a_callback_fails(webhooks, db):
+def test_it_schedules_a_later_try_when_a_callback_fails(webhooks, db, monkeypatch):
+    monkeypatch.setattr(deliveries, "hand_over", lambda pk, **kw: handed.append(kw))
+    handed: list[dict] = []
     server, received, url = receiver(status=500)
     generation = Generation.objects.create(source="job", route_name="default", status="failed",
                                            error_code="all_engines_failed", callback_url=url)
+    callbacks.announce(generation.pk)
+    delivery = Delivery.objects.get(generation_id=generation.pk)
+    assert delivery.payload["error"]["code"] == "all_engines_failed"
 
-    assert callbacks.deliver(str(generation.pk)) == "retrying: HTTP 500"
-    assert callbacks.deliver(str(generation.pk)) == "retrying: HTTP 500"  # delivered twice
-
+    assert deliveries.deliver(str(delivery.pk)) == "pending"
     server.shutdown()
     headers, body = received.get(timeout=5)
     assert outbound.verify(body, headers[outbound.SIGNATURE_HEADER], SECRET)
-    retry = Schedule.objects.get(func=callbacks.TASK)
-    assert retry.func == callbacks.TASK and retry.args == repr((str(generation.pk), 2))
-    assert callbacks.deliver(str(generation.pk), attempt=6).startswith("given up")
+    assert json.loads(body)["id"] == str(generation.pk)
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.response_code, delivery.error) == (1, 500, "HTTP 500")
+    assert handed[-1] == {"at": delivery.next_attempt, "attempt": 2}

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from audit import consent, log
 from audit.models import AuditEvent
-from dihya.generation.identity import pseudonym
+from dihya.lib.pseudonyms import pseudonym
 from tests.audit.conftest import SECRET_PROMPT, admit, run
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from dihya.gateway import keys
-from dihya.generation.identity import pseudonym
+from dihya.lib.pseudonyms import pseudonym
 
 
 def chat(key: str, user: str | None = "alice"):

@@ -11,9 +11,9 @@ from django_q.models import Schedule, Task
 
 from audit import log
 from audit.models import AuditEvent
+from dihya.gateway import schedules
 from dihya.gateway.models import Generation
 from dihya.privacy import erasure
-from dihya.privacy.apps import SCHEDULE, schedule_retention
 
 
 def days_ago(n: int) -> dt.datetime:
@@ -80,9 +80,9 @@ def test_the_command_applies_a_number_of_days(db, capsys):
 
 
 def test_the_daily_schedule_is_created_once(db):
-    schedule_retention()
-    schedule_retention()
+    schedules.create()
+    schedules.create()
 
-    schedule = Schedule.objects.get(name=SCHEDULE)
+    schedule = Schedule.objects.get(name="dihya retention purge")
     assert schedule.schedule_type == Schedule.DAILY
-    assert schedule.func == "dihya.privacy.tasks.purge_expired"
+    assert schedule.func == "dihya.tasks.purge_expired"

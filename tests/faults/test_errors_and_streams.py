@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from dihya.gateway.models import Generation
 from dihya.generation import pipeline
 from dihya.generation.requests import ChatBody
-from fallbacks import breaker
+from fallbacks import breaker_control
 from fallbacks.errors import ProviderError
 from tests.conftest import wait_until
 from tests.faults.conftest import ask, outcomes
@@ -23,7 +23,7 @@ def patient(primary) -> None:
 
 
 def state_of(name: str) -> dict:
-    return {s["engine"]: s for s in breaker.snapshot()}[name]
+    return {s["engine"]: s for s in breaker_control.snapshot()}[name]
 
 
 def test_it_retries_500s_opens_then_closes_after_the_probe(db, primary_and_llama, proxy,

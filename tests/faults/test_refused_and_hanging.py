@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fallbacks import breaker
+from fallbacks import breaker_control
 from tests.faults.conftest import ask, outcomes
 
 pytestmark = pytest.mark.engine
@@ -19,7 +19,7 @@ def test_it_serves_every_request_when_the_primary_refuses(db, primary_and_llama,
     tried = [o for g in generations for o in outcomes(g) if o[0] == "primary"]
     assert tried.count(("primary", "connect_error")) == 3
     assert tried.count(("primary", "circuit_open")) == 7
-    state = {s["engine"]: s for s in breaker.snapshot()}["primary"]
+    state = {s["engine"]: s for s in breaker_control.snapshot()}["primary"]
     assert state["state"] == "open" and state["reason"] == "failures"
     assert "connect_error" in state["last_error"]
 

@@ -14,6 +14,7 @@ import pytest
 import respx
 
 from fallbacks.errors import Failure
+from fallbacks.policy import DEFAULT, Action
 from fallbacks.providers import registry
 from tests.conftest import free_port
 from tests.providers.fakes import (
@@ -98,7 +99,7 @@ def test_it_classifies_error_answers(mode, provider, status, body, headers, fail
         assert error.retry_after is None
     else:
         assert error.retry_after == pytest.approx(wait, abs=5)
-    assert error.falls_back == (failure != Failure.BAD_REQUEST)
+    assert (DEFAULT.action(failure, 0) is Action.STOP) == (failure == Failure.BAD_REQUEST)
 
 
 @pytest.mark.parametrize("mode", MODES)

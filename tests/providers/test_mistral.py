@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from fallbacks.errors import Failure
+from fallbacks.policy import DEFAULT, Action
 from fallbacks.spec import ChatRequest, Message, Usage
 from tests.providers.fakes import (
     Fake,
@@ -88,7 +89,7 @@ def test_it_treats_an_unknown_model_as_an_engine_fault_not_a_bad_request():
     fake = Fake(answer(400, fixture("mistral_invalid_model.json")))
     error = failure_of(lambda: complete(fake.provider("mistral")))
     assert error.failure == Failure.SERVER
-    assert error.falls_back
+    assert DEFAULT.action(error.failure, 0) is not Action.STOP  # the route moves on
 
 
 def test_it_reports_a_mid_stream_read_error_as_connect():

@@ -1,4 +1,6 @@
-"""Alerts: raised once on commit, delivered by email and signed webhooks, retried, logged."""
+"""Alerts: raised once on commit, delivered by email and signed webhooks, retried, logged.
+
+Delivery is the gateway's one deliverer (dihya.gateway.deliveries), the same for job callbacks."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from django.core import mail
 from django.test import override_settings
 from django_q.models import Schedule
 
+from dihya.gateway import deliveries as delivery
+from dihya.gateway.models import Delivery
 from dihya.lib import outbound
-from quotas import alerts, delivery, ledger
-from quotas.models import Alert, AlertDelivery
+from quotas import alerts, ledger
+from quotas.models import Alert
 from tests.quotas.conftest import NOON, bound
 
 HOOK = "http://hooks.test/dihya"
@@ -34,7 +38,7 @@ def reserve(n: int, limits, **kw) -> None:
 def test_it_alerts_once_per_threshold_when_the_transaction_commits(
         db, django_capture_on_commit_callbacks, monkeypatch):
     handed: list[str] = []
-    monkeypatch.setattr(alerts, "enqueue", lambda pk, **kw: handed.append(str(pk)))
+    monkeypatch.setattr(delivery, "hand_over", lambda pk, **kw: handed.append(str(pk)))
     limits = [bound(10, alerts=(50, 80, 100))]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -46,7 +50,8 @@ def test_it_alerts_once_per_threshold_when_the_transaction_commits(
         (50, 5), (80, 8), (100, 10)]
     alert = Alert.objects.get(threshold=80)
     assert alert.subject == "client:1" and "80 %" in alert.message
-    assert sorted(alert.deliveries.values_list("channel", flat=True)) == ["email", "webhook"]
+    assert sorted(Delivery.objects.filter(alert_id=alert.pk)
+                  .values_list("channel", flat=True)) == ["email", "webhook"]
     assert len(handed) == 6
 
 
@@ -57,11 +62,14 @@ def test_it_raises_nothing_for_a_refused_call(db, django_capture_on_commit_callb
     assert callbacks == [] and not Alert.objects.exists()
 
 
-def alert_with(channel: str, target: str) -> AlertDelivery:
+def alert_with(channel: str, target: str) -> Delivery:
     alert = Alert.objects.create(subject="user:p_abc", metric="tokens", period="day",
                                  threshold=80, window_start=NOON, amount=100, used=80,
                                  message="user:p_abc reached 80 %")
-    return AlertDelivery.objects.create(alert=alert, channel=channel, target=target)
+    payload = (alerts.payload(alert) if channel == "webhook"
+               else {"subject": f"[Dihya] {alert.message}", "message": alert.message})
+    return Delivery.objects.create(kind="quota.alert", channel=channel, target=target,
+                                   alert_id=alert.pk, payload=payload)
 
 
 @channels
@@ -104,10 +112,10 @@ def test_it_retries_a_failed_webhook_with_backoff_then_delivers(db):
     assert delivery.deliver(str(d.pk)) == "pending"
     d.refresh_from_db()
     assert (d.attempts, d.response_code, d.error) == (1, 500, "HTTP 500")
-    first = Schedule.objects.get(name=f"alert delivery {d.pk} #2")
-    assert first.func == "quotas.tasks.deliver_alert" and first.next_run == d.next_attempt
+    first = Schedule.objects.get(name=f"delivery {d.pk} #2")
+    assert first.func == "dihya.tasks.deliver" and first.next_run == d.next_attempt
     assert delivery.deliver(str(d.pk)) == "pending"
-    second = Schedule.objects.get(name=f"alert delivery {d.pk} #3")
+    second = Schedule.objects.get(name=f"delivery {d.pk} #3")
     assert second.next_run - first.next_run > dt.timedelta(seconds=60)  # backing off
 
     assert delivery.deliver(str(d.pk)) == "delivered"
@@ -142,7 +150,7 @@ def test_it_refuses_a_private_webhook_for_good(db):
 
 @channels
 def test_it_alerts_once_that_an_engine_is_out_of_quota(db, monkeypatch):
-    monkeypatch.setattr(alerts, "enqueue", lambda pk, **kw: None)
+    monkeypatch.setattr(delivery, "hand_over", lambda pk, **kw: None)
     until = dt.datetime(2025, 3, 14, 13, 0, 0, 123, tzinfo=dt.UTC)
 
     first = alerts.engine_out_of_quota("openai-main", until, "insufficient_quota")
@@ -151,7 +159,8 @@ def test_it_alerts_once_that_an_engine_is_out_of_quota(db, monkeypatch):
     assert first is not None and again is None
     assert first.message == ("Engine openai-main is out of quota until 2025-03-14T13:00:00+00:00"
                              " (insufficient_quota)")
-    assert first.kind == "engine_quota" and first.deliveries.count() == 2
+    assert first.kind == "engine_quota"
+    assert Delivery.objects.filter(alert_id=first.pk).count() == 2
 
 
 def test_it_acknowledges_open_alerts(db):
@@ -163,7 +172,7 @@ def test_it_acknowledges_open_alerts(db):
 
 def test_it_alerts_when_settling_carries_usage_over_a_threshold(
         db, django_capture_on_commit_callbacks, monkeypatch):
-    monkeypatch.setattr(alerts, "enqueue", lambda pk, **kw: None)
+    monkeypatch.setattr(delivery, "hand_over", lambda pk, **kw: None)
     gid = uuid.uuid4()
     with django_capture_on_commit_callbacks(execute=True):
         ledger.reserve(gid, [bound(1000, "tokens", "day", alerts=(80,))], {"tokens": 100},

@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from dihya.gateway.models import ApiClient, Generation
 from dihya.generation import pipeline
 from dihya.generation.errors import Refusal
-from dihya.generation.identity import pseudonym
 from dihya.generation.requests import ChatBody
+from dihya.lib.pseudonyms import pseudonym
 from quotas.models import Assignment, Counter
 
 ENGINE = "http://engine.test/v1"

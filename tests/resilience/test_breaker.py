@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
-from fallbacks import breaker, catalog
+from fallbacks import breaker, breaker_control, catalog
 from fallbacks.breaker import Board
 from fallbacks.errors import Failure, ProviderError
 from fallbacks.models import BreakerState
@@ -125,17 +125,17 @@ def test_a_quota_signal_cools_the_engine_down_until_its_reset(db, engine):
 def test_admins_force_it_open_and_closed_with_an_audit_record(db, engine,
                                                               django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        breaker.force("e1", "open", actor="alice", reason="maintenance")
+        breaker_control.force("e1", "open", actor="alice", reason="maintenance")
     board = breaker.health()
     board.refresh(force=True)
     assert board.skip_reason(engine) == "circuit_open"
     fail(board, engine, 1)  # events never undo an admin's decision
     assert BreakerState.objects.get(engine_id=engine.id).reason == "forced"
-    snap = {s["engine"]: s for s in breaker.snapshot()}["e1"]
+    snap = {s["engine"]: s for s in breaker_control.snapshot()}["e1"]
     assert snap["state"] == "open" and snap["forced"] and snap["next_probe"] is None
 
     with django_capture_on_commit_callbacks(execute=True):
-        breaker.force(engine.id, "closed", actor="alice", reason="done")
+        breaker_control.force(engine.id, "closed", actor="alice", reason="done")
     board.refresh(force=True)
     assert board.skip_reason(engine) is None
     events = AuditEvent.objects.filter(kind="breaker_forced").order_by("id")
@@ -145,7 +145,7 @@ def test_admins_force_it_open_and_closed_with_an_audit_record(db, engine,
 
 def test_it_refuses_to_force_other_states(db, engine):
     with pytest.raises(ValueError):
-        breaker.force("e1", "half_open", actor="alice")
+        breaker_control.force("e1", "half_open", actor="alice")
 
 
 def test_the_snapshot_lists_every_engine_in_one_query(db, make_engine, dead_url,
@@ -153,7 +153,7 @@ def test_the_snapshot_lists_every_engine_in_one_query(db, make_engine, dead_url,
     for n in range(3):
         make_engine(dead_url, name=f"x{n}")
     with django_assert_num_queries(1):
-        snap = breaker.snapshot()
+        snap = breaker_control.snapshot()
     assert [(s["engine"], s["state"]) for s in snap] == [("x0", "closed"), ("x1", "closed"),
                                                          ("x2", "closed")]
 

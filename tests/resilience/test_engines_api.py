@@ -6,7 +6,7 @@ from django.test import Client
 
 from dihya.gateway import keys
 from dihya.gateway.models import ApiClient
-from fallbacks import breaker
+from fallbacks import breaker_control
 
 
 def key_for(*routes) -> str:
@@ -20,7 +20,7 @@ def test_it_lists_the_breakers_of_the_engines_a_key_may_use(db, make_engine, mak
     mine, other = make_engine(dead_url, name="mine"), make_engine(dead_url, name="other")
     route = make_route("r", mine)
     make_route("secret", other)
-    breaker.force("mine", "open", actor="admin", reason="maintenance")
+    breaker_control.force("mine", "open", actor="admin", reason="maintenance")
 
     response = Client().get("/api/v1/engines",
                             headers={"Authorization": f"Bearer {key_for(route)}"})

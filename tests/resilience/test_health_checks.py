@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from fallbacks import breaker, health_checks
+from fallbacks import breaker_control, health_checks
 from fallbacks.models import BreakerState, Engine
 
 pytestmark = pytest.mark.engine
@@ -32,4 +32,4 @@ def test_a_probe_that_succeeds_after_the_cooldown_closes_the_breaker(db, llama, 
     health_checks.check_all()
 
     assert BreakerState.objects.get(engine=engine).state == "closed"
-    assert {s["engine"]: s for s in breaker.snapshot()}["back"]["last_seen_up"]
+    assert {s["engine"]: s for s in breaker_control.snapshot()}["back"]["last_seen_up"]

@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
+from dihya.gateway import schedules
 from dihya.gateway.models import Generation
 from dihya.generation import reaper
-from fallbacks.apps import schedule_resilience
 
 LONG_AGO = timezone.now() - dt.timedelta(days=1)
 
@@ -77,11 +77,12 @@ def test_it_re_enqueues_an_old_queued_job_once(db, enqueued):
 
 
 def test_the_schedules_are_created_once(db):
-    schedule_resilience()
-    schedule_resilience()
-    names = set(Schedule.objects.values_list("name", flat=True))
-    assert {reaper.SCHEDULE, "dihya engine health checks"} <= names
-    assert Schedule.objects.filter(name=reaper.SCHEDULE).count() == 1
+    schedules.create()
+    schedules.create()
+    funcs = dict(Schedule.objects.values_list("name", "func"))
+    assert funcs["dihya reaper"] == "dihya.tasks.reap"
+    assert funcs["dihya engine health checks"] == "dihya.tasks.check_engines"
+    assert Schedule.objects.filter(name="dihya reaper").count() == 1
 
 
 def test_a_failed_job_goes_through_the_gates_like_any_other_end(db, enqueued):

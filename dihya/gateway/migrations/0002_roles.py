@@ -1,20 +1,8 @@
 """Create the console's roles (Operators, Auditors) as groups with their permissions."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-
-def forwards(apps, schema_editor):
-    from dihya.console import roles
-
-    # Permissions are normally created after all migrations; create them now so the groups
-    # can hold them on a fresh database.
-    for app_config in apps.get_app_configs():
-        models_module = getattr(app_config, "models_module", None)  # unset on migration stubs
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = models_module
-    roles.ensure(apps)
+from dihya.gateway.migrations._roles import forwards
 
 
 def backwards(apps, schema_editor):

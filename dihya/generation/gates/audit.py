@@ -14,21 +14,19 @@ from django.conf import settings
 
 from audit import log
 from dihya.gateway.models import Attempt, Generation
-from dihya.generation.identity import pseudonym
+from dihya.generation.gates import Gate
+from dihya.lib.pseudonyms import pseudonym
 
 if TYPE_CHECKING:
+    from dihya.generation.admission import Admission
     from dihya.generation.errors import Refusal
-    from dihya.generation.pipeline import Admission
     from fallbacks.spec import Usage
 
 # Refusals worth an event, by the kind of event they make.
 AUDITED_REFUSALS = {"consent_required": "consent_refused", "quota_exceeded": "quota_block"}
 
 
-class AuditGate:
-    def admit(self, admission: Admission) -> None:
-        return None
-
+class AuditGate(Gate):
     def refused(self, admission: Admission, refusal: Refusal) -> None:
         """A gate refused the call. Must be called after the admission transaction rolled back
         (an event written inside it would be rolled back with it)."""

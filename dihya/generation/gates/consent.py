@@ -3,31 +3,29 @@
 `ConsentGate.admit` refuses, before anything is written or any engine called, a call from a
 client that serves end users when the person named in `user` has no Dihya account or no active
 consent for `generation`. Withdrawal (`audit.signals.consent_withdrawn`) cancels that person's
-queued generations in the same transaction, so it takes effect at once.
+queued generations in the same transaction, so it takes effect at once
+(`dihya.privacy.receivers`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.dispatch import receiver
 from django.urls import reverse
 
 from audit import consent
-from audit.signals import consent_withdrawn
-from dihya.gateway.models import Generation
 from dihya.generation.errors import Refusal
+from dihya.generation.gates import Gate
 
 if TYPE_CHECKING:
-    from dihya.generation.pipeline import Admission
-    from fallbacks.spec import Usage
+    from dihya.generation.admission import Admission
 
 
 def consent_url() -> str:
     """Where a person gives consent: absolute when DIHYA_PUBLIC_URL is set."""
     path = reverse("privacy:index")
-    base = getattr(settings, "DIHYA_PUBLIC_URL", "").rstrip("/")
+    base = settings.DIHYA_PUBLIC_URL.rstrip("/")
     return f"{base}{path}" if base else path
 
 
@@ -36,7 +34,7 @@ def refusal(message: str) -> Refusal:
                    extra={"consent_url": consent_url()})
 
 
-class ConsentGate:
+class ConsentGate(Gate):
     def admit(self, admission: Admission) -> None:
         client = admission.caller.client
         if client is None or not client.end_users:
@@ -51,16 +49,3 @@ class ConsentGate:
         if not consent.is_active(generation.user, consent.GENERATION):
             raise refusal("This user has not consented to text generation (or withdrew their "
                           "consent, or the policy changed). They can consent at the consent_url.")
-
-    def finish(self, admission: Admission, usage: Usage | None) -> None:
-        return None
-
-
-@receiver(consent_withdrawn, dispatch_uid="dihya.generation.gates.consent.cancel_queued")
-def cancel_queued(sender: Any, user: Any, purpose: str, **kwargs: Any) -> None:
-    """A withdrawn consent stops every generation still waiting for that person."""
-    if purpose != consent.GENERATION:
-        return
-    from dihya.generation import jobs  # late: jobs imports the pipeline, which imports the gates
-    for generation in Generation.objects.filter(user=user, status=Generation.Status.QUEUED):
-        jobs.cancel(generation)

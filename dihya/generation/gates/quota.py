@@ -16,22 +16,29 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from dihya.generation.errors import Refusal
+from dihya.generation.gates import Gate
 from quotas import ledger, plans, windows
 
 if TYPE_CHECKING:
-    from dihya.generation.pipeline import Admission
+    from uuid import UUID
+
+    from dihya.generation.admission import Admission
     from fallbacks.spec import Usage
 
 
-class QuotaGate:
+class QuotaGate(Gate):
     def admit(self, admission: Admission) -> None:
         g = admission.generation
         bounds = plans.bounds_for(g.client_id, g.user_id, g.end_user)
         if not bounds:
             return
-        amounts = {"requests": 1, "tokens": plans.estimate_tokens(admission.request)}
+        request = admission.request
+        chars = sum(len(m.content) + len(m.role) for m in request.messages)
+        tokens = plans.estimate_tokens(chars, request.max_tokens)
+        amounts = {"requests": 1, "tokens": tokens}
         if any(b.metric == "cost" for b in bounds):
-            amounts["cost"] = plans.estimate_cost(admission.request,
+            amounts["cost"] = plans.estimate_cost(tokens - request.max_tokens,
+                                                  request.max_tokens,
                                                   (e.id for e in admission.route.engines))
         now = timezone.now()
         try:
@@ -49,9 +56,11 @@ class QuotaGate:
             return
         # An engine that reported no usage for a real answer: keep the conservative estimate.
         tokens = None if usage.total_tokens == 0 and g.result else usage.total_tokens
-        ledger.settle(g.pk, tokens=tokens, cost=lambda: plans.real_cost(usage, g.engine_id))
+        ledger.settle(g.pk, tokens=tokens, cost=lambda: plans.real_cost(usage.prompt_tokens,
+                                                               usage.completion_tokens,
+                                                               g.engine_id))
 
-    def cancelled(self, generation_id) -> None:
+    def cancelled(self, generation_id: UUID) -> None:
         """A queued job cancelled before it ran (by its client, or a consent withdrawal)."""
         ledger.release(generation_id)
 
