@@ -8,7 +8,7 @@ PORT ?= 8000
 ENGINE_PORT ?= 8081
 WORKERS ?= 2
 
-.PHONY: run test lint typecheck check bench install clean demo
+.PHONY: run test lint typecheck imports check bench install clean demo
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -50,7 +50,11 @@ lint: $(VENV)/.installed-dev,local
 typecheck: $(VENV)/.installed-dev,local
 	DEBUG=true $(BIN)/mypy
 
-check: lint typecheck
+# Import contracts (pyproject.toml [tool.importlinter]): direction of dependency, no cycles.
+imports: $(VENV)/.installed-dev,local
+	$(BIN)/lint-imports
+
+check: lint typecheck imports
 
 bench: $(VENV)/.installed-dev,local .env
 	$(BIN)/python -m bench

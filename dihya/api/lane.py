@@ -13,13 +13,14 @@ Same URLconf, same views, same settings otherwise: this chooses middleware, noth
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
-from django.test.utils import override_settings
 
 _sync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dihya-api-sync")
 API_PREFIXES = ("/v1/", "/api/v1/")
@@ -40,9 +41,26 @@ class ApiHandler(ASGIHandler):
             await super().__call__(scope, receive, send)
 
     def load_middleware(self, is_async: bool = False) -> None:
-        # Django reads settings.MIDDLEWARE here and only here, once, at start-up.
-        with override_settings(MIDDLEWARE=settings.DIHYA_API_MIDDLEWARE):
+        with middleware_setting(settings.DIHYA_API_MIDDLEWARE):
             super().load_middleware(is_async)
+
+
+@contextmanager
+def middleware_setting(paths: list[str]) -> Iterator[None]:
+    """settings.MIDDLEWARE as `paths` while Django builds one handler's middleware chain.
+
+    Django's `BaseHandler.load_middleware` reads settings.MIDDLEWARE, and takes no list of its
+    own. It runs once per handler, when the ASGI application is built at start-up, before any
+    request: the setting is swapped on the settings object for that call only and put back.
+    tests/api/test_lane.py checks that the API handler's chain is `paths` and the console's is
+    settings.MIDDLEWARE, so a Django upgrade that reads it elsewhere fails there.
+    """
+    saved = settings.MIDDLEWARE
+    settings.MIDDLEWARE = list(paths)
+    try:
+        yield
+    finally:
+        settings.MIDDLEWARE = saved
 
 
 class Lanes:

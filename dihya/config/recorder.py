@@ -155,8 +155,7 @@ class _Batch:
         if self.done or self.in_atomic != connection.in_atomic_block:
             return False
         # An outer rollback drops our on_commit callback, and with it this batch.
-        return not self.in_atomic or any(cb == self.flush for _, cb, *_ in
-                                         connection.run_on_commit)
+        return not self.in_atomic or still_pending(connection, self.flush)
 
     def flush(self) -> None:
         self.done = True
@@ -165,6 +164,17 @@ class _Batch:
             if key[0] == "engine" and key[1] in self.key_replaced and now and was:
                 now = {**now, "api_key": "stored (replaced)"}
             record(key[0], key[1], was, now, via=self.via, by=self.actor)
+
+
+def still_pending(connection: Any, callback: Callable[[], None]) -> bool:
+    """Whether `callback`, given to `transaction.on_commit`, will still run at the commit.
+
+    Django has no public way to ask: a rollback silently discards the callbacks registered
+    inside it, and only `connection.run_on_commit` (private) shows what is left. This is the
+    one place that reads it; tests/audit/test_config_changes.py pins its behaviour, so an
+    upgrade of Django that changes it fails there, not in production.
+    """
+    return any(cb == callback for _, cb, *_ in connection.run_on_commit)
 
 
 def _touch(keys: Iterable[Key], using: str) -> _Batch | None:

@@ -75,11 +75,21 @@ def _make(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
 
     @functools.wraps(fn)
     async def hop(*args: P.args, **kwargs: P.kwargs) -> T:
-        if getattr(AsyncToSync.executors, "current", None) is not None:
+        if under_sync_caller():
             return await inline(*args, **kwargs)
         return await pooled(*args, **kwargs)
 
     return hop
+
+
+def under_sync_caller() -> bool:
+    """Whether a synchronous caller waits for this coroutine through asgiref's AsyncToSync.
+
+    asgiref has no public way to ask; `AsyncToSync.executors.current` (a thread-local it sets
+    for the coroutines it runs) is the only sign. This is the one place that reads it;
+    tests/test_hops.py pins both answers, so an asgiref upgrade that changes it fails there.
+    """
+    return getattr(AsyncToSync.executors, "current", None) is not None
 
 
 def tidy() -> None:

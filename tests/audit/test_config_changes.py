@@ -164,3 +164,23 @@ def test_the_chain_still_verifies(admin_client, seeded, tmp_path,
     call_command("audit", "verify", stdout=out)
 
     assert out.getvalue().startswith("audit chain ok")
+
+
+def test_it_knows_when_a_rollback_dropped_its_commit_callback(db):
+    # Pins recorder.still_pending, the one read of Django's private run_on_commit list.
+    from django.db import connection, transaction
+
+    from dihya.config.recorder import still_pending
+
+    def callback() -> None:
+        return None
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                transaction.on_commit(callback)
+                assert still_pending(connection, callback)
+                raise RuntimeError("roll back the inner block")
+        except RuntimeError:
+            pass
+        assert not still_pending(connection, callback)

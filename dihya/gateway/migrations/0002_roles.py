@@ -1,12 +1,8 @@
-"""Create the console's roles (Operators, Auditors) as groups with their permissions."""
+"""Once created the console's roles; the console app's migrations do that now
+(dihya/console/migrations), so that the gateway's migrations import nothing of the console.
+Kept, doing nothing, so that databases that applied it keep a consistent history."""
 
 from django.db import migrations
-
-from dihya.gateway.migrations._roles import forwards
-
-
-def backwards(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=["Operators", "Auditors"]).delete()
 
 
 class Migration(migrations.Migration):
@@ -14,9 +10,9 @@ class Migration(migrations.Migration):
         ("gateway", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("fallbacks", "0002_resilience"),  # BreakerState, viewed by Operators
+        ("fallbacks", "0002_resilience"),
         ("quotas", "0001_initial"),
         ("audit", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunPython(migrations.RunPython.noop, migrations.RunPython.noop)]

@@ -14,3 +14,7 @@ def forwards(apps, schema_editor):
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = models_module
     roles.ensure(apps)
+
+
+def backwards(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.filter(name__in=["Operators", "Auditors"]).delete()
