@@ -78,3 +78,54 @@ def test_it_refuses_a_new_key_and_clearing_at_once(admin_client, engine):
 
     assert response.status_code == 200
     assert "not both" in response.content.decode()
+
+
+# --- Which environment variables an engine may read --------------------------------------
+
+OWN_SECRETS = ["SECRET_KEY", "DATABASE_URL", "DIHYA_ENCRYPTION_KEY", "DIHYA_WEBHOOK_SECRET",
+               "DIHYA_PSEUDONYM_KEY", "REDIS_URL", "EMAIL_URL", "HOME"]
+
+
+@pytest.mark.parametrize("variable", OWN_SECRETS)
+def test_an_operator_cannot_make_an_engine_read_dihyas_own_secrets(staff_in, engine, variable,
+                                                                   monkeypatch):
+    monkeypatch.setenv(variable, "dihya-own-secret-value")
+    operator = staff_in("Operators")
+
+    response = post(operator, engine, api_key_env=variable, base_url="https://evil.example/v1")
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "DIHYA_ENGINE_KEY_" in " ".join(form.errors["api_key_env"])
+    assert "dihya-own-secret-value" not in response.content.decode()
+    engine.refresh_from_db()
+    assert (engine.api_key_env, engine.base_url) == ("", "http://127.0.0.1:9001/v1")
+
+
+def test_a_variable_with_the_engine_key_prefix_is_accepted(admin_client, engine, monkeypatch):
+    monkeypatch.setenv("DIHYA_ENGINE_KEY_FIRST", "sk-from-the-environment")
+
+    response = post(admin_client, engine, api_key_env="DIHYA_ENGINE_KEY_FIRST")
+
+    assert response.status_code == 302
+    engine.refresh_from_db()
+    assert engine.api_key() == "sk-from-the-environment"
+
+
+def test_a_variable_the_deployer_lists_is_accepted(admin_client, engine, settings, monkeypatch):
+    settings.DIHYA_ENGINE_KEY_VARIABLES = ["MISTRAL_API_KEY"]
+    monkeypatch.setenv("MISTRAL_API_KEY", "sk-listed")
+
+    response = post(admin_client, engine, api_key_env="MISTRAL_API_KEY")
+
+    assert response.status_code == 302
+    engine.refresh_from_db()
+    assert engine.api_key() == "sk-listed"
+
+
+def test_the_prefix_alone_is_not_a_variable(admin_client, engine):
+    response = post(admin_client, engine, api_key_env="DIHYA_ENGINE_KEY_")
+
+    assert response.status_code == 200
+    assert "api_key_env" in response.context["adminform"].form.errors
+

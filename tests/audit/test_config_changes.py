@@ -164,3 +164,45 @@ def test_the_chain_still_verifies(admin_client, seeded, tmp_path,
     call_command("audit", "verify", stdout=out)
 
     assert out.getvalue().startswith("audit chain ok")
+
+
+# --- Engine keys: who changed the variable ---------------------------------------------------
+
+@pytest.fixture
+def operator(seeded, django_user_model, client):
+    """A test client logged in as a member of Operators (may edit engines, not a superuser)."""
+    from django.contrib.auth.models import Group
+
+    from dihya import roles
+
+    roles.ensure()
+    user = django_user_model.objects.create_user("olivia", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=roles.OPERATORS))
+    client.force_login(user)
+    return client
+
+
+def test_it_records_who_changed_the_key_variable(operator, django_capture_on_commit_callbacks):
+    engine = Engine.objects.get(name="third")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_change(operator, "fallbacks_engine", engine,
+                               lambda d: d.update(api_key_env="DIHYA_ENGINE_KEY_OTHER"))
+
+    assert response.status_code == 302
+    (event,) = changes()
+    assert (event.actor, event.engine, event.status) == ("admin:olivia", "third", "updated")
+    assert event.details["before"] == {"api_key_env": "DIHYA_ENGINE_KEY_MISTRAL"}
+    assert event.details["after"] == {"api_key_env": "DIHYA_ENGINE_KEY_OTHER"}
+
+
+def test_a_refused_key_variable_records_nothing(operator, django_capture_on_commit_callbacks):
+    engine = Engine.objects.get(name="third")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_change(operator, "fallbacks_engine", engine,
+                               lambda d: d.update(api_key_env="SECRET_KEY"))
+
+    assert response.status_code == 200
+    assert changes() == []
+

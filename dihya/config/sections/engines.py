@@ -1,5 +1,8 @@
 """`engines:` — one model on one server each. Keys stay out of the file both ways.
 
+`api_key_env` must name an engine key variable (`DIHYA_ENGINE_KEY_*` or one listed in
+DIHYA_ENGINE_KEY_VARIABLES, fallbacks.models).
+
 `price:` is the engine's price for cost limits (quotas' EnginePrice row); an engine without
 one costs nothing, and a file that leaves `price:` out removes the row.
 """
@@ -14,7 +17,7 @@ from django.core.validators import URLValidator
 from pydantic import Field, field_validator
 
 from dihya.config.base import Item, Name, Section, Strict
-from fallbacks.models import Engine
+from fallbacks.models import Engine, validate_key_variable
 from fallbacks.providers import registry
 from quotas.models import EnginePrice
 
@@ -67,6 +70,15 @@ class EngineItem(Item):
         if value not in (None, "stored"):
             raise ValueError("a key never goes in the file: name its environment variable in "
                              "api_key_env, or store it in the admin ('stored' marks that)")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _engine_key_variable(cls, value: str) -> str:
+        try:
+            validate_key_variable(value)  # the admin's rule and message, never the value
+        except DjangoValidationError as exc:
+            raise ValueError(exc.messages[0]) from None
         return value
 
     @field_validator("provider")
