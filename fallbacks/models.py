@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -66,6 +67,21 @@ class KeyVariableError(secrets.SecretError):
     raw UPDATE). Like an undecryptable key, the catalog makes the engine not configured."""
 
 
+DEFAULT_PORTS: dict[str, int | str] = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | str]:
+    """Scheme, host and port of `url` (the port made explicit): where a key would be sent."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port: int | str
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme, "")
+    except ValueError:  # not a number: compare it as written
+        port = parts.netloc.rpartition(":")[2]
+    return scheme, (parts.hostname or "").lower(), port
+
+
 class Engine(models.Model):
     name = models.CharField(max_length=64, unique=True, validators=[NAME_VALIDATOR])
     provider = models.CharField(max_length=32, choices=registry.choices)
@@ -113,6 +129,15 @@ class Engine(models.Model):
     @property
     def has_stored_key(self) -> bool:
         return bool(self.api_key_encrypted)
+
+    def clear_key_if_moved(self, stored_base_url: str, *, new_key: bool) -> bool:
+        """Clear the stored key if the engine now points at another host (scheme, host or
+        port) than `stored_base_url`, unless a new key comes with the edit: a key belongs to
+        the server it was typed in for. Returns whether a key was cleared (caller saves)."""
+        if new_key or not self.has_stored_key or origin(self.base_url) == origin(stored_base_url):
+            return False
+        self.set_api_key("")
+        return True
 
     def api_key(self) -> str:
         """The key to send, from the environment first, then the encrypted column.

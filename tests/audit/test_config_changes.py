@@ -166,7 +166,7 @@ def test_the_chain_still_verifies(admin_client, seeded, tmp_path,
     assert out.getvalue().startswith("audit chain ok")
 
 
-# --- Engine keys: who changed the variable ---------------------------------------------------
+# --- Engine keys: who changed the variable, and a stored key cleared by a new host -----------
 
 @pytest.fixture
 def operator(seeded, django_user_model, client):
@@ -206,3 +206,42 @@ def test_a_refused_key_variable_records_nothing(operator, django_capture_on_comm
     assert response.status_code == 200
     assert changes() == []
 
+
+def test_it_records_a_key_cleared_by_a_new_host(operator, django_capture_on_commit_callbacks):
+    engine = Engine.objects.get(name="first")
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.set_api_key(SECRET)
+        engine.save()
+    start_here()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_change(operator, "fallbacks_engine", engine,
+                    lambda d: d.update(base_url="https://evil.example/v1"))
+
+    (event,) = changes()
+    assert event.actor == "admin:olivia"
+    # (the address itself is redacted from audit text: "http://[ip]:9001/v1")
+    assert event.details["before"] == {"base_url": event.details["before"]["base_url"],
+                                       "api_key": "stored"}
+    assert event.details["after"] == {"base_url": "https://evil.example/v1"}
+    assert SECRET not in json.dumps(event.details)
+
+
+def test_config_apply_records_a_key_cleared_by_a_new_host(seeded, tmp_path,
+                                                          django_capture_on_commit_callbacks):
+    engine = Engine.objects.get(name="first")
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.set_api_key(SECRET)
+        engine.save()
+    start_here()
+    path = tmp_path / "dihya.yaml"
+    path.write_text(SEED.replace("http://127.0.0.1:9001/v1", "https://evil.example/v1"))
+
+    call_command("config", "apply", str(path), stdout=StringIO())
+
+    (event,) = changes()
+    assert event.actor.startswith("config apply (") and event.details["via"] == "config apply"
+    # (the address itself is redacted from audit text: "http://[ip]:9001/v1")
+    assert event.details["before"] == {"base_url": event.details["before"]["base_url"],
+                                       "api_key": "stored"}
+    assert event.details["after"] == {"base_url": "https://evil.example/v1"}
