@@ -15,7 +15,9 @@ from audit.models import AuditEvent
 from dihya import config
 from dihya.gateway.models import ApiClient
 from fallbacks.models import Engine, Route
-from tests.admin.conftest import SEED, form_data
+from tests.admin.conftest import SEED, form_data, roles, staff_in
+
+__all__ = ["roles", "staff_in"]  # fixtures shared with the admin tests
 
 SECRET = "sk-audit-test-0123456789"
 
@@ -169,17 +171,10 @@ def test_the_chain_still_verifies(admin_client, seeded, tmp_path,
 # --- Engine keys: who changed the variable, and a stored key cleared by a new host -----------
 
 @pytest.fixture
-def operator(seeded, django_user_model, client):
-    """A test client logged in as a member of Operators (may edit engines, not a superuser)."""
-    from django.contrib.auth.models import Group
-
-    from dihya import roles
-
-    roles.ensure()
-    user = django_user_model.objects.create_user("olivia", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.OPERATORS))
-    client.force_login(user)
-    return client
+def operator(seeded, staff_in):
+    """A test client logged in as `operators`, a member of Operators (may edit engines, is not
+    a superuser)."""
+    return staff_in("Operators")
 
 
 def test_it_records_who_changed_the_key_variable(operator, django_capture_on_commit_callbacks):
@@ -191,7 +186,7 @@ def test_it_records_who_changed_the_key_variable(operator, django_capture_on_com
 
     assert response.status_code == 302
     (event,) = changes()
-    assert (event.actor, event.engine, event.status) == ("admin:olivia", "third", "updated")
+    assert (event.actor, event.engine, event.status) == ("admin:operators", "third", "updated")
     assert event.details["before"] == {"api_key_env": "DIHYA_ENGINE_KEY_MISTRAL"}
     assert event.details["after"] == {"api_key_env": "DIHYA_ENGINE_KEY_OTHER"}
 
@@ -219,7 +214,7 @@ def test_it_records_a_key_cleared_by_a_new_host(operator, django_capture_on_comm
                     lambda d: d.update(base_url="https://evil.example/v1"))
 
     (event,) = changes()
-    assert event.actor == "admin:olivia"
+    assert event.actor == "admin:operators"
     # (the address itself is redacted from audit text: "http://[ip]:9001/v1")
     assert event.details["before"] == {"base_url": event.details["before"]["base_url"],
                                        "api_key": "stored"}

@@ -128,14 +128,14 @@ def test_testing_the_engine_sends_nothing_to_its_host(evil_engine, admin_client)
     import respx
     from django.urls import reverse
 
-    from dihya import jobs
     from dihya.gateway.models import Generation
+    from dihya.gateway.tasks import run_generation  # what the worker runs
 
     with respx.mock(assert_all_called=False) as mock:
         stranger = mock.route(host="evil.test").respond(200, json={})
         admin_client.post(reverse("admin:engine-test", args=[evil_engine.pk]))
         generation = Generation.objects.get()
-        jobs.run(generation.pk)
+        run_generation(str(generation.pk))
 
     assert not stranger.called
     assert [a.outcome for a in generation.attempts.all()] == ["not_configured"]
