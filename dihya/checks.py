@@ -14,6 +14,8 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from fallbacks.models import VARIABLE_NAME, own_variable
+
 
 @register(Tags.security)
 def encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
@@ -43,6 +45,25 @@ def patterns(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 errors.append(Error(f"{name}: {pattern!r} is not a regular expression ({exc}).",
                                     hint="Patterns are comma-separated: write a comma as \\x2c.",
                                     id="dihya.E002"))
+    return errors
+
+
+@register(Tags.security)
+def engine_key_variables(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """A listed variable an engine would never read: not a name, or one of Dihya's own."""
+    errors = []
+    for name in (v.strip() for v in settings.DIHYA_ENGINE_KEY_VARIABLES):
+        if not VARIABLE_NAME.match(name):
+            problem = "is not an environment variable name"
+        elif own_variable(name):
+            problem = "is one of Dihya's own settings, never sent to an engine"
+        else:
+            continue
+        errors.append(Error(
+            f"DIHYA_ENGINE_KEY_VARIABLES: {name!r} {problem}.",
+            hint="List only variables that hold an engine's API key (e.g. MISTRAL_API_KEY), "
+                 "or name them DIHYA_ENGINE_KEY_<something>, which needs no listing.",
+            id="dihya.E003"))
     return errors
 
 

@@ -190,6 +190,10 @@ STORAGES = {
 # Key for engine credentials stored in the database (Fernet). Falls back to a key derived from
 # SECRET_KEY so the embedded setup works; production sets its own (see README, Security).
 DIHYA_ENCRYPTION_KEY = env.str("DIHYA_ENCRYPTION_KEY", default="")
+# Environment variables an engine may read its key from (an engine's "API key variable"),
+# besides any whose name starts with DIHYA_ENGINE_KEY_, e.g. MISTRAL_API_KEY. Dihya's own
+# (SECRET_KEY, DATABASE_URL, DIHYA_*...) are refused even if listed (fallbacks.models).
+DIHYA_ENGINE_KEY_VARIABLES = env.list("DIHYA_ENGINE_KEY_VARIABLES", default=[])
 # Key of the pseudonyms that stand for end users in counters and the audit log (HMAC-SHA256).
 # Changing it makes old pseudonyms unlinkable to people: only with a reason (see README).
 DIHYA_PSEUDONYM_KEY = env.str("DIHYA_PSEUDONYM_KEY", default="")

@@ -1,8 +1,11 @@
 """Admin for engines and routes.
 
 An engine's stored API key is write-only here: the form takes a new key and encrypts it, or
-clears the stored one, and the page only ever says whether a key is stored. The engine list
-shows each breaker, which operators may force open or closed (fallbacks.breaker_control
+clears the stored one, and the page only ever says whether a key is stored. A stored key is
+cleared when the engine moves to another host (scheme, host or port) without a new key in the
+same edit, so that nobody who may edit engines can point a key they never saw at a server of
+theirs (and the API key variable must be an engine key variable: fallbacks.models). The engine
+list shows each breaker, which operators may force open or closed (fallbacks.breaker_control
 records who and why). The "Test engine" / "Test route" buttons live in the change pages'
 templates and post to the console's views (dihya.console.views), which check the same
 change permission.
@@ -50,12 +53,22 @@ class EngineForm(forms.ModelForm):
             self.add_error("clear_api_key", "Enter a new key or clear the stored one, not both.")
         return data
 
+    #: Set by save(): the stored key was cleared because the engine moved to another host.
+    key_cleared_for_host = False
+
     def save(self, commit: bool = True) -> Engine:
         engine = super().save(commit=False)
+        key = self.cleaned_data.get("api_key")
         if self.cleaned_data.get("clear_api_key"):
             engine.set_api_key("")
-        elif key := self.cleaned_data.get("api_key"):
+        elif key:
             engine.set_api_key(key)
+        if engine.pk is not None:
+            # The row as stored, not as the form was first shown: what the key was meant for.
+            stored = Engine.objects.filter(pk=engine.pk).values_list("base_url", flat=True)
+            if stored:
+                self.key_cleared_for_host = engine.clear_key_if_moved(stored[0],
+                                                                      new_key=bool(key))
         if commit:
             engine.save()
             self.save_m2m()
@@ -73,6 +86,14 @@ class EngineAdmin(admin.ModelAdmin):
     readonly_fields = ("stored_key", "last_seen_up")
     formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
     actions = ("force_open", "force_closed")
+
+    def save_model(self, request: HttpRequest, obj: Engine, form: forms.Form,
+                   change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if getattr(form, "key_cleared_for_host", False):
+            self.message_user(request, f"Engine {obj.name}: the stored key was cleared because "
+                              "the host changed. Enter the key for the new host, if it needs "
+                              "one.", messages.WARNING)
 
     @admin.display(description="stored key")
     def stored_key(self, engine: Engine) -> str:

@@ -7,18 +7,28 @@ invalidate across processes.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 
-from fallbacks.models import Engine, Route, RouteEngine
+from fallbacks.models import Engine, KeyVariableError, Route, RouteEngine
 from fallbacks.policy import RetryPolicy
 from fallbacks.providers import registry
 from fallbacks.secrets import SecretError
 from fallbacks.spec import EngineSpec, RouteSpec
 
+log = logging.getLogger(__name__)
+
 
 def engine_spec(engine: Engine) -> EngineSpec:
+    forbidden = False
     try:
         key = engine.api_key()
+    except KeyVariableError as exc:
+        # Not configured, even for a provider that works without a key: the engine asked
+        # for a secret it may not have, and must not be called as if it had been fixed.
+        log.warning("%s", exc)
+        key, forbidden = "", True
     except SecretError:
         key = ""
     try:
@@ -35,7 +45,7 @@ def engine_spec(engine: Engine) -> EngineSpec:
         connect_timeout=engine.connect_timeout,
         read_timeout=engine.read_timeout,
         total_timeout=engine.total_timeout,
-        key_required=key_required,
+        key_required=key_required or forbidden,
         max_concurrency=engine.max_concurrency,
     )
 

@@ -9,7 +9,11 @@ half of an admin's edit.
 from __future__ import annotations
 
 import os
+import re
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -21,6 +25,62 @@ NAME_VALIDATOR = RegexValidator(
     "Letters, digits, '.', '_', ':' and '-' only, at most 64 characters.",
 )
 
+# Which environment variables an engine may read its key from. `.env` is loaded into the
+# environment, so without a rule an Operator could name SECRET_KEY (or DATABASE_URL, ...) and
+# have it sent as a bearer token to a host of theirs.
+ENGINE_KEY_PREFIX = "DIHYA_ENGINE_KEY_"
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Variables Dihya reads for itself: never an engine's key, even if DIHYA_ENGINE_KEY_VARIABLES
+# lists one (besides these, any DIHYA_* or DJANGO_* outside the prefix). The list itself
+# happens to start with the prefix.
+OWN_VARIABLES = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMAIL_URL",
+                           "DIHYA_ENGINE_KEY_VARIABLES"})
+KEY_VARIABLE_RULE = (f"an engine reads its key only from a variable whose name starts with "
+                     f"{ENGINE_KEY_PREFIX} or that DIHYA_ENGINE_KEY_VARIABLES lists")
+
+
+def own_variable(name: str) -> bool:
+    """Whether Dihya itself reads `name` (so it must never leave as an engine's key)."""
+    return name in OWN_VARIABLES or (name.startswith(("DIHYA_", "DJANGO_"))
+                                     and not name.startswith(ENGINE_KEY_PREFIX))
+
+
+def key_variable_allowed(name: str) -> bool:
+    """DIHYA_ENGINE_KEY_<something>, or a variable the deployer lists; never one of ours."""
+    if not VARIABLE_NAME.match(name) or own_variable(name):
+        return False
+    if name.startswith(ENGINE_KEY_PREFIX):
+        return len(name) > len(ENGINE_KEY_PREFIX)
+    return name in {v.strip() for v in getattr(settings, "DIHYA_ENGINE_KEY_VARIABLES", [])}
+
+
+def validate_key_variable(name: str) -> None:
+    """The field's validator. The message never repeats the name: someone may have pasted
+    the key itself into the field."""
+    if name and not key_variable_allowed(name):
+        raise ValidationError(f"Not an engine key variable: {KEY_VARIABLE_RULE} "
+                              f"(e.g. {ENGINE_KEY_PREFIX}MISTRAL).", code="key_variable")
+
+
+class KeyVariableError(secrets.SecretError):
+    """An engine names a variable it may not read (a row written before the rule, or by a
+    raw UPDATE). Like an undecryptable key, the catalog makes the engine not configured."""
+
+
+DEFAULT_PORTS: dict[str, int | str] = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | str]:
+    """Scheme, host and port of `url` (the port made explicit): where a key would be sent."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port: int | str
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme, "")
+    except ValueError:  # not a number: compare it as written
+        port = parts.netloc.rpartition(":")[2]
+    return scheme, (parts.hostname or "").lower(), port
+
 
 class Engine(models.Model):
     name = models.CharField(max_length=64, unique=True, validators=[NAME_VALIDATOR])
@@ -31,7 +91,9 @@ class Engine(models.Model):
         "API key variable",
         max_length=100,
         blank=True,
-        help_text="Name of an environment variable that holds the key (preferred).",
+        validators=[validate_key_variable],
+        help_text=f"Name of an environment variable that holds the key (preferred): it must "
+                  f"start with {ENGINE_KEY_PREFIX} or be listed in DIHYA_ENGINE_KEY_VARIABLES.",
     )
     api_key_encrypted = models.TextField(blank=True, editable=False)
     connect_timeout = models.FloatField(default=2.0, validators=[MinValueValidator(0.05)])
@@ -68,9 +130,25 @@ class Engine(models.Model):
     def has_stored_key(self) -> bool:
         return bool(self.api_key_encrypted)
 
+    def clear_key_if_moved(self, stored_base_url: str, *, new_key: bool) -> bool:
+        """Clear the stored key if the engine now points at another host (scheme, host or
+        port) than `stored_base_url`, unless a new key comes with the edit: a key belongs to
+        the server it was typed in for. Returns whether a key was cleared (caller saves)."""
+        if new_key or not self.has_stored_key or origin(self.base_url) == origin(stored_base_url):
+            return False
+        self.set_api_key("")
+        return True
+
     def api_key(self) -> str:
-        """The key to send, from the environment first, then the encrypted column."""
+        """The key to send, from the environment first, then the encrypted column.
+
+        Raises KeyVariableError for a variable an engine may not read, whatever the row says
+        (the message names the engine and the variable, never its value)."""
         if self.api_key_env:
+            if not key_variable_allowed(self.api_key_env):
+                raise KeyVariableError(
+                    f"engine {self.name!r} names the variable {self.api_key_env!r}, which it "
+                    f"may not read: {KEY_VARIABLE_RULE}")
             return os.environ.get(self.api_key_env, "")
         if self.api_key_encrypted:
             return secrets.decrypt(self.api_key_encrypted)

@@ -12,7 +12,7 @@ engines:
   - {name: first, provider: openai, base_url: "http://127.0.0.1:9001/v1", model: m}
   - {name: second, provider: ollama, base_url: "http://127.0.0.1:9002", model: m}
   - {name: third, provider: mistral, base_url: "https://api.mistral.ai", model: m,
-     api_key_env: MISTRAL_API_KEY}
+     api_key_env: DIHYA_ENGINE_KEY_MISTRAL}
 routes:
   - {name: default, engines: [first, second, third]}
 clients:

@@ -15,7 +15,9 @@ from audit.models import AuditEvent
 from dihya import config
 from dihya.gateway.models import ApiClient
 from fallbacks.models import Engine, Route
-from tests.admin.conftest import SEED, form_data
+from tests.admin.conftest import SEED, form_data, roles, staff_in
+
+__all__ = ["roles", "staff_in"]  # fixtures shared with the admin tests
 
 SECRET = "sk-audit-test-0123456789"
 
@@ -184,3 +186,77 @@ def test_it_knows_when_a_rollback_dropped_its_commit_callback(db):
         except RuntimeError:
             pass
         assert not still_pending(connection, callback)
+
+
+# --- Engine keys: who changed the variable, and a stored key cleared by a new host -----------
+
+@pytest.fixture
+def operator(seeded, staff_in):
+    """A test client logged in as `operators`, a member of Operators (may edit engines, is not
+    a superuser)."""
+    return staff_in("Operators")
+
+
+def test_it_records_who_changed_the_key_variable(operator, django_capture_on_commit_callbacks):
+    engine = Engine.objects.get(name="third")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_change(operator, "fallbacks_engine", engine,
+                               lambda d: d.update(api_key_env="DIHYA_ENGINE_KEY_OTHER"))
+
+    assert response.status_code == 302
+    (event,) = changes()
+    assert (event.actor, event.engine, event.status) == ("admin:operators", "third", "updated")
+    assert event.details["before"] == {"api_key_env": "DIHYA_ENGINE_KEY_MISTRAL"}
+    assert event.details["after"] == {"api_key_env": "DIHYA_ENGINE_KEY_OTHER"}
+
+
+def test_a_refused_key_variable_records_nothing(operator, django_capture_on_commit_callbacks):
+    engine = Engine.objects.get(name="third")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_change(operator, "fallbacks_engine", engine,
+                               lambda d: d.update(api_key_env="SECRET_KEY"))
+
+    assert response.status_code == 200
+    assert changes() == []
+
+
+def test_it_records_a_key_cleared_by_a_new_host(operator, django_capture_on_commit_callbacks):
+    engine = Engine.objects.get(name="first")
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.set_api_key(SECRET)
+        engine.save()
+    start_here()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_change(operator, "fallbacks_engine", engine,
+                    lambda d: d.update(base_url="https://evil.example/v1"))
+
+    (event,) = changes()
+    assert event.actor == "admin:operators"
+    # (the address itself is redacted from audit text: "http://[ip]:9001/v1")
+    assert event.details["before"] == {"base_url": event.details["before"]["base_url"],
+                                       "api_key": "stored"}
+    assert event.details["after"] == {"base_url": "https://evil.example/v1"}
+    assert SECRET not in json.dumps(event.details)
+
+
+def test_config_apply_records_a_key_cleared_by_a_new_host(seeded, tmp_path,
+                                                          django_capture_on_commit_callbacks):
+    engine = Engine.objects.get(name="first")
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.set_api_key(SECRET)
+        engine.save()
+    start_here()
+    path = tmp_path / "dihya.yaml"
+    path.write_text(SEED.replace("http://127.0.0.1:9001/v1", "https://evil.example/v1"))
+
+    call_command("config", "apply", str(path), stdout=StringIO())
+
+    (event,) = changes()
+    assert event.actor.startswith("config apply (") and event.details["via"] == "config apply"
+    # (the address itself is redacted from audit text: "http://[ip]:9001/v1")
+    assert event.details["before"] == {"base_url": event.details["before"]["base_url"],
+                                       "api_key": "stored"}
+    assert event.details["after"] == {"base_url": "https://evil.example/v1"}

@@ -15,7 +15,7 @@ SAMPLE = """
 engines:
   - {name: mixtral, provider: ollama, base_url: "http://127.0.0.1:11434", model: mixtral}
   - {name: mistral, provider: mistral, base_url: "https://api.mistral.ai",
-     model: mistral-small-latest, api_key_env: MISTRAL_API_KEY}
+     model: mistral-small-latest, api_key_env: DIHYA_ENGINE_KEY_MISTRAL}
   - {name: llama-local, provider: openai, base_url: "http://127.0.0.1:8081/v1",
      model: smollm2-135m, timeout: {connect: 1.5, read: 20}, notes: local}
 routes:

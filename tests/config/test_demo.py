@@ -15,7 +15,8 @@ from fallbacks import catalog
 
 @pytest.fixture(autouse=True)
 def no_superuser_env(monkeypatch):
-    for name in ("DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD", "MISTRAL_API_KEY"):
+    for name in ("DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD",
+                 "DIHYA_ENGINE_KEY_MISTRAL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -32,7 +33,7 @@ def test_it_seeds_the_configuration_of_the_issue(db, capsys):
         ("mixtral", "ollama", "http://127.0.0.1:11434", "mixtral"),
         ("mistral", "mistral", "https://api.mistral.ai", "mistral-small-latest"),
         ("llama-local", "openai", "http://127.0.0.1:8123/v1", "smollm2-135m")]
-    assert config.export()["engines"][1]["api_key_env"] == "MISTRAL_API_KEY"
+    assert config.export()["engines"][1]["api_key_env"] == "DIHYA_ENGINE_KEY_MISTRAL"
     client = ApiClient.objects.get(name="demo-app")
     assert [r.name for r in client.routes.all()] == ["default"]
     assert not client.keys.exists()

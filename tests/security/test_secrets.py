@@ -78,3 +78,109 @@ def test_config_export_never_writes_a_stored_key(db, capsys):
     out = capsys.readouterr().out
     assert "paid" in out and "sk-live-do-not-leak" not in out
     assert Engine.objects.get(name="paid").api_key_encrypted not in out
+
+
+# --- An engine never reads a variable that is not an engine key ------------------------------
+
+OWN_SECRET = "dihya-own-secret-never-sent-0123"
+
+
+@pytest.fixture
+def evil_engine(db, monkeypatch):
+    """An engine pointed at a stranger's host, reading SECRET_KEY: a row written before the
+    rule existed (or by a raw UPDATE), which no form or file could write today."""
+    monkeypatch.setenv("SECRET_KEY", OWN_SECRET)
+    made = Engine.objects.create(name="evil", provider="openai",
+                                 base_url="http://evil.test/v1", model="m")
+    Engine.objects.filter(pk=made.pk).update(api_key_env="SECRET_KEY")
+    made.refresh_from_db()
+    return made
+
+
+def test_a_forbidden_variable_is_never_read(evil_engine):
+    from fallbacks.models import KeyVariableError
+
+    with pytest.raises(KeyVariableError) as caught:
+        evil_engine.api_key()
+
+    assert "SECRET_KEY" in str(caught.value) and "evil" in str(caught.value)
+    assert OWN_SECRET not in str(caught.value)
+
+
+def test_a_forbidden_variable_makes_the_engine_not_configured(evil_engine):
+    from fallbacks import catalog
+
+    spec = catalog.engine_spec(evil_engine)
+
+    assert spec.api_key == "" and spec.key_required
+
+
+def test_a_listed_own_secret_is_still_never_read(evil_engine, settings):
+    from fallbacks.models import KeyVariableError
+
+    settings.DIHYA_ENGINE_KEY_VARIABLES = ["SECRET_KEY"]
+
+    with pytest.raises(KeyVariableError):
+        evil_engine.api_key()
+
+
+def test_testing_the_engine_sends_nothing_to_its_host(evil_engine, admin_client):
+    import respx
+    from django.urls import reverse
+
+    from dihya.gateway.models import Generation
+    from dihya.gateway.tasks import run_generation  # what the worker runs
+
+    with respx.mock(assert_all_called=False) as mock:
+        stranger = mock.route(host="evil.test").respond(200, json={})
+        admin_client.post(reverse("admin:engine-test", args=[evil_engine.pk]))
+        generation = Generation.objects.get()
+        run_generation(str(generation.pk))
+
+    assert not stranger.called
+    assert [a.outcome for a in generation.attempts.all()] == ["not_configured"]
+
+
+def test_the_health_check_sends_nothing_to_its_host(evil_engine):
+    import respx
+
+    from fallbacks import health_checks
+
+    with respx.mock(assert_all_called=False) as mock:
+        stranger = mock.route(host="evil.test").respond(200, json={"data": []})
+        report = health_checks.check_all()
+
+    assert not stranger.called
+    assert report["evil"].startswith("not_configured")
+    assert OWN_SECRET not in str(report)
+
+
+def test_a_variable_the_deployer_lists_is_read(db, settings, monkeypatch):
+    settings.DIHYA_ENGINE_KEY_VARIABLES = ["MISTRAL_API_KEY"]
+    monkeypatch.setenv("MISTRAL_API_KEY", "sk-mistral")
+    made = Engine.objects.create(name="mistral", provider="mistral",
+                                 base_url="https://api.mistral.ai", model="m",
+                                 api_key_env="MISTRAL_API_KEY")
+
+    assert made.api_key() == "sk-mistral"
+
+
+@pytest.mark.parametrize("listed", [["SECRET_KEY"], ["MISTRAL_API_KEY", "DIHYA_WEBHOOK_SECRET"],
+                                    ["not a name"]])
+def test_the_system_check_refuses_a_listed_variable_that_cannot_be_an_engine_key(settings,
+                                                                                 listed):
+    from django.core.checks import run_checks
+
+    settings.DIHYA_ENGINE_KEY_VARIABLES = listed
+
+    errors = [m for m in run_checks() if m.id == "dihya.E003"]
+
+    assert len(errors) == 1 and listed[-1] in errors[0].msg
+
+
+def test_the_system_check_accepts_engine_key_variables(settings):
+    from django.core.checks import run_checks
+
+    settings.DIHYA_ENGINE_KEY_VARIABLES = ["MISTRAL_API_KEY", "OPENAI_API_KEY"]
+
+    assert "dihya.E003" not in {m.id for m in run_checks()}

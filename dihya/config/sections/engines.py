@@ -1,5 +1,10 @@
 """`engines:` — one model on one server each. Keys stay out of the file both ways.
 
+`api_key_env` must name an engine key variable (`DIHYA_ENGINE_KEY_*` or one listed in
+DIHYA_ENGINE_KEY_VARIABLES, fallbacks.models), and a key stored in the database is cleared when
+the file moves its engine to another host (scheme, host or port of `base_url`): the file cannot
+carry a key, so a new host never inherits the old one's.
+
 `price:` is the engine's price for cost limits (quotas' EnginePrice row); an engine without
 one costs nothing, and a file that leaves `price:` out removes the row.
 """
@@ -14,7 +19,7 @@ from django.core.validators import URLValidator
 from pydantic import Field, field_validator
 
 from dihya.config.base import Item, Name, Section, Strict
-from fallbacks.models import Engine
+from fallbacks.models import Engine, validate_key_variable
 from fallbacks.providers import registry
 from quotas.models import EnginePrice
 
@@ -53,7 +58,8 @@ class EngineItem(Item):
     model: str = Field(min_length=1, max_length=200)
     api_key_env: str = Field("", max_length=100, pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$")
     # Export's marker for a key stored encrypted in the database. Informational on apply:
-    # the stored key is kept whether or not the marker is there; a key itself is refused.
+    # the stored key is kept whether or not the marker is there (but not on a new host, see
+    # write()); a key itself is refused.
     api_key: Literal["stored"] | None = None
     timeout: Timeout = Field(default_factory=Timeout)
     enabled: bool = True
@@ -67,6 +73,15 @@ class EngineItem(Item):
         if value not in (None, "stored"):
             raise ValueError("a key never goes in the file: name its environment variable in "
                              "api_key_env, or store it in the admin ('stored' marks that)")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _engine_key_variable(cls, value: str) -> str:
+        try:
+            validate_key_variable(value)  # the admin's rule and message, never the value
+        except DjangoValidationError as exc:
+            raise ValueError(exc.messages[0]) from None
         return value
 
     @field_validator("provider")
@@ -115,6 +130,7 @@ class EnginesSection(Section[EngineItem]):
 
     def write(self, item: EngineItem) -> None:
         engine = Engine.objects.filter(name=item.name).first() or Engine(name=item.name)
+        stored_base_url = engine.base_url
         engine.provider = item.provider
         engine.base_url = item.base_url
         engine.model = item.model
@@ -125,7 +141,11 @@ class EnginesSection(Section[EngineItem]):
         engine.enabled = item.enabled
         engine.max_concurrency = item.max_concurrency
         engine.notes = item.notes
-        engine.save()  # api_key_encrypted untouched: a stored key survives every apply
+        # A stored key survives every apply that leaves the engine on its host; the file
+        # cannot bring a new key, so moving the engine elsewhere clears it (the change then
+        # shows `api_key: stored` before and nothing after).
+        engine.clear_key_if_moved(stored_base_url, new_key=False)
+        engine.save()
         if item.price is None:
             EnginePrice.objects.filter(engine=engine).delete()
         else:
