@@ -1,16 +1,45 @@
 """The audit log: `record()` an event, `verify()` the chain, erase or purge within the rules.
 
-Each event's `content_digest` is SHA-256 over its content fields (with a random salt, so a
-digest cannot be matched against guessed content); `hash` = SHA-256(prev_hash + digest). Erasing
-the personal content of an event clears those fields and the salt but keeps the digest, so the
-chain still verifies. Writers serialise on the `AuditChain` head row (SELECT … FOR UPDATE on
-PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers). Text is redacted
-before it is stored; nothing here logs what it records.
-"""
+Each event keeps two digests. `content_digest` is SHA-256 over its public fields (`PUBLIC`:
+kind, time, client, route, engine, generation, attempts, tokens, status), which erasure never
+clears; `personal_digest` is SHA-256 over the fields erasure clears (`PERSONAL`: subject,
+actor, details, and a random salt, so that a digest cannot be matched against guessed
+content). The link is keyed: `hash` = HMAC-SHA256(key, prev_hash + content_digest +
+personal_digest), the key being `DIHYA_AUDIT_KEY` (else one derived from SECRET_KEY), which
+lives in the environment, never in the database.
 
+`verify()` always checks the public digest, checks the personal digest unless the event was
+erased, and requires an erased event to hold no personal content at all (so erasure cannot
+be faked to rewrite an event, and content cannot be slipped into an erased one). Erasing
+clears subject, actor, details and salt and keeps both digests, so the chain still verifies.
+
+Why a key, rather than publishing the head hash somewhere outside the database: a key needs
+nothing but a setting, is checked by every `audit verify`, and covers every event as soon as
+it is written. What it protects against: someone who can write to the database (a stolen
+password, an SQL injection, a careless operator) but does not hold the key cannot edit,
+insert, reorder or downgrade an event, or recompute the chain after an edit, without `audit
+verify` naming the first broken event. What it does not: whoever holds the key and the
+database can rewrite everything; a database writer can still delete the newest events (and
+move the head back), delete the oldest ones (as retention does), or erase an event's personal
+content (as erasure does). Copying the head hash that `audit verify` prints somewhere outside
+the database (a ticket, a log shipped elsewhere) catches the deleted newest events too.
+
+Events written before the key existed are scheme 1: SHA-256 over all content, `hash` =
+SHA-256(prev_hash + content_digest), and the digest was not checked once erased. Migration
+0003 gave each of them a `seal`, HMAC-SHA256(key, their hash, their public fields and whether
+they were erased then), so they are verified the old way plus the seal; the first keyed event
+links to the last old one, and an event after the migration cannot pass for an old one
+without a seal. Old events erased before 0003 may still hold the part the old erasure left
+(the actor, or the subject and details): that part is not covered by any digest.
+
+Writers serialise on the `AuditChain` head row (SELECT … FOR UPDATE on PostgreSQL; SQLite's
+IMMEDIATE transactions already serialise writers). Text is redacted before it is stored;
+nothing here logs what it records.
+"""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Iterable, Iterator
@@ -18,6 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,21 +56,63 @@ from audit.models import AuditChain, AuditEvent
 from audit.redaction import redact, redact_data
 
 GENESIS = "0" * 64
-CONTENT = ("kind", "created", "subject", "actor", "client", "route", "engine", "generation_id",
-           "attempts", "prompt_tokens", "completion_tokens", "status", "details", "salt")
-PERSONAL = ("subject", "details", "salt")  # what erasure clears
+SCHEME = 2  # a keyed link over a public and a personal digest; 1: the events before 0003
+PUBLIC = ("kind", "created", "client", "route", "engine", "generation_id", "attempts",
+          "prompt_tokens", "completion_tokens", "status")  # what erasure never clears
+PERSONAL = ("subject", "actor", "details", "salt")  # what erasure clears
+CLEARED: dict[str, Any] = {"subject": "", "actor": "", "details": {}, "salt": ""}
+LEGACY_CONTENT = PUBLIC + PERSONAL  # scheme 1 hashed them all in one digest
 
 
-def digest(event: AuditEvent) -> str:
-    content = {name: getattr(event, name) for name in CONTENT}
-    content["created"] = event.created.isoformat(timespec="microseconds")
-    content["generation_id"] = str(event.generation_id) if event.generation_id else None
-    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+def derived_key() -> str:
+    """The chain's key while DIHYA_AUDIT_KEY is unset. Setting DIHYA_AUDIT_KEY to this value
+    keeps the events already written verifiable, and SECRET_KEY free to change."""
+    return hmac.new(settings.SECRET_KEY.encode(), b"dihya-audit-chain",
+                    hashlib.sha256).hexdigest()
 
 
-def link(prev_hash: str, content_digest: str) -> str:
+def chain_key() -> bytes:
+    return (settings.DIHYA_AUDIT_KEY or derived_key()).encode()
+
+
+def _blob(event: Any, names: Iterable[str]) -> bytes:
+    """Canonical JSON of these fields of `event` (a model instance, current or historical)."""
+    content = {name: getattr(event, name) for name in names}
+    if "created" in content:
+        content["created"] = event.created.isoformat(timespec="microseconds")
+    if "generation_id" in content:
+        content["generation_id"] = str(event.generation_id) if event.generation_id else None
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def public_digest(event: Any) -> str:
+    return hashlib.sha256(_blob(event, PUBLIC)).hexdigest()
+
+
+def personal_digest(event: Any) -> str:
+    return hashlib.sha256(_blob(event, PERSONAL)).hexdigest()
+
+
+def link(prev_hash: str, public: str, personal: str, key: bytes | None = None) -> str:
+    message = f"{prev_hash}{public}{personal}".encode()
+    return hmac.new(key or chain_key(), message, hashlib.sha256).hexdigest()
+
+
+def legacy_digest(event: Any) -> str:
+    """Scheme 1's `content_digest`, byte for byte as the code before migration 0003 made it."""
+    return hashlib.sha256(_blob(event, LEGACY_CONTENT)).hexdigest()
+
+
+def legacy_link(prev_hash: str, content_digest: str) -> str:
     return hashlib.sha256(f"{prev_hash}{content_digest}".encode()).hexdigest()
+
+
+def legacy_seal(event: Any, was_erased: bool, key: bytes | None = None) -> str:
+    """The seal migration 0003 gave a scheme 1 event: its hash, its public fields and whether
+    it was erased then, under the key."""
+    message = b"|".join([b"dihya-audit-seal-1", b"erased" if was_erased else b"kept",
+                         event.hash.encode(), _blob(event, PUBLIC)])
+    return hmac.new(key or chain_key(), message, hashlib.sha256).hexdigest()
 
 
 def _head() -> AuditChain:
@@ -67,8 +139,10 @@ def record(kind: str, *, subject: str = "", actor: str = "", client: str = "", r
         head = _head()
         event.created = timezone.now()
         event.prev_hash = head.last_hash
-        event.content_digest = digest(event)
-        event.hash = link(event.prev_hash, event.content_digest)
+        event.scheme = SCHEME
+        event.content_digest = public_digest(event)
+        event.personal_digest = personal_digest(event)
+        event.hash = link(event.prev_hash, event.content_digest, event.personal_digest)
         event.save(force_insert=True)
         AuditChain.objects.filter(pk=1).update(last_hash=event.hash)
     return event
@@ -88,20 +162,72 @@ def verify(batch: int = 2000) -> tuple[int, Broken | None]:
     """Walk the chain oldest first; (events checked, first broken link or None)."""
     head = AuditChain.objects.filter(pk=1).first()
     expected = head.base_hash if head else GENESIS
+    key = chain_key()
+    keyed = False  # once a keyed event is seen, an old-scheme one can only be a forgery
     checked = 0
     for event in _oldest_first(batch):
         if event.prev_hash != expected:
             return checked, Broken(event.pk, "does not follow the previous event "
                                              "(an event before it was deleted or edited)")
-        if event.erased is None and digest(event) != event.content_digest:
-            return checked, Broken(event.pk, "its content does not match its digest (edited)")
-        if link(event.prev_hash, event.content_digest) != event.hash:
-            return checked, Broken(event.pk, "its hash does not match (edited)")
+        if event.scheme == SCHEME:
+            problem = _check(event, key)
+            keyed = True
+        elif event.scheme == 1:
+            problem = _check_legacy(event, key, after_keyed=keyed)
+        else:
+            problem = f"its scheme {event.scheme} is unknown (edited)"
+        if problem:
+            return checked, Broken(event.pk, problem)
         expected = event.hash
         checked += 1
     if head and head.last_hash != expected:
         return checked, Broken(None, "the last events were deleted")
     return checked, None
+
+
+def _cleared(event: AuditEvent) -> bool:
+    return all(getattr(event, name) == value for name, value in CLEARED.items())
+
+
+def _check(event: AuditEvent, key: bytes) -> str:
+    """What is wrong with a scheme 2 event, or "" if nothing is."""
+    if not hmac.compare_digest(public_digest(event), event.content_digest):
+        return ("its kind, time, client, route, engine, attempts, tokens or status do not "
+                "match their digest (edited)")
+    if event.erased is None:
+        if not hmac.compare_digest(personal_digest(event), event.personal_digest):
+            return "its subject, actor or details do not match their digest (edited)"
+    elif not _cleared(event):
+        return "it is marked erased but holds personal content (edited)"
+    if not hmac.compare_digest(link(event.prev_hash, event.content_digest,
+                                    event.personal_digest, key), event.hash):
+        return ("its hash is not the keyed link of its digests (the chain was recomputed "
+                "without the key, or DIHYA_AUDIT_KEY changed)")
+    return ""
+
+
+def _check_legacy(event: AuditEvent, key: bytes, *, after_keyed: bool) -> str:
+    """What is wrong with a scheme 1 event (written before migration 0003), or ""."""
+    if after_keyed:
+        return "it claims the old, unkeyed scheme but follows keyed events (downgraded)"
+    if hmac.compare_digest(legacy_seal(event, False, key), event.seal):
+        was_erased = False
+    elif hmac.compare_digest(legacy_seal(event, True, key), event.seal):
+        was_erased = True
+    else:
+        return ("its seal does not match its hash and its kind, time, client, route, engine, "
+                "attempts, tokens or status (edited, or DIHYA_AUDIT_KEY changed)")
+    if was_erased:
+        if event.erased is None:
+            return "it was erased before the chain was keyed, and is now marked not erased"
+    elif event.erased is None:
+        if not hmac.compare_digest(legacy_digest(event), event.content_digest):
+            return "its content does not match its digest (edited)"
+    elif not _cleared(event):
+        return "it is marked erased but holds personal content (edited)"
+    if legacy_link(event.prev_hash, event.content_digest) != event.hash:
+        return "its hash does not match (edited)"
+    return ""
 
 
 def _oldest_first(batch: int) -> Iterator[AuditEvent]:
@@ -116,16 +242,14 @@ def _oldest_first(batch: int) -> Iterator[AuditEvent]:
 
 def erase_subjects(pseudonyms: Iterable[str], generation_ids: Iterable[Any] = (),
                    actors: Iterable[str] = ()) -> int:
-    """Clear the personal content of events about (or by) these people; the chain stays valid."""
-    now = timezone.now()
+    """Clear the personal content (subject, actor, details, salt) of every event about or by
+    these people; both digests stay, so the chain stays valid. Returns how many events."""
     about = (Q(subject__in=[p for p in pseudonyms if p])
              | Q(generation_id__in=list(generation_ids)))
-    count = AuditEvent.objects.filter(about).update(subject="", details={}, salt="", erased=now)
     actors = [a for a in actors if a]
     if actors:
-        count += AuditEvent.objects.filter(actor__in=actors).update(actor="", salt="",
-                                                                    erased=now)
-    return count
+        about |= Q(actor__in=actors)
+    return AuditEvent.objects.filter(about).update(**CLEARED, erased=timezone.now())
 
 
 def events_about(pseudonyms: Iterable[str]) -> list[dict[str, Any]]:

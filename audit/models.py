@@ -2,9 +2,10 @@
 
 Consent rows are proof (GDPR art. 7(1)): they are never edited except to note a withdrawal,
 and erasure reduces them to an anonymous receipt instead of deleting them. Audit events
-name people only by pseudonym (`dihya.lib.pseudonyms.pseudonym`), hold redacted text only, and are
-hash-chained over a digest of their content so that erasing the personal parts of an event
-later keeps the chain verifiable.
+name people only by pseudonym (`dihya.lib.pseudonyms`), hold redacted text only, and are
+chained under a key (`DIHYA_AUDIT_KEY`) over two digests of their content, one of what erasure
+keeps and one of what it clears, so that erasing the personal parts of an event later keeps
+the chain verifiable (see `audit.log`).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class ExternalIdentity(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One thing that happened. Content fields feed `content_digest`; `hash` chains digests."""
+    """One thing that happened. Its fields feed two digests; `hash` chains them (`audit.log`)."""
 
     kind = models.CharField(max_length=32, db_index=True)
     created = models.DateTimeField(default=timezone.now, db_index=True)
@@ -105,8 +106,17 @@ class AuditEvent(models.Model):
                             help_text="Random: keeps the digest from identifying the content.")
     erased = models.DateTimeField(null=True, blank=True,
                                   help_text="When the personal content was erased.")
+    scheme = models.PositiveSmallIntegerField(
+        default=2, help_text="How it is chained: 2 keyed, 1 written before the chain had a key.")
     prev_hash = models.CharField(max_length=64)
-    content_digest = models.CharField(max_length=64)
+    content_digest = models.CharField(
+        max_length=64, help_text="Scheme 2: of the public fields, which erasure keeps. "
+                                 "Scheme 1: of all the content.")
+    personal_digest = models.CharField(
+        max_length=64, blank=True, help_text="Scheme 2: of subject, actor, details and salt.")
+    seal = models.CharField(
+        max_length=64, blank=True,
+        help_text="Scheme 1: keyed seal of the hash and public fields, made by migration 0003.")
     hash = models.CharField(max_length=64, unique=True)
 
     class Meta:

@@ -85,4 +85,13 @@ def production_secrets(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
         warnings.append(Warning(
             "DIHYA_PSEUDONYM_KEY is not set: pseudonyms are derived from SECRET_KEY, and "
             "changing SECRET_KEY would unlink every record from its person.", id="dihya.W003"))
+    if not settings.DIHYA_AUDIT_KEY:
+        warnings.append(Warning(
+            "DIHYA_AUDIT_KEY is not set: the audit log's chain is keyed with a key derived from "
+            "SECRET_KEY, and changing SECRET_KEY would make `audit verify` reject every event.",
+            hint="Set DIHYA_AUDIT_KEY: 32+ random characters on a new installation; once "
+                 "events were written under the derived key, that key, printed by `manage.py "
+                 "shell -c \"from audit.log import derived_key; print(derived_key())\"` "
+                 "(docs/security.md).",
+            id="dihya.W004"))
     return warnings

@@ -214,6 +214,10 @@ DIHYA_ALERT_WEBHOOKS = env.list("DIHYA_ALERT_WEBHOOKS", default=[])
 DIHYA_PUBLIC_URL = env.str("DIHYA_PUBLIC_URL", default="")
 # Keep redacted prompts and answers in audit events (for the retention period only)?
 DIHYA_AUDIT_CONTENT = env.bool("DIHYA_AUDIT_CONTENT", default=False)
+# Key of the audit log's hash chain (HMAC-SHA256), held outside the database so that someone
+# who can only write to the database cannot rewrite the chain (docs/security.md). Falls back
+# to a key derived from SECRET_KEY; once events exist, changing it breaks `audit verify`.
+DIHYA_AUDIT_KEY = env.str("DIHYA_AUDIT_KEY", default="")
 # Extra regular expressions redacted from audit text, e.g. employee numbers.
 DIHYA_REDACT_PATTERNS = env.list("DIHYA_REDACT_PATTERNS", default=[])
 # Days each kind of record is kept (None: forever); applied daily by django-q2 and by

@@ -25,6 +25,7 @@ PRODUCTION = {
     "DIHYA_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "DIHYA_WEBHOOK_SECRET": secrets.token_urlsafe(32),
     "DIHYA_PSEUDONYM_KEY": secrets.token_urlsafe(32),
+    "DIHYA_AUDIT_KEY": secrets.token_urlsafe(32),
 }
 
 
