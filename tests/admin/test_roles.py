@@ -30,7 +30,7 @@ def engine(seeded) -> Engine:
 
 def test_the_migration_creates_both_groups_with_their_permissions(db):
     Group.objects.filter(name__in=["Operators", "Auditors"]).delete()
-    migration = importlib.import_module("dihya.gateway.migrations.0002_roles")
+    migration = importlib.import_module("dihya.console.migrations.0001_roles")
 
     migration.forwards(apps, None)
 

@@ -129,7 +129,7 @@ def test_testing_the_engine_sends_nothing_to_its_host(evil_engine, admin_client)
     from django.urls import reverse
 
     from dihya.gateway.models import Generation
-    from dihya.gateway.tasks import run_generation  # what the worker runs
+    from dihya.tasks import run_generation  # what the worker runs
 
     with respx.mock(assert_all_called=False) as mock:
         stranger = mock.route(host="evil.test").respond(200, json={})
