@@ -40,3 +40,25 @@ def test_it_keeps_the_history_as_proof(alice):
 def test_granting_twice_keeps_one_open_consent(alice):
     first = consent.grant(alice)
     assert consent.grant(alice).pk == first.pk
+
+
+def test_a_job_put_back_in_the_queue_after_a_withdrawal_does_not_run(route, helpdesk, alice,
+                                                                    engine):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from dihya.generation import reaper
+
+    consent.grant(alice)
+    job = admit(helpdesk, queued=True).generation
+    # A worker claimed it and died: the row is running, its worker long gone.
+    Generation.objects.filter(pk=job.pk).update(
+        status="running", deliveries=1, started=timezone.now() - dt.timedelta(hours=1))
+    consent.withdraw(alice)  # cancels queued jobs only: this one was running
+    assert reaper.reap()["requeued"] == 1
+
+    assert jobs.run(job.pk) == "failed"
+    job.refresh_from_db()
+    assert job.error_code == "consent_required"
+    assert not engine.called

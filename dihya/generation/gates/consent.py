@@ -2,7 +2,7 @@
 
 `ConsentGate.admit` refuses, before anything is written or any engine called, a call from a
 client that serves end users when the person named in `user` has no Dihya account or no active
-consent for `generation`. Withdrawal (`audit.signals.consent_withdrawn`) cancels that person's
+consent for `generation`, and again when a worker claims a queued job. Withdrawal (`audit.signals.consent_withdrawn`) cancels that person's
 queued generations in the same transaction, so it takes effect at once
 (`dihya.privacy.receivers`).
 """
@@ -36,6 +36,16 @@ def refusal(message: str) -> Refusal:
 
 class ConsentGate(Gate):
     def admit(self, admission: Admission) -> None:
+        self.check(admission)
+
+    def started(self, admission: Admission) -> None:
+        """Again when a worker claims a queued job: consent may have been withdrawn since, and a
+        job the reaper put back in the queue was not there to be cancelled. A live call was
+        checked a moment ago in the same transaction: asked once, not twice."""
+        if admission.generation.deliveries:
+            self.check(admission)
+
+    def check(self, admission: Admission) -> None:
         client = admission.caller.client
         if client is None or not client.end_users:
             return
