@@ -141,12 +141,16 @@ class Board:
         loaded = {eid: View(state, reason, failures, until.timestamp() if until else 0.0,
                             probe_expires=probe.timestamp() if probe else 0.0)
                   for eid, state, reason, failures, until, probe in rows}
+        now = time.time()
         with self.lock:
             for eid, old in self.views.items():
                 if old.dirty:
                     loaded[eid] = old
-                elif old.probe and eid in loaded:
-                    loaded[eid].state = OPEN  # our claim shows as half-open in the row
+                elif (old.probe and eid in loaded and now < old.probe_expires
+                      and loaded[eid].state == HALF_OPEN):
+                    # Our claim, still leased and still what the row says: keep it. An expired
+                    # lease, or a row another process closed (or opened again), ends it.
+                    loaded[eid].state = OPEN
                     loaded[eid].probe, loaded[eid].probe_expires = old.probe, old.probe_expires
             self.views = loaded
             self.loaded_at = time.monotonic()
@@ -177,11 +181,12 @@ class Board:
                     v.state, v.probe_expires = HALF_OPEN, max(v.probe_expires, now + 1.0)
 
     def flush(self, key: Any = None) -> None:
-        """After a run: write this process's events, release unused probe claims, reload."""
+        """After a run, however it ended: write this process's events, release the probes it
+        claimed and did not report on (unused, or cut short: the client went away), reload."""
         with self.lock:
             for eid in self.claims.pop(key, []):
                 v = self.views.get(eid)
-                if v is not None and v.probe == "claimed":
+                if v is not None and v.probe in ("claimed", "taken"):
                     v.probe = ""
                     self._event(v, Event(eid, "release"))
             events, self.pending = self.pending, []

@@ -14,6 +14,7 @@ outside `fallbacks.runner`, nor store a prompt anywhere but the generation row.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -218,7 +219,11 @@ def record(admission: Admission, outcome: RunResult | RunFailed) -> None:
 
 async def complete(admission: Admission) -> RunResult:
     """Run a non-streamed generation and record it; raise Refusal if no engine answered."""
-    outcome = await execute(admission)
+    try:
+        outcome = await execute(admission)
+    except asyncio.CancelledError:
+        await client_gone(admission)
+        raise
     await hops.db(record)(admission, outcome)
     assert isinstance(outcome, RunResult)  # record() raised otherwise
     return outcome
@@ -237,6 +242,9 @@ async def stream(admission: Admission) -> Streaming:
     run = runner()
     try:
         started = await run.start_stream(admission.route, admission.request)
+    except asyncio.CancelledError:
+        await client_gone(admission)
+        raise
     except RunFailed as failed:
         await hops.db(finish_failed)(admission, failed.attempts, failed.code, str(failed))
         raise refusal_for(failed) from None
@@ -279,6 +287,16 @@ async def stream(admission: Admission) -> Streaming:
                     "the client closed the connection before the end of the stream")
 
     return Streaming(engine=started.engine.name, deltas=relay())
+
+
+async def client_gone(admission: Admission) -> None:
+    """The client went away while engines were still being tried (its request is being
+    cancelled): record that, so that the gates release what the call holds — its quota
+    reservation, a half-open probe it took — now rather than when the reaper finds the row.
+    Shielded: the cancellation that brought us here must not cut the recording short."""
+    await asyncio.shield(hops.db(finish_failed)(
+        admission, [], "client_disconnected",
+        "the client closed the connection before any engine answered"))
 
 
 def refusal_for(failed: RunFailed) -> Refusal:

@@ -169,3 +169,34 @@ def test_a_probe_whose_process_died_is_claimed_again_after_its_lease(db, engine,
     survivor.prepare([engine], key="b")
 
     assert survivor.skip_reason(engine) is None
+
+
+def test_a_probe_cut_short_is_released_with_its_request(db, engine, settings):
+    # The probing request took the probe, then ended without reporting (client gone).
+    settings.DIHYA_BREAKER_COOLDOWN = 0.0
+    board = Board()
+    fail(board, engine, 3)
+    board.prepare([engine], key="gone")
+    assert board.skip_reason(engine) is None  # the probe is taken
+    board.flush("gone")
+
+    row = BreakerState.objects.get(engine_id=engine.id)
+    assert (row.state, row.probe_until) == ("open", None)
+    assert board.views[engine.id].probe == ""
+    board.prepare([engine], key="next")
+    assert board.skip_reason(engine) is None  # probed again, not circuit_open for ever
+
+
+def test_a_stale_probe_mark_is_dropped_when_another_process_closed_the_breaker(
+        db, engine, settings):
+    settings.DIHYA_BREAKER_COOLDOWN = 0.0
+    board = Board()
+    fail(board, engine, 3)
+    board.prepare([engine], key="lost")
+    assert board.skip_reason(engine) is None  # taken, and never reported nor flushed
+    breaker_control.force(engine.id, "closed", actor="ops", reason="back")  # elsewhere
+
+    board.refresh(force=True)
+
+    assert board.views[engine.id].probe == ""
+    assert board.skip_reason(engine) is None

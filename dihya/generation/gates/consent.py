@@ -2,9 +2,9 @@
 
 `ConsentGate.admit` refuses, before anything is written or any engine called, a call from a
 client that serves end users when the person named in `user` has no Dihya account or no active
-consent for `generation`, and again when a worker claims a queued job. Withdrawal (`audit.signals.consent_withdrawn`) cancels that person's
-queued generations in the same transaction, so it takes effect at once
-(`dihya.privacy.receivers`).
+consent for `generation`; `started` asks again when a worker claims a queued job. Withdrawal
+(`audit.signals.consent_withdrawn`) cancels that person's queued generations in the same
+transaction, so it takes effect at once (`dihya.privacy.receivers`).
 """
 
 from __future__ import annotations
