@@ -95,3 +95,15 @@ def production_secrets(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
                  "(docs/security.md).",
             id="dihya.W004"))
     return warnings
+
+
+@register()
+def stream_heartbeat(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """A stream beats so that the reaper waits for it: a beat rarer than the reaper's
+    threshold would let the reaper fail (and release) a stream that is still being served."""
+    threshold = settings.DIHYA_JOB_DEADLINE + settings.DIHYA_REAP_GRACE
+    if not 0 < settings.DIHYA_STREAM_HEARTBEAT < threshold:
+        return [Error(f"DIHYA_STREAM_HEARTBEAT ({settings.DIHYA_STREAM_HEARTBEAT:g} s) must be "
+                      f"above 0 and below DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE ({threshold:g} s).",
+                      id="dihya.E004")]
+    return []

@@ -252,6 +252,9 @@ DIHYA_QUOTA_COOLDOWN = env.float("DIHYA_QUOTA_COOLDOWN", default=60.0)
 DIHYA_REAP_GRACE = env.float("DIHYA_REAP_GRACE", default=30.0)
 DIHYA_MAX_DELIVERIES = env.int("DIHYA_MAX_DELIVERIES", default=3)
 DIHYA_REAP_QUEUED_AFTER = env.float("DIHYA_REAP_QUEUED_AFTER", default=300.0)
+# A stream longer than the deadline says it is alive this often, so that the reaper waits for
+# it (must be shorter than DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE: a system check says so).
+DIHYA_STREAM_HEARTBEAT = env.float("DIHYA_STREAM_HEARTBEAT", default=15.0)
 
 # --- Security (docs/security.md) -------------------------------------------------------------
 # One switch for a deployment served over HTTPS. Off by default because `make run` serves

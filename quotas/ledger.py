@@ -123,6 +123,25 @@ def release(generation_id: UUID) -> bool:
     return True
 
 
+def charge_served(generation_id: UUID, *, tokens: int,
+                  cost: int | Callable[[], int] = 0) -> bool:
+    """Count a call whose reservation was released (its generation was given up on) but that
+    was served after all: one request and its real usage, in the windows it was reserved in,
+    past any limit (it happened). False unless the reservation was released and not yet
+    charged; charging twice charges once."""
+    held = _close(generation_id, Reservation.State.SETTLED, was=Reservation.State.RELEASED)
+    if held is None:
+        return False
+    real = {"requests": 1, "tokens": tokens}
+    if any(h["metric"] == "cost" for h in held):
+        real["cost"] = cost() if callable(cost) else cost
+    for h in held:
+        if n := real.get(h["metric"], 0):
+            _bump(h["subject"], h["metric"], h["period"],
+                  dt.datetime.fromisoformat(h["window_start"]), n)
+    return True
+
+
 def status(bounds: Iterable[Bound], *, now: dt.datetime | None = None) -> list[Standing]:
     """Limits, usage, remaining and reset times right now (what GET /api/v1/quota shows)."""
     now = now or timezone.now()
@@ -130,10 +149,11 @@ def status(bounds: Iterable[Bound], *, now: dt.datetime | None = None) -> list[S
     return _read(ordered, {b.order: windows.bounds(b.period, now) for b in ordered})
 
 
-def _close(generation_id: UUID, state: str) -> list | None:
+def _close(generation_id: UUID, state: str,
+           was: str = Reservation.State.RESERVED) -> list | None:
     with transaction.atomic():
         if not Reservation.objects.filter(generation_id=generation_id,
-                                          state=Reservation.State.RESERVED).update(state=state):
+                                          state=was).update(state=state):
             return None
         return Reservation.objects.values_list("held", flat=True).get(generation_id=generation_id)
 

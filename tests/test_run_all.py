@@ -27,10 +27,10 @@ import httpx
 import psutil
 import pytest
 
-from dihya import jobs, pipeline
 from dihya.gateway import keys
 from dihya.gateway.models import ApiClient, Generation
-from dihya.requests import ChatBody
+from dihya.generation import jobs, pipeline
+from dihya.generation.requests import ChatBody
 from fallbacks import local_engine
 from fallbacks.models import Route
 from tests.conftest import ROOT, child_env, free_port, wait_until

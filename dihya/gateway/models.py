@@ -114,6 +114,8 @@ class Generation(models.Model):
     created = models.DateTimeField(default=timezone.now, db_index=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of a long stream (the reaper waits).")
     deliveries = models.PositiveSmallIntegerField(
         default=0, help_text="How many times a worker picked the job up.")
 

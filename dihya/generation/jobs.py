@@ -63,14 +63,24 @@ def run(generation_id: UUID | str) -> str:
                  current.first() or "missing")
         return current.first() or "missing"
     admission = pipeline.resume(generation)
+    ended_here = True
     if admission is not None:
         outcome = loop.run(pipeline.execute(admission),
                            timeout=settings.DIHYA_JOB_DEADLINE + 15)
-        with contextlib.suppress(Refusal):  # recorded on the generation; no socket waits for it
-            pipeline.record(admission, outcome)
-    if generation.callback_url:
+        ended_here = False
+        with contextlib.suppress(Refusal):  # recorded on the generation; no socket waits
+            ended_here = pipeline.record(admission, outcome)
+        ended_here = ended_here or _ended_by(generation)
+    if generation.callback_url and ended_here:
         callbacks.announce(generation.pk)  # the client asked to be told how it ended
     return Generation.objects.values_list("status", flat=True).get(pk=generation.pk)
+
+
+def _ended_by(generation: Generation) -> bool:
+    """Whether the row's end is this run's: a refused run (no engine answered) was recorded
+    by `record` before it raised, if the row was still ours."""
+    return Generation.objects.filter(pk=generation.pk, deliveries=generation.deliveries,
+                                     status__in=Generation.TERMINAL).exists()
 
 
 def cancel(generation: Generation, reason: str = "cancelled before it ran") -> bool:

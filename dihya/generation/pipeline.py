@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dihya.gateway.models import Attempt, Generation
@@ -129,6 +131,7 @@ def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
     now = timezone.now()
     with transaction.atomic():
         if not Generation.objects.filter(
+                Q(heartbeat__isnull=True) | Q(heartbeat__lt=running_since),
                 pk=generation_id, status=Generation.Status.RUNNING, deliveries=deliveries,
                 started__lt=running_since).update(status=Generation.Status.FAILED,
                                                   finished=now, error_code=code,
@@ -207,14 +210,15 @@ async def execute(admission: Admission) -> RunResult | RunFailed:
         return failed
 
 
-def record(admission: Admission, outcome: RunResult | RunFailed) -> None:
-    """Store how `execute` went; raise the client's Refusal if no engine answered."""
+def record(admission: Admission, outcome: RunResult | RunFailed) -> bool:
+    """Store how `execute` went; raise the client's Refusal if no engine answered. Returns
+    whether this run's end was written (False: it was overtaken, see `_finish`)."""
     if isinstance(outcome, RunFailed):
         finish_failed(admission, outcome.attempts, outcome.code, str(outcome))
         raise refusal_for(outcome)
     c = outcome.completion
-    finish_succeeded(admission, outcome.attempts, c.text, c.finish_reason, c.usage,
-                     outcome.engine.id, outcome.engine.name)
+    return finish_succeeded(admission, outcome.attempts, c.text, c.finish_reason, c.usage,
+                            outcome.engine.id, outcome.engine.name)
 
 
 async def complete(admission: Admission) -> RunResult:
@@ -255,6 +259,7 @@ async def stream(admission: Admission) -> Streaming:
         finish_reason = "stop"
         error: ProviderError | None = None
         completed = False
+        beat_at = time.monotonic() + settings.DIHYA_STREAM_HEARTBEAT
         try:
             delta = started.first
             while True:
@@ -262,6 +267,9 @@ async def stream(admission: Admission) -> Streaming:
                 usage = delta.usage or usage
                 finish_reason = delta.finish_reason or finish_reason
                 yield delta
+                if time.monotonic() >= beat_at:  # still streaming: the reaper must wait
+                    await hops.db(heartbeat)(admission.generation.pk)
+                    beat_at = time.monotonic() + settings.DIHYA_STREAM_HEARTBEAT
                 try:
                     delta = await anext(started.rest)
                 except StopAsyncIteration:
@@ -299,6 +307,13 @@ async def client_gone(admission: Admission) -> None:
         "the client closed the connection before any engine answered"))
 
 
+def heartbeat(generation_id: UUID) -> None:
+    """A long stream says it is alive, so that the reaper (which fails generations running
+    past the deadline) leaves it alone: one UPDATE every DIHYA_STREAM_HEARTBEAT seconds."""
+    Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING).update(
+        heartbeat=timezone.now())
+
+
 def refusal_for(failed: RunFailed) -> Refusal:
     if failed.code == "engine_rejected_request":
         return Refusal(400, "invalid_request", f"The engine rejected the request: {failed}")
@@ -307,7 +322,7 @@ def refusal_for(failed: RunFailed) -> Refusal:
 
 # --- recording -------------------------------------------------------------------------------
 def finish_succeeded(admission: Admission, attempts: list[AttemptRecord], text: str,
-                     finish_reason: str, usage: Usage, engine_id: int, engine_name: str) -> None:
+                     finish_reason: str, usage: Usage, engine_id: int, engine_name: str) -> bool:
     g = admission.generation
     g.status = Generation.Status.SUCCEEDED
     g.result = text
@@ -316,37 +331,52 @@ def finish_succeeded(admission: Admission, attempts: list[AttemptRecord], text: 
     g.completion_tokens = usage.completion_tokens
     g.engine_id = engine_id
     g.engine_name = engine_name
-    _finish(admission, attempts, usage)
+    return _finish(admission, attempts, usage)
 
 
 def finish_failed(admission: Admission, attempts: list[AttemptRecord], code: str,
-                  message: str) -> None:
+                  message: str) -> bool:
     g = admission.generation
     g.status = Generation.Status.FAILED
     g.error_code = code
     g.error_message = message[:2000]
-    _finish(admission, attempts, None)
+    return _finish(admission, attempts, None)
 
 
-def _finish(admission: Admission, attempts: list[AttemptRecord], usage: Usage | None) -> None:
+def _finish(admission: Admission, attempts: list[AttemptRecord], usage: Usage | None) -> bool:
+    """Write the end of this run, fenced: only if the row is still the run this process holds
+    (running, with the delivery count it was claimed with). A run overtaken meanwhile — the
+    reaper gave up on it, a consent withdrawal cancelled it, a re-delivered job runs again
+    elsewhere — writes nothing of its own (no second end, no duplicate attempts); the gates
+    are told it was overtaken, with what it used, so that a stream served after its row was
+    reaped is still charged. Returns whether this run's end was written."""
     g = admission.generation
     g.finished = timezone.now()
     admission.notes["attempts"] = attempts  # gates need not read back what is written here
     with transaction.atomic():
-        # Conditional: a generation cancelled meanwhile (withdrawn consent) stays cancelled.
-        updated = Generation.objects.filter(pk=g.pk).exclude(
-            status__in=(Generation.Status.CANCELLED,)).update(
+        updated = Generation.objects.filter(
+            pk=g.pk, status=Generation.Status.RUNNING, deliveries=g.deliveries).update(
             status=g.status, result=g.result, finish_reason=g.finish_reason,
             prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
             engine_id=g.engine_id, engine_name=g.engine_name, error_code=g.error_code,
             error_message=g.error_message, finished=g.finished)
-        Attempt.objects.bulk_create(
-            Attempt(generation_id=g.pk, engine_id=a.engine_id or None, engine_name=a.engine,
-                    position=a.position, outcome=a.outcome, latency_ms=a.latency_ms,
-                    status_code=a.status_code, detail=a.detail, created=g.finished)
-            for a in attempts
-        )
+        if updated:
+            Attempt.objects.bulk_create(
+                Attempt(generation_id=g.pk, engine_id=a.engine_id or None,
+                        engine_name=a.engine, position=a.position, outcome=a.outcome,
+                        latency_ms=a.latency_ms, status_code=a.status_code, detail=a.detail,
+                        created=g.finished)
+                for a in attempts
+            )
         for gate in gates.active():
-            gate.finish(admission, usage if updated else None)
-    log.info("generation %s %s route=%s engine=%s attempts=%d", g.pk, g.status, g.route_name,
-             g.engine_name or "-", len(attempts))
+            if updated:
+                gate.finish(admission, usage)
+            else:
+                gate.overtaken(admission, usage)
+    if updated:
+        log.info("generation %s %s route=%s engine=%s attempts=%d", g.pk, g.status,
+                 g.route_name, g.engine_name or "-", len(attempts))
+    else:
+        log.warning("generation %s: this run was overtaken (reaped, cancelled or re-run); its "
+                    "end (%s) is not written", g.pk, g.status)
+    return bool(updated)

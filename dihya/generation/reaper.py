@@ -20,6 +20,7 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from dihya.gateway.models import Generation
@@ -36,7 +37,9 @@ def reap(now: dt.datetime | None = None) -> dict[str, int]:
     stuck_before = now - dt.timedelta(seconds=settings.DIHYA_JOB_DEADLINE
                                       + settings.DIHYA_REAP_GRACE)
     counts = {"requeued": 0, "failed": 0, "nudged": nudge_queued(now)}
-    stuck = Generation.objects.filter(status=RUNNING, started__lt=stuck_before)
+    # A stream still relaying beats every DIHYA_STREAM_HEARTBEAT seconds: not stuck.
+    stuck = Generation.objects.filter(Q(heartbeat__isnull=True) | Q(heartbeat__lt=stuck_before),
+                                      status=RUNNING, started__lt=stuck_before)
     for gid, deliveries in stuck.values_list("pk", "deliveries")[:500]:
         if deliveries == 0:
             counts["failed"] += pipeline.abandon(
@@ -46,9 +49,7 @@ def reap(now: dt.datetime | None = None) -> dict[str, int]:
             counts["failed"] += pipeline.abandon(
                 gid, "worker_lost", f"no worker finished this job in {deliveries} deliveries",
                 running_since=stuck_before, deliveries=deliveries)
-        elif Generation.objects.filter(pk=gid, status=RUNNING, deliveries=deliveries,
-                                       started__lt=stuck_before).update(status=QUEUED,
-                                                                        started=None):
+        elif stuck.filter(pk=gid, deliveries=deliveries).update(status=QUEUED, started=None):
             counts["requeued"] += 1
             jobs.enqueue(Generation(pk=gid))
     if any(counts.values()):

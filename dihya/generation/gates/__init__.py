@@ -5,9 +5,10 @@ it raises `dihya.generation.errors.Refusal` to refuse (nothing reaches an engine
 `started` runs when the generation is about to call engines: at once for a live call, when a
 worker claims it for a queued job (a gate may still refuse then). `finish` runs inside the
 recording transaction with the real usage, or None when the generation failed or was
-cancelled. `refused` runs after a refusal's rollback; `cancelled` when a queued job is
-cancelled before it ran. Gates keep no per-request state of their own: what they need later
-they find by the generation's id.
+cancelled; `overtaken` runs instead when the run lost its row meanwhile (reaped, cancelled,
+re-run elsewhere: `dihya.generation.pipeline._finish`). `refused` runs after a refusal's
+rollback; `cancelled` when a queued job is cancelled before it ran. Gates keep no per-request
+state of their own: what they need later they find by the generation's id.
 
 The list is built on first use, not at import, so that importing this package imports no gate
 (and no app behind one).
@@ -36,6 +37,11 @@ class Gate:
         return None
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
+        return None
+
+    def overtaken(self, admission: Admission, usage: Usage | None) -> None:
+        """The run ended after its row was taken over (reaped, cancelled, re-run): nothing
+        of this run was written. `usage` is what it used if it was served."""
         return None
 
     def refused(self, admission: Admission, refusal: Refusal) -> None:

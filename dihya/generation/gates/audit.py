@@ -62,3 +62,17 @@ class AuditGate(Gate):
                    route=g.route_name, engine=g.engine_name, generation_id=g.pk,
                    attempts=attempts, prompt_tokens=g.prompt_tokens,
                    completion_tokens=g.completion_tokens, status=status, details=details)
+
+    def overtaken(self, admission: Admission, usage: Usage | None) -> None:
+        """The generation's end was recorded already (by the reaper); a live call that was
+        served after all leaves one more event saying so, with what it used."""
+        g = admission.generation
+        if usage is None or g.deliveries:
+            return
+        client = admission.caller.client
+        log.record("late_usage", subject=pseudonym(g.end_user) if g.end_user else "",
+                   actor=client.name if client else g.source,
+                   client=client.name if client else "", route=g.route_name,
+                   engine=g.engine_name, generation_id=g.pk,
+                   prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                   status="served_after_reaped", details={"source": g.source})

@@ -23,3 +23,6 @@ class BreakerGate(Gate):
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
         breaker.flush(admission.generation.pk)
+
+    def overtaken(self, admission: Admission, usage: Usage | None) -> None:
+        breaker.flush(admission.generation.pk)  # what the engines did is true all the same

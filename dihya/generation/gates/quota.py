@@ -60,6 +60,18 @@ class QuotaGate(Gate):
                                                                usage.completion_tokens,
                                                                g.engine_id))
 
+    def overtaken(self, admission: Admission, usage: Usage | None) -> None:
+        """A live call (its client got the answer) that outlived its row: the reaper released
+        its reservation, yet the tokens were served. Count them, past any limit: it happened.
+        A worker's run that was overtaken served nobody (its job ran again, or failed)."""
+        g = admission.generation
+        if usage is None or g.deliveries:
+            return
+        ledger.charge_served(g.pk, tokens=usage.total_tokens,
+                             cost=lambda: plans.real_cost(usage.prompt_tokens,
+                                                          usage.completion_tokens,
+                                                          g.engine_id))
+
     def cancelled(self, generation_id: UUID) -> None:
         """A queued job cancelled before it ran (by its client, or a consent withdrawal)."""
         ledger.release(generation_id)
