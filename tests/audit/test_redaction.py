@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -111,3 +112,41 @@ def test_it_redacts_nested_data():
 def test_checksums():
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
     assert iban_ok("DE89 3704 0044 0532 0130 00") and not iban_ok("DE88 3704 0044 0532 0130 00")
+
+
+# Adversarial text: long runs of what identifiers are made of, that never complete one. A
+# pattern that backtracks over the run from every position is quadratic on them.
+RUN = 200_000
+UNITS = ["a", "a.", "a-", "Ab1+", "1", "1 ", "1-", "1.", "1(", "+1 ", "a:", "ab12:", "::",
+         "FR76 ", "fr76", "AB12 ", "a@", "@a.", "a.b@", "%a", "é", "用"]
+runs = st.builds(lambda units, tail: "".join(units) * (RUN // len("".join(units))) + tail,
+                 st.lists(st.sampled_from(UNITS), min_size=1, max_size=3),
+                 st.sampled_from(["", "@", "a", "1", ":", ".", " x@y.fr"]))
+
+
+def timed(text: str) -> tuple[str, float]:
+    started = time.perf_counter()
+    out = redact(text)
+    return out, time.perf_counter() - started
+
+
+def test_it_leaves_a_long_run_of_address_characters_without_at_alone_quickly():
+    text = "a" * RUN
+    out, seconds = timed(text)
+    assert out == text
+    assert seconds < 1.0  # a regression guard against backtracking, not a benchmark
+
+
+@given(runs)
+@settings(max_examples=40, deadline=None)
+def test_long_adversarial_runs_are_redacted_in_linear_time(text):
+    out, seconds = timed(text)
+    assert seconds < 1.0  # generous: linear patterns take a fraction of that on 200k chars
+    if text.endswith(" x@y.fr"):
+        assert out.endswith("[email]")
+
+
+def test_an_identifier_after_a_long_adversarial_run_is_still_found():
+    out, seconds = timed("a." * (RUN // 2) + " mail zoe@example.fr")
+    assert out.endswith(" mail [email]")
+    assert seconds < 1.0
