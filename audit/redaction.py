@@ -34,6 +34,14 @@ IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
                   r"\d{1,3}(?:\.\d{1,3}){3})?(?:%\w{1,32})?(?![\w:])")
 IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d)")
 PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{6,30}\d(?!\w)")
+#: Characters of one text that are redacted; what comes after is dropped, replaced by
+#: "[truncated N chars]". Redaction runs inside the recording transaction (the audit gate
+#: records its event while the generation is written), so its cost is time the database's
+#: write lock is held: it must be bounded per field, not just linear.
+MAX_CHARS = 20_000
+# The longest identifier looked for: an e-mail address, 64 + 1 + 255 characters. A cut is
+# searched for that far on either side of MAX_CHARS.
+_REACH = 320
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
 
@@ -133,15 +141,39 @@ def _extra(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-def redact(text: str) -> str:
-    """The text with every recognised identifier replaced by a bracketed label."""
+def redact(text: str, *, max_chars: int = MAX_CHARS) -> str:
+    """The text with every recognised identifier replaced by a bracketed label, and what comes
+    after its first `max_chars` characters by "[truncated N chars]"."""
     if not text:
         return text
+    extra = _extra(tuple(getattr(settings, "DIHYA_REDACT_PATTERNS", ())))
+    rest = ""
+    if len(text) > max_chars:
+        cut = _cut(text, max_chars, (*(pattern for pattern, _ in STEPS), *extra))
+        text, rest = text[:cut], f"[truncated {len(text) - cut} chars]"
     for pattern, replace in STEPS:
         text = pattern.sub(replace, text)
-    for pattern in _extra(tuple(getattr(settings, "DIHYA_REDACT_PATTERNS", ()))):
+    for pattern in extra:
         text = pattern.sub("[redacted]", text)
-    return text
+    return text + rest
+
+
+def _cut(text: str, limit: int, patterns: Iterable[re.Pattern[str]]) -> int:
+    """Where to cut `text`: at `limit`, or before every candidate identifier that spans it (and
+    those overlapping that one), since neither half of an identifier cut in two would be
+    recognised, and the first half would be kept."""
+    origin = max(0, limit - _REACH)
+    window = text[origin:limit + _REACH]
+    cut = limit - origin
+    start = end = 0  # the run of overlapping candidates looked at
+    for a, b in sorted(m.span() for pattern in patterns for m in pattern.finditer(window)):
+        if a >= end:
+            if start < cut < end:
+                break
+            start, end = a, b
+        else:
+            end = max(end, b)
+    return origin + (start if start < cut < end else cut)
 
 
 def redact_data(value: Any) -> Any:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.redaction import iban_ok, luhn_ok, redact, redact_data
+from audit.redaction import MAX_CHARS, iban_ok, luhn_ok, redact, redact_data
 
 # Words around identifiers: no digits, '@', ':' or '.', which could extend an identifier.
 words = st.text(alphabet=string.ascii_letters + " ,;!?'()éèàç", max_size=30)
@@ -125,8 +125,9 @@ runs = st.builds(lambda units, tail: "".join(units) * (RUN // len("".join(units)
 
 
 def timed(text: str) -> tuple[str, float]:
+    """Redact the whole text, past MAX_CHARS: what is timed is the patterns, not the cap."""
     started = time.perf_counter()
-    out = redact(text)
+    out = redact(text, max_chars=len(text))
     return out, time.perf_counter() - started
 
 
@@ -150,3 +151,31 @@ def test_an_identifier_after_a_long_adversarial_run_is_still_found():
     out, seconds = timed("a." * (RUN // 2) + " mail zoe@example.fr")
     assert out.endswith(" mail [email]")
     assert seconds < 1.0
+
+
+def test_it_replaces_text_past_max_chars_by_a_marker():
+    text = "x " * (MAX_CHARS // 2 + 5_000)
+    assert redact(text) == text[:MAX_CHARS] + "[truncated 10000 chars]"
+
+
+def test_it_keeps_text_of_max_chars_whole():
+    identifiers = " a@b.fr 4111 1111 1111 1111"
+    head = "x" * (MAX_CHARS - len(identifiers))
+    assert redact(head + identifiers) == head + " [email] [card]"
+
+
+def test_a_text_far_past_max_chars_costs_no_more_than_max_chars():
+    started = time.perf_counter()
+    assert redact("a@" * (50 * MAX_CHARS)).endswith(f"[truncated {99 * MAX_CHARS} chars]")
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("identifier", [
+    "FR76 3000 6000 0112 3456 7890 189", "jean.dupont@example.org", "4111 1111 1111 1111",
+    "2001:db8::8a2e:370:7334", "+33 6 12 34 56 78"])
+@pytest.mark.parametrize("before", [3, 8, 15])
+def test_an_identifier_across_the_cut_is_dropped_whole(identifier, before):
+    """Cut in two, neither half would be recognised: the first half must not be kept."""
+    head = "w" * (MAX_CHARS - before - 1) + " "
+    out = redact(head + identifier + " and the rest")
+    assert out == head + f"[truncated {len(identifier) + 13} chars]"
