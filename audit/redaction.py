@@ -50,6 +50,7 @@ class Redactor(Protocol):
 
 
 _DOUBLE = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a Luhn digit doubled, its digits summed
+_DIGITS = re.compile(r"\d+")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -74,31 +75,37 @@ def _card(m: re.Match[str]) -> str:
     """The longest Luhn-valid run of whole digit groups (13-19 digits) in the candidate, so that
     a card number glued to another number by a space is still found, but no digits are split.
 
-    CARD matches at most 19 digits, hence at most 19 groups; only runs of 13 to 19 digits are
-    tried, each in constant time from prefix sums of the Luhn terms by parity."""
+    CARD matches at most 19 digits, hence at most 19 groups. Only runs of 13 to 19 digits are
+    tried, each in constant time from prefix sums of the Luhn terms of either parity."""
     text = m.group()
-    groups = [(g.start(), g.end()) for g in re.finditer(r"\d+", text)]
-    # plain[p][k] / doubled[p][k]: sum of the digits (or of their Luhn doubles) before digit k
-    # whose index has parity p.
-    plain, doubled = [[0], [0]], [[0], [0]]
-    for k, ch in enumerate(ch for ch in text if ch.isdigit()):
-        d = int(ch)
-        for p in (0, 1):
-            plain[p].append(plain[p][-1] + (d if k % 2 == p else 0))
-            doubled[p].append(doubled[p][-1] + (_DOUBLE[d] if k % 2 == p else 0))
-    starts = [0]
-    for a, b in groups:
-        starts.append(starts[-1] + b - a)
-    spans = [(groups[i][0], groups[j][1], starts[i], starts[j + 1])
-             for i in range(len(groups)) for j in range(i, len(groups))
-             if 13 <= starts[j + 1] - starts[i] <= 19]
-    for a, b, first, end in sorted(spans, key=lambda span: span[0] - span[1]):
-        kept = (end - 1) % 2  # the last digit is not doubled, nor every second one before it
-        total = (plain[kept][end] - plain[kept][first]
-                 + doubled[1 - kept][end] - doubled[1 - kept][first])
-        if total % 10 == 0:
-            return text[:a] + "[card]" + text[b:]
-    return text
+    edges: list[tuple[int, int, int]] = []  # per group: start, end, digits before it
+    count = 0
+    sums = [[0], [0]]  # sums[p][k]: Luhn terms of the first k digits, if digit 0 has parity p
+    for g in _DIGITS.finditer(text):
+        edges.append((g.start(), g.end(), count))
+        for ch in g.group():
+            d = int(ch)
+            even, odd = (d, _DOUBLE[d]) if count % 2 == 0 else (_DOUBLE[d], d)
+            sums[0].append(sums[0][-1] + even)
+            sums[1].append(sums[1][-1] + odd)
+            count += 1
+    best: tuple[int, int] | None = None
+    top = -1  # the last group that starts at least 13 digits before `end`
+    for last in range(len(edges)):
+        b, end = edges[last][1], (edges[last + 1][2] if last + 1 < len(edges) else count)
+        while top < last and end - edges[top + 1][2] >= 13:
+            top += 1
+        parity = (end - 1) % 2  # the last digit of a run is not doubled
+        for first in range(top, -1, -1):
+            a, _, begin = edges[first]
+            if end - begin > 19:
+                break
+            if (sums[parity][end] - sums[parity][begin]) % 10 == 0 and (
+                    best is None or b - a > best[1] - best[0]):
+                best = (a, b)
+    if best is None:
+        return text
+    return text[:best[0]] + "[card]" + text[best[1]:]
 
 
 def _iban(m: re.Match[str]) -> str:

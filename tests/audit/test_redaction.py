@@ -125,10 +125,11 @@ runs = st.builds(lambda units, tail: "".join(units) * (RUN // len("".join(units)
 
 
 def timed(text: str) -> tuple[str, float]:
-    """Redact the whole text, past MAX_CHARS: what is timed is the patterns, not the cap."""
-    started = time.perf_counter()
+    """Redact the whole text, past MAX_CHARS: what is timed is the patterns, not the cap. In CPU
+    seconds of this process, which other processes on the machine do not inflate."""
+    started = time.process_time()
     out = redact(text, max_chars=len(text))
-    return out, time.perf_counter() - started
+    return out, time.process_time() - started
 
 
 def test_it_leaves_a_long_run_of_address_characters_without_at_alone_quickly():
@@ -139,7 +140,7 @@ def test_it_leaves_a_long_run_of_address_characters_without_at_alone_quickly():
 
 
 @given(runs)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 def test_long_adversarial_runs_are_redacted_in_linear_time(text):
     out, seconds = timed(text)
     assert seconds < 1.0  # generous: linear patterns take a fraction of that on 200k chars
@@ -165,9 +166,9 @@ def test_it_keeps_text_of_max_chars_whole():
 
 
 def test_a_text_far_past_max_chars_costs_no_more_than_max_chars():
-    started = time.perf_counter()
+    started = time.process_time()
     assert redact("a@" * (50 * MAX_CHARS)).endswith(f"[truncated {99 * MAX_CHARS} chars]")
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 @pytest.mark.parametrize("identifier", [
