@@ -30,8 +30,11 @@ EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}@(?:[A-Za-z0-9-]{{1,63}}\.){{
                    r"[A-Za-z]{2,63}")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
 CARD = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12,18}(?![\w])")
-IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
-                  r"\d{1,3}(?:\.\d{1,3}){3})?(?:%\w{1,32})?(?![\w:])")
+# An embedded IPv4 address (::ffff:192.0.2.1) is tried before a last hex group, and may not
+# stop before a dot and a digit, or the match would end at its first byte ("::ffff:192"). After
+# it a colon can only start a port.
+IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}"
+                  r"(?:%\w{1,32})?(?!\w|\.\d)|(?:[0-9A-Fa-f]{1,4})?(?:%\w{1,32})?(?![\w:]|\.\d))")
 IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d)")
 PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{6,30}\d(?!\w)")
 #: Characters of one text that are redacted; what comes after is dropped, replaced by

@@ -94,6 +94,10 @@ def test_text_without_identifiers_is_left_alone(text):
     ("999.1.1.1 is no address", "999.1.1.1 is no address"),
     ("x: jean-luc.o'neil+tag@sub.example.co.uk", "x: [email]"),
     ("time 12:30:45", "time 12:30:45"),
+    # IPv4 embedded in IPv6: the address is one, not its first group.
+    ("::ffff:192.168.1.77", "[ip]"),
+    ("from ::ffff:192.168.1.77.", "from [ip]."),
+    ("nat64 64:ff9b::192.0.2.33:443", "nat64 [ip]:443"),
 ])
 def test_known_cases(text, expected):
     assert redact(text) == expected
