@@ -110,6 +110,12 @@ def test_known_cases(text, expected):
     assert redact(text) == expected
 
 
+@pytest.mark.parametrize("text", ["FR76 \u212a\u212a\u212a\u212a ABCD EFGH",  # Kelvin sign
+                                  "fr76 \u017f\u017f\u017f\u017f abcd efgh"])  # long s
+def test_letters_that_fold_to_ascii_are_no_iban_and_no_crash(text):
+    assert redact(text) == text
+
+
 def test_it_redacts_configured_patterns(settings):
     settings.DIHYA_REDACT_PATTERNS = [r"EMP-\d{5}"]
     assert redact("ticket by EMP-12345") == "ticket by [redacted]"
