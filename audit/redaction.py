@@ -117,12 +117,19 @@ def _card(m: re.Match[str]) -> str:
 
 
 def _iban(m: re.Match[str]) -> str:
-    """The longest valid IBAN the candidate starts with (a word may follow it)."""
+    """The longest valid IBAN the candidate starts with (a word may follow it). Mod-97 of every
+    prefix in one pass: the country code and check digits go to the end, so each prefix's
+    number is the BBAN's so far, shifted, plus theirs."""
     text = m.group()
-    for end in range(len(text), 14, -1):
-        if text[end - 1].isalnum() and iban_ok(text[:end]):
-            return "[iban]" + text[end:]
-    return text
+    chars = [(i, int(c, 36)) for i, c in enumerate(text) if c not in " -"]
+    head = "".join(str(v) for _, v in chars[:4])
+    shift, tail = pow(10, len(head), 97), int(head) % 97
+    bban, end = 0, 0
+    for n, (i, v) in enumerate(chars[4:], start=5):
+        bban = (bban * (100 if v > 9 else 10) + v) % 97
+        if 15 <= n <= 34 and (bban * shift + tail) % 97 == 1:
+            end = i + 1
+    return "[iban]" + text[end:] if end else text
 
 
 def _ip(m: re.Match[str]) -> str:
