@@ -25,9 +25,20 @@ from django.conf import settings
 # Linear time on any input: every repetition is bounded, and a pattern whose start is not
 # pinned by its first characters may only start where the previous character cannot extend it
 # (a lookbehind), so no run of characters is rescanned from each of its positions.
-_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]"
-EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}@(?:[A-Za-z0-9-]{{1,63}}\.){{1,126}}"
-                   r"[A-Za-z]{2,63}")
+# E-mail addresses in any script (RFC 6531). `re` has no class for marks, which IDN labels
+# need (Devanagari vowel signs are not \w), so the classes say what may NOT be in an address:
+# white space, the ASCII punctuation that the part forbids, and _STOPS, the other punctuation
+# that surrounds an address in prose (quotes, guillemets, CJK, fullwidth, Arabic and Devanagari
+# stops). A local part is ASCII atext or any other character, at most 64 of them (RFC 5321); a
+# label has letters, digits, marks and hyphens; labels are separated by "." or a CJK full stop.
+_STOPS = (r"\x00-\x20\x7f-\xa1\xab\xbb\xbf\u060c\u061b\u061f\u06d4\u0964\u0965"
+          r"\u2000-\u200b\u200e-\u206f\u3000-\u3004\u3008-\u3020\u3030\ufe30-\ufe4f"
+          r"\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65")
+_LOCAL = rf"[^\s\"(),:;<>@\[\\\]{_STOPS}]"
+_LABEL = rf"[^\s!-,./:-@\[-`{{-~{_STOPS}]"
+_DOT = r"[.\u3002\uff0e\uff61]"
+_TLD = rf"(?:[Xx][Nn]--[A-Za-z0-9-]{{1,59}}|[^\W\d_][^\s!-/:-@\[-`{{-~\d{_STOPS}]{{1,62}})"
+EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}@(?:{_LABEL}{{1,63}}{_DOT}){{1,126}}{_TLD}")
 # Glued to its check digits, the country code may be in any case (fr76…); separated from them
 # (FR 76 3000…, as French RIBs print it), only in capitals, with capitals after: a small word
 # followed by numbers is too common in prose to be checked against mod-97 every time. ASCII

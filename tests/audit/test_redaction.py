@@ -34,6 +34,12 @@ ibans = st.builds(iban_complete, st.sampled_from(["FR", "DE", "GB", "ES", "IT", 
                   st.text(alphabet=string.digits + string.ascii_uppercase, min_size=11,
                           max_size=26))
 emails = st.emails().filter(lambda e: "." in e.split("@")[1])
+letters = st.characters(categories=["L"])
+marked = st.text(st.one_of(letters, st.characters(categories=["Mn", "Mc"])), max_size=12)
+idn_emails = st.builds(lambda local, labels, tld: f"{local}@{'.'.join(labels)}.{tld}",
+                       st.builds(str.__add__, letters, marked),
+                       st.lists(st.builds(str.__add__, letters, marked), min_size=1, max_size=3),
+                       st.builds(str.__add__, letters, st.text(letters, min_size=1, max_size=8)))
 ipv4 = st.ip_addresses(v=4).map(str)
 ipv6 = st.ip_addresses(v=6).map(str)
 phones = st.builds(lambda cc, n: f"+{cc} {n[0]} {n[1:3]} {n[3:5]} {n[5:7]} {n[7:9]}",
@@ -59,7 +65,7 @@ def test_no_iban_survives(before, iban, after, layout):
     assert redact(f"{before} {shown} {after}").startswith(f"{before} [iban]")
 
 
-@given(words, st.one_of(emails, ipv4, ipv6, phones), words)
+@given(words, st.one_of(emails, idn_emails, ipv4, ipv6, phones), words)
 @settings(max_examples=300)
 def test_no_email_ip_or_phone_survives(before, identifier, after):
     text = redact(f"{before} {identifier} {after}")
@@ -105,6 +111,17 @@ def test_text_without_identifiers_is_left_alone(text):
     ("DE-89-3704-0044-0532-0130-00.", "[iban]."),
     ("FR 76 3000 6000 0112 3456 7890 180", "FR 76 3000 6000 0112 3456 7890 180"),  # bad mod-97
     ("room no 12 is on floor 3 of building B", "room no 12 is on floor 3 of building B"),
+    # Internationalised addresses (RFC 6531): any script, marks included, on either side.
+    ("écris à zoé@exemple.fr.", "écris à [email]."),
+    ("user@bücher.de", "[email]"),
+    ("用户@例子.中国", "[email]"),
+    ("邮箱\uff1a用户@例子。中国", "邮箱\uff1a[email]"),  # fullwidth colon, ideographic stop
+    ("उपयोगकर्ता@उदाहरण.भारत", "[email]"),
+    ("zoe\u0301@exemple.fr", "[email]"),  # decomposed é
+    ("δοκιμή@παράδειγμα.δοκιμή", "[email]"),
+    ("mail «pelé@futebol.com.br»", "mail «[email]»"),
+    ("user@xn--bcher-kva.de and admin@example.xn--p1ai", "[email] and [email]"),
+    ("lodash@4.17.21 and @types/node@18.0.0", "lodash@4.17.21 and @types/node@18.0.0"),
 ])
 def test_known_cases(text, expected):
     assert redact(text) == expected
