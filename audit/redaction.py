@@ -9,7 +9,21 @@ replace it. This module must never log the text it is given.
 
 Every pattern runs in time linear in the text, whatever the text: the text comes from clients
 and engines, and a pattern that backtracks over a long run from each of its positions lets
-one request hold the recording up for minutes.
+one request hold the recording up for minutes. Redaction runs inside the recording
+transaction, so a field is also redacted up to MAX_CHARS only, and the rest dropped.
+
+What it does not catch, so that nobody counts on it:
+- names, postal addresses, birth dates, national ID, passport or social security numbers:
+  there is no pattern for them (add one to DIHYA_REDACT_PATTERNS, or use a real NER engine);
+- identifiers written out in words or obfuscated ("alice at example dot org"), and e-mail
+  addresses with a quoted local part or one of more than 64 characters. A local part starts
+  after white space or punctuation: in unspaced prose (Chinese, Japanese) the words glued to
+  an address are redacted with it, and an address glued to more than 64 of them is missed;
+- IBANs and card numbers with a wrong check digit (a typo saves them), IBANs spaced after the
+  country code in lower case, card digits in groups separated by more than one character;
+- (not a leak, a loss) an IPv6 address followed by a port without brackets goes with the port;
+- anything past MAX_CHARS, which is not kept either. DIHYA_REDACT_PATTERNS run as written: an
+  operator's pattern that backtracks is bounded by MAX_CHARS only.
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from django.conf import settings
 # Linear time on any input: every repetition is bounded, and a pattern whose start is not
 # pinned by its first characters may only start where the previous character cannot extend it
 # (a lookbehind), so no run of characters is rescanned from each of its positions.
+
 # E-mail addresses in any script (RFC 6531). `re` has no class for marks, which IDN labels
 # need (Devanagari vowel signs are not \w), so the classes say what may NOT be in an address:
 # white space, the ASCII punctuation that the part forbids, and _STOPS, the other punctuation
@@ -53,6 +68,8 @@ IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3})
                   r"(?:%\w{1,32})?(?!\w|\.\d)|(?:[0-9A-Fa-f]{1,4})?(?:%\w{1,32})?(?![\w:]|\.\d))")
 IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d)")
 PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{6,30}\d(?!\w)")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
+
 #: Characters of one text that are redacted; what comes after is dropped, replaced by
 #: "[truncated N chars]". Redaction runs inside the recording transaction (the audit gate
 #: records its event while the generation is written), so its cost is time the database's
@@ -61,7 +78,6 @@ MAX_CHARS = 20_000
 # The longest identifier looked for: an e-mail address, 64 + 1 + 255 characters. A cut is
 # searched for that far on either side of MAX_CHARS.
 _REACH = 320
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
 
 class Redactor(Protocol):
