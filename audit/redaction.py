@@ -19,8 +19,9 @@ What it does not catch, so that nobody counts on it:
   addresses with a quoted local part or one of more than 64 characters. A local part starts
   after white space or punctuation: in unspaced prose (Chinese, Japanese) the words glued to
   an address are redacted with it, and an address glued to more than 64 of them is missed;
-- IBANs and card numbers with a wrong check digit (a typo saves them), IBANs spaced after the
-  country code in lower case, card digits in groups separated by more than one character;
+- IBANs and card numbers with a wrong check digit (a typo saves them); IBANs spaced after the
+  country code in lower case, or of a country or length not in the registry; card digits in
+  groups separated by more than one character;
 - (not a leak, a loss) an IPv6 address followed by a port without brackets goes with the port;
 - anything past MAX_CHARS, which is not kept either. DIHYA_REDACT_PATTERNS run as written: an
   operator's pattern that backtracks is bounded by MAX_CHARS only.
@@ -59,7 +60,21 @@ EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}{{1,64}}@(?:{_LABEL}{{1,63}}{_DOT}){{
 # followed by numbers is too common in prose to be checked against mod-97 every time. ASCII
 # only: case-insensitive [A-Z] would also match the Kelvin sign, which int(c, 36) refuses.
 IBAN = re.compile(r"\b(?:[A-Za-z]{2}[0-9]{2}(?:[ -]?[A-Za-z0-9]){11,30}"
-                  r"|[A-Z]{2}[ -][0-9]{2}(?:[ -]?[A-Z0-9]){11,30})\b")
+                  r"|(?P<spaced>[A-Z]{2})[ -][0-9]{2}(?:[ -]?[A-Z0-9]){11,30})\b")
+# Each country's IBAN length, from SWIFT's IBAN registry (iban-registry.txt). Checked only when
+# the country code stands apart: "AT 4111 1111 1111 1111" is two capitals and a card number.
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28,
+    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23,
+    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24,
+    "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
 CARD = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12,18}(?![\w])")
 # An embedded IPv4 address (::ffff:192.0.2.1) is tried before a last hex group, and may not
 # stop before a dot and a digit, or the match would end at its first byte ("::ffff:192"). After
@@ -146,16 +161,25 @@ def _card(m: re.Match[str]) -> str:
 def _iban(m: re.Match[str]) -> str:
     """The longest valid IBAN the candidate starts with (a word may follow it). Mod-97 of every
     prefix in one pass: the country code and check digits go to the end, so each prefix's
-    number is the BBAN's so far, shifted, plus theirs."""
+    number is the BBAN's so far, shifted, plus theirs. A country code standing apart must be
+    the registry's, with its length, and not be followed by a card number (CARD decides)."""
     text = m.group()
     chars = [(i, int(c, 36)) for i, c in enumerate(text) if c not in " -"]
     head = "".join(str(v) for _, v in chars[:4])
     shift, tail = pow(10, len(head), 97), int(head) % 97
+    lengths = range(15, 35)
+    if m.group("spaced"):
+        length = IBAN_LENGTHS.get(m.group("spaced"), 0)
+        lengths = range(length, length + 1)
     bban, end = 0, 0
     for n, (i, v) in enumerate(chars[4:], start=5):
         bban = (bban * (100 if v > 9 else 10) + v) % 97
-        if 15 <= n <= 34 and (bban * shift + tail) % 97 == 1:
+        if n in lengths and (bban * shift + tail) % 97 == 1:
             end = i + 1
+    if end and m.group("spaced"):
+        number = "".join(c for c in text[2:end] if c not in " -")
+        if number.isdigit() and 13 <= len(number) <= 19 and luhn_ok(number):
+            return text
     return "[iban]" + text[end:] if end else text
 
 
