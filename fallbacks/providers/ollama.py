@@ -23,6 +23,7 @@ from fallbacks.providers.base import (
     translate_errors,
 )
 from fallbacks.providers.registry import register
+from fallbacks.providers.text import clean_output
 from fallbacks.spec import ChatRequest, Completion, Delta, Usage
 
 
@@ -65,7 +66,7 @@ def text_of(data: dict[str, Any]) -> str:
         return ""
     if not isinstance(message, dict) or not isinstance(message.get("content", ""), str):
         raise ProviderError(Failure.BAD_RESPONSE, "no message.content in answer")
-    return message.get("content") or ""
+    return clean_output(message.get("content") or "")
 
 
 @register

@@ -22,6 +22,7 @@ from fallbacks.providers.base import (
     translate_errors,
 )
 from fallbacks.providers.registry import register
+from fallbacks.providers.text import clean_output
 from fallbacks.spec import ChatRequest, Completion, Delta, Usage
 
 
@@ -88,12 +89,12 @@ class OpenAICompatible(Provider):
             raise err
         try:
             choice = data["choices"][0]
-            text = content_text(choice["message"].get("content"))
-            finish = choice.get("finish_reason") or "stop"
+            text = clean_output(content_text(choice["message"].get("content")))
+            finish = clean_output(str(choice.get("finish_reason") or "stop"))
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProviderError(Failure.BAD_RESPONSE, "no choices[0].message in answer") from exc
         usage = parse_usage(data.get("usage")) or Usage()
-        return Completion(text=text, finish_reason=str(finish), usage=usage,
+        return Completion(text=text, finish_reason=finish, usage=usage,
                           engine=self.engine.name)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
@@ -136,11 +137,12 @@ class OpenAICompatible(Provider):
             return Delta(usage=usage)
         try:
             choice = choices[0]
-            text = content_text((choice.get("delta") or {}).get("content"))
+            text = clean_output(content_text((choice.get("delta") or {}).get("content")))
             finish = choice.get("finish_reason")
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProviderError(Failure.BAD_RESPONSE, "bad choices in SSE chunk") from exc
-        return Delta(text=text, finish_reason=str(finish) if finish else None, usage=usage)
+        return Delta(text=text, finish_reason=clean_output(str(finish)) if finish else None,
+                     usage=usage)
 
     async def probe(self) -> None:
         with translate_errors():
