@@ -219,7 +219,7 @@ def redact(text: str, *, max_chars: int = MAX_CHARS) -> str:
     after its first `max_chars` characters by "[truncated N chars]"."""
     if not text:
         return text
-    extra = _extra(tuple(getattr(settings, "DIHYA_REDACT_PATTERNS", ())))
+    extra = _extra(tuple(settings.DIHYA_REDACT_PATTERNS))
     rest = ""
     if len(text) > max_chars:
         cut = _cut(text, max_chars, (*(pattern for pattern, _ in STEPS), *extra))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from fallbacks.text import clean_output
+
 
 class Failure(StrEnum):
     CONNECT = "connect_error"          # refused, reset, DNS: the engine is not there
@@ -34,6 +36,6 @@ class ProviderError(Exception):
     ) -> None:
         super().__init__(f"{failure}: {detail}" if detail else str(failure))
         self.failure = failure
-        self.detail = detail[:500]
+        self.detail = clean_output(detail)[:500]  # an engine's words: stored as they come
         self.status = status
         self.retry_after = retry_after

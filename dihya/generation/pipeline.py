@@ -326,7 +326,7 @@ def finish_succeeded(admission: Admission, attempts: list[AttemptRecord], text: 
     g = admission.generation
     g.status = Generation.Status.SUCCEEDED
     g.result = text
-    g.finish_reason = finish_reason
+    g.finish_reason = finish_reason[:32]  # the column; an engine may say anything
     g.prompt_tokens = usage.prompt_tokens
     g.completion_tokens = usage.completion_tokens
     g.engine_id = engine_id

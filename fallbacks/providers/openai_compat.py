@@ -22,8 +22,8 @@ from fallbacks.providers.base import (
     translate_errors,
 )
 from fallbacks.providers.registry import register
-from fallbacks.providers.text import clean_output
 from fallbacks.spec import ChatRequest, Completion, Delta, Usage
+from fallbacks.text import clean_output
 
 
 def chat_body(model: str, request: ChatRequest, *, stream: bool, seed_field: str = "seed",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fallbacks.providers.text import clean_output
+from fallbacks.text import clean_output
 from tests.providers.fakes import Fake, answer, collect, complete, fixture, streamed
 
 # What an engine may put in a JSON string: "\u0000", "\u001b", "\ud800" are valid JSON escapes.

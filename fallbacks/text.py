@@ -3,9 +3,9 @@
 What an engine answers is stored (the generation, the audit event) and relayed. PostgreSQL
 text columns cannot hold NUL, and a lone surrogate (JSON can spell "\\ud800") has no UTF-8 form
 at all, so either made recording fail after the engine had answered. Clients are refused the
-same characters (`dihya.security`); an engine cannot be refused, so its output is cleaned: C0
-controls but tab, newline and carriage return, DEL and C1 controls are dropped, and a lone
-surrogate becomes U+FFFD. A surrogate pair split across two stream chunks arrives as two lone
+same characters (`dihya.generation.validation`); an engine cannot be refused, so its output is
+cleaned: C0 controls but tab, newline and carriage return, DEL and C1 controls are dropped,
+and a lone surrogate becomes U+FFFD. A surrogate pair split across two stream chunks arrives as two lone
 halves and becomes two U+FFFD.
 
 It must change nothing else, and cost one search of a precompiled expression when there is
