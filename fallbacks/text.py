@@ -5,8 +5,8 @@ text columns cannot hold NUL, and a lone surrogate (JSON can spell "\\ud800") ha
 at all, so either made recording fail after the engine had answered. Clients are refused the
 same characters (`dihya.generation.validation`); an engine cannot be refused, so its output is
 cleaned: C0 controls but tab, newline and carriage return, DEL and C1 controls are dropped,
-and a lone surrogate becomes U+FFFD. A surrogate pair split across two stream chunks arrives as two lone
-halves and becomes two U+FFFD.
+and a lone surrogate becomes U+FFFD. A surrogate pair split across two stream chunks arrives
+as two lone halves and becomes two U+FFFD.
 
 It must change nothing else, and cost one search of a precompiled expression when there is
 nothing to clean: it runs on every streamed delta.
