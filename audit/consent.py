@@ -91,9 +91,12 @@ def withdraw(user: AbstractBaseUser, slug: str = GENERATION, *,
                                        withdrawn_at__isnull=True).update(
             withdrawn_at=timezone.now(), withdrawn_how=how)
         if count:
+            # What the withdrawal stops first (queued jobs: their quota counters), the audit
+            # chain's head last, as every transaction takes them: no deadlock with a
+            # generation that settles its counters, then records its event.
+            consent_withdrawn.send(sender=Consent, user=user, purpose=slug)
             log.record("consent_withdrawn", subject=_subject(user), actor=actor or how,
                        details={"purpose": slug, "how": how})
-            consent_withdrawn.send(sender=Consent, user=user, purpose=slug)
     return count
 
 
