@@ -35,8 +35,8 @@ without a seal. Old events erased before 0003 may still hold the part the old er
 Writers serialise on the `AuditChain` head row (SELECT … FOR UPDATE on PostgreSQL; SQLite's
 IMMEDIATE transactions already serialise writers). That lock is the LAST any transaction takes:
 record the event after every other row the transaction changes (quota counters, generations,
-consents), so that two transactions never wait on each other in a cycle. Text is redacted before it is stored;
-nothing here logs what it records.
+consents), so that two transactions never wait on each other in a cycle. Text is redacted
+before it is stored; nothing here logs what it records.
 """
 from __future__ import annotations
 
