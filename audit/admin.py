@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
 from audit import log
@@ -25,12 +26,26 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnly):
-    list_display = ["id", "created", "kind", "subject", "client", "route", "engine", "status",
-                    "fallbacks", "tokens"]
+    list_display = ["id", "created", "kind", "subject", "who", "client", "route", "engine",
+                    "status", "fallbacks", "tokens"]
     list_filter = ["kind", "status", "client", "route", "engine"]
     search_fields = ["subject", "generation_id"]
     date_hierarchy = "created"
     exclude = ["salt"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # Console users who may act (staff), by their typed actor: an auditor reads who did
+        # it, while the log itself holds only pseudonyms. One query per page.
+        User = get_user_model()
+        self._staff = {log.person(name): name for name in User._default_manager.filter(
+            is_staff=True).values_list(User.USERNAME_FIELD, flat=True)}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="actor")
+    def who(self, event: AuditEvent) -> str:
+        if event.actor.startswith(log.PERSON):
+            return getattr(self, "_staff", {}).get(event.actor, "a person (pseudonym)")
+        return event.actor or "—"
 
     @admin.display(description="fallbacks")
     def fallbacks(self, event: AuditEvent) -> str:
@@ -66,7 +81,7 @@ class PurposeAdmin(admin.ModelAdmin):
             obj.version += 1
         super().save_model(request, obj, form, change)
         log.record("policy_published" if "policy" in form.changed_data else "purpose_changed",
-                   actor=f"admin:{request.user.get_username()}",
+                   actor=log.person(request.user.get_username()),
                    details={"purpose": obj.slug, "version": obj.version})
 
 

@@ -56,6 +56,7 @@ from django.utils import timezone
 
 from audit.models import AuditChain, AuditEvent
 from audit.redaction import redact, redact_data
+from dihya.lib.pseudonyms import pseudonym
 
 GENESIS = "0" * 64
 SCHEME = 2  # a keyed link over a public and a personal digest; 1: the events before 0003
@@ -242,15 +243,29 @@ def _oldest_first(batch: int) -> Iterator[AuditEvent]:
         last = rows[-1].pk
 
 
+#: An actor that is a person, by pseudonym: `person:p_…`. Every other actor is a system one —
+#: a process, a schedule, a page ("schedule", "privacy page", "config apply (deploy)") — and is
+#: never taken for a person by erasure, whatever its name.
+PERSON = "person:"
+
+
+def person(username: str) -> str:
+    """The actor string for a person acting (an admin editing, an operator forcing a breaker):
+    typed, and pseudonymous like subjects, so that erasure finds all of it and nothing else."""
+    return PERSON + pseudonym(username)
+
+
 def erase_subjects(pseudonyms: Iterable[str], generation_ids: Iterable[Any] = (),
-                   actors: Iterable[str] = ()) -> int:
-    """Clear the personal content (subject, actor, details, salt) of every event about or by
-    these people; both digests stay, so the chain stays valid. Returns how many events."""
+                   people: Iterable[str] = ()) -> int:
+    """Clear the personal content (subject, actor, details, salt) of every event about these
+    pseudonyms or these generations, or done by these people (their usernames: as typed
+    actors, and in the `admin:<username>` form events written before actors were typed); both
+    digests stay, so the chain stays valid. Returns how many events."""
     about = (Q(subject__in=[p for p in pseudonyms if p])
              | Q(generation_id__in=list(generation_ids)))
-    actors = [a for a in actors if a]
-    if actors:
-        about |= Q(actor__in=actors)
+    names = [n for n in people if n]
+    if names:
+        about |= Q(actor__in=[person(n) for n in names] + [f"admin:{n}" for n in names])
     return AuditEvent.objects.filter(about).update(**CLEARED, erased=timezone.now())
 
 

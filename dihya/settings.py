@@ -226,6 +226,8 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
     "generation": env.int("DIHYA_RETAIN_GENERATIONS_DAYS", default=90),
     "task": env.int("DIHYA_RETAIN_TASKS_DAYS", default=7),
     "audit": env.int("DIHYA_RETAIN_AUDIT_DAYS", default=365),
+    # django-axes' sign-in records (username, IP address, browser): long enough to see attacks.
+    "sign_in": env.int("DIHYA_RETAIN_SIGN_IN_DAYS", default=30),
 }
 LOGIN_REDIRECT_URL = "/privacy/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

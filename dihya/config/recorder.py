@@ -17,8 +17,8 @@ one event (engines [a, b, c] → [b, a, c]), not one per row, and a rolled-back 
 nothing. `config apply` records its own exact list of changes inside its transaction and
 silences the signals meanwhile (`quiet()`), so nothing is recorded twice. The actor comes from
 `acting_as()` (the `config` and `demo` commands: "config apply (<OS user>)") or else from the
-request that `ActorMiddleware` remembers (`admin:<username>`, like the audit app's own
-events), or else the OS user of the process.
+request that `ActorMiddleware` remembers (the person's typed actor, `audit.log.person`), or
+else the OS user of the process.
 
 Why not django-auditlog (3.x). It fits the model-history part, but: it keeps its own
 LogEntry table with the actor's e-mail and IP address — a second store of personal data
@@ -94,7 +94,7 @@ def actor() -> str:
     if request is not None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            return f"admin:{user.get_username()}"
+            return log.person(user.get_username())
         return "anonymous"
     return f"process ({os_user()})"
 

@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from audit import log as audit_log
 from dihya.gateway import deliveries
@@ -31,8 +32,12 @@ def engine_out_of_quota(sender: Any, engine_name: str, until: dt.datetime, detai
 
 def breaker_forced(sender: Any, engine_name: str, state: str, actor: str, reason: str,
                    **kwargs: Any) -> None:
-    audit_log.record("breaker_forced", actor=actor, engine=engine_name,
-                     details={"state": state, "reason": reason[:300]})
+    """The actor is a console user's username (a person, pseudonymised in the log) or the name
+    of a process that forced it."""
+    User = get_user_model()
+    is_person = User._default_manager.filter(**{User.USERNAME_FIELD: actor}).exists()
+    audit_log.record("breaker_forced", actor=audit_log.person(actor) if is_person else actor,
+                     engine=engine_name, details={"state": state, "reason": reason[:300]})
 
 
 def alert_raised(sender: Any, alert: Alert, **kwargs: Any) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
@@ -29,6 +30,7 @@ from audit.models import ErasureReceipt, ExternalIdentity
 from dihya.gateway import deliveries
 from dihya.gateway.models import Delivery, Generation
 from dihya.lib.pseudonyms import pseudonym
+from fallbacks.models import BreakerState
 from quotas import erasure as quota_records
 
 
@@ -190,9 +192,10 @@ def _purge_tasks(r: Retention) -> int:
 def _erase_deliveries(p: Person) -> int:
     """Callbacks carry the job's answer; their retries are django-q2 schedules named by id."""
     mine = Delivery.objects.filter(generation_id__in=p.generation_ids)
-    names = [f"delivery {pk} #{n}" for pk in mine.values_list("pk", flat=True)
-             for n in range(2, deliveries.MAX_ATTEMPTS + 1)]
+    ids = list(mine.values_list("pk", flat=True))
+    names = [f"delivery {pk} #{n}" for pk in ids for n in range(2, deliveries.MAX_ATTEMPTS + 1)]
     count = Schedule.objects.filter(name__in=names).delete()[0] if names else 0
+    count += Task.objects.filter(name__in=[f"delivery {pk}" for pk in ids]).delete()[0]
     return count + mine.delete()[0]
 
 
@@ -200,6 +203,28 @@ def _purge_deliveries(r: Retention) -> int:
     cutoff = r.cutoff("task")
     return 0 if cutoff is None else Delivery.objects.filter(created__lt=cutoff).exclude(
         status=Delivery.Status.PENDING).delete()[0]
+
+
+SIGN_IN_RECORDS = (AccessAttempt, AccessFailureLog, AccessLog)  # django-axes: username, IP, agent
+
+
+def _sign_ins(p: Person) -> list[dict[str, Any]]:
+    username = p.user.get_username()
+    return [{"kind": model._meta.model_name, "time": row.attempt_time.isoformat(),
+             "ip_address": row.ip_address, "user_agent": row.user_agent}
+            for model in SIGN_IN_RECORDS
+            for row in model.objects.filter(username=username).order_by("attempt_time")]
+
+
+def _erase_sign_ins(p: Person) -> int:
+    username = p.user.get_username()
+    return sum(model.objects.filter(username=username).delete()[0] for model in SIGN_IN_RECORDS)
+
+
+def _purge_sign_ins(r: Retention) -> int:
+    cutoff = r.cutoff("sign_in")
+    return 0 if cutoff is None else sum(
+        model.objects.filter(attempt_time__lt=cutoff).delete()[0] for model in SIGN_IN_RECORDS)
 
 
 def _purge_audit(r: Retention) -> int:
@@ -215,8 +240,12 @@ def register_builtins() -> None:
              purge=_purge_generations)
     register("tasks", erase=_erase_tasks, purge=_purge_tasks)
     register("deliveries", erase=_erase_deliveries, purge=_purge_deliveries)
+    register("sign_in_records", collect=_sign_ins, erase=_erase_sign_ins, purge=_purge_sign_ins)
+    register("breaker_overrides", erase=lambda p: BreakerState.objects.filter(
+        changed_by=p.user.get_username()).update(changed_by=""))
     register("audit_events", collect=lambda p: log.events_about(p.pseudonyms),
-             erase=lambda p: log.erase_subjects(p.pseudonyms, p.generation_ids, actors=p.names),
+             erase=lambda p: log.erase_subjects(p.pseudonyms, p.generation_ids,
+                                             people=[p.user.get_username()]),
              purge=_purge_audit)
     register("quotas", collect=lambda p: quota_records.collect(p.pseudonyms),
              erase=lambda p: quota_records.erase(p.pseudonyms, p.generation_ids),

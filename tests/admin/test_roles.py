@@ -12,6 +12,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from audit import log
 from audit.models import AuditEvent
 from dihya.gateway.models import ApiClient, ApiKey, Generation
 from fallbacks.models import BreakerState, Engine, Route
@@ -128,4 +129,4 @@ def test_an_operator_forces_a_breaker_open_from_the_engine_list_saying_why(
     engine = Engine.objects.select_related("breaker").get(pk=engine.pk)
     assert engine.breaker.state == "open" and engine.breaker.changed_by == "operators"
     event = AuditEvent.objects.get(kind="breaker_forced")
-    assert event.actor == "operators" and "maintenance window" in str(event.details)
+    assert event.actor == log.person("operators") and "maintenance window" in str(event.details)

@@ -86,9 +86,10 @@ def test_an_erased_event_cannot_be_unerased(db):
 
 def test_erasure_clears_every_personal_field_and_the_chain_still_verifies(db):
     events = chain()
-    log.record("breaker_forced", actor="bob", engine="fake", details={"reason": "bob's call"})
+    log.record("breaker_forced", actor=log.person("bob"), engine="fake",
+               details={"reason": "bob's call"})
 
-    assert log.erase_subjects([events[1].subject], actors=["bob"]) == 2
+    assert log.erase_subjects([events[1].subject], people=["bob"]) == 2
 
     for event in AuditEvent.objects.filter(erased__isnull=False):
         assert (event.subject, event.actor, event.details, event.salt) == ("", "", {}, "")

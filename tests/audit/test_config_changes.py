@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
 
+from audit import log
 from audit.models import AuditEvent
 from dihya import config
 from dihya.gateway.models import ApiClient
@@ -58,7 +59,7 @@ def test_it_records_an_admin_edit_of_an_engine(admin_client, seeded,
 
     assert response.status_code == 302
     (event,) = changes()
-    assert event.actor == "admin:admin"
+    assert event.actor == log.person("admin")
     assert (event.engine, event.status) == ("first", "updated")
     assert event.details == {"object": "engine", "name": "first", "action": "updated",
                              "via": "admin", "before": {},
@@ -100,7 +101,7 @@ def test_it_records_a_route_reorder_as_one_change(admin_client, seeded,
 
     assert response.status_code == 302
     (event,) = changes()
-    assert (event.route, event.actor) == ("default", "admin:admin")
+    assert (event.route, event.actor) == ("default", log.person("admin"))
     assert event.details["before"] == {"engines": ["first", "second", "third"]}
     assert event.details["after"] == {"engines": ["third", "first", "second"]}
 
@@ -206,7 +207,8 @@ def test_it_records_who_changed_the_key_variable(operator, django_capture_on_com
 
     assert response.status_code == 302
     (event,) = changes()
-    assert (event.actor, event.engine, event.status) == ("admin:operators", "third", "updated")
+    assert (event.actor, event.engine, event.status) == (
+        log.person("operators"), "third", "updated")
     assert event.details["before"] == {"api_key_env": "DIHYA_ENGINE_KEY_MISTRAL"}
     assert event.details["after"] == {"api_key_env": "DIHYA_ENGINE_KEY_OTHER"}
 
@@ -234,7 +236,7 @@ def test_it_records_a_key_cleared_by_a_new_host(operator, django_capture_on_comm
                     lambda d: d.update(base_url="https://evil.example/v1"))
 
     (event,) = changes()
-    assert event.actor == "admin:operators"
+    assert event.actor == log.person("operators")
     # (the address itself is redacted from audit text: "http://[ip]:9001/v1")
     assert event.details["before"] == {"base_url": event.details["before"]["base_url"],
                                        "api_key": "stored"}

@@ -126,3 +126,51 @@ def test_other_apps_plug_into_export_and_erasure(alice):
 
     assert erased == [frozenset({pseudonym("alice")})]
     assert receipt.counts["test_usage"] == 1
+
+
+def test_erasing_a_person_named_like_a_system_actor_leaves_the_system_events(make_user):
+    # Issue 14 #9: actors were matched by exact name, so erasing the user "admin" blanked every
+    # system event whose actor happens to be "admin", and missed what the person did.
+    from audit.models import AuditEvent
+    from dihya.config import recorder
+
+    person = make_user("admin")
+    by_system = log.record("erasure", actor="admin", details={"receipt": "r1"})  # by="admin"
+    by_person = log.record("config_change", actor=log.person("admin"), details={"x": 1})
+    legacy = log.record("config_change", actor="admin:admin", details={"x": 2})
+    assert recorder.actor().startswith("process")  # no request: a process, not a person
+
+    erasure.erase(person, by="self")
+
+    assert AuditEvent.objects.get(pk=by_system.pk).actor == "admin"
+    assert AuditEvent.objects.get(pk=by_person.pk).actor == ""
+    assert AuditEvent.objects.get(pk=legacy.pk).actor == ""
+    assert log.verify()[1] is None
+
+
+def test_erasure_and_retention_reach_the_sign_in_records(alice, settings):
+    import datetime as dt
+
+    from axes.models import AccessAttempt, AccessLog
+    from django.utils import timezone
+
+    from fallbacks.models import BreakerState, Engine
+
+    AccessAttempt.objects.create(username="alice", ip_address="192.0.2.7", user_agent="ua",
+                                 failures_since_start=2)
+    AccessLog.objects.create(username="alice", ip_address="192.0.2.7", user_agent="ua")
+    old = AccessLog.objects.create(username="carol", ip_address="192.0.2.8", user_agent="ua")
+    AccessLog.objects.filter(pk=old.pk).update(attempt_time=timezone.now() - dt.timedelta(days=90))
+    engine = Engine.objects.create(name="e", provider="openai", base_url="http://e.test/v1",
+                                   model="m")
+    BreakerState.objects.create(engine=engine, changed_by="alice")
+
+    exported = erasure.export(alice)["sign_in_records"]
+    assert {r["kind"] for r in exported} == {"accessattempt", "accesslog"}
+    receipt = erasure.erase(alice, by="self")
+
+    assert receipt.counts["sign_in_records"] == 2
+    assert not AccessAttempt.objects.filter(username="alice").exists()
+    assert BreakerState.objects.get(engine=engine).changed_by == ""
+    assert erasure.purge_expired({"sign_in": 30})["sign_in_records"] == 1
+    assert not AccessLog.objects.exists()
