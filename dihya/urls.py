@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dihya.api import api
+from dihya.observability import views as observability
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,5 +13,6 @@ urlpatterns = [
          name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # /v1/… (OpenAI-compatible), /api/v1/… (jobs), /api/v1/docs, /api/v1/openapi.json
+    path("metrics", observability.metrics, name="metrics"),  # in the API lane: dihya/api/lane.py
     path("", api.urls),
 ]
