@@ -11,13 +11,17 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.api.conftest import api, live_server_url, make_key
+
+__all__ = ["api", "live_server_url", "make_key"]
+
 ANSWER = "Hello from the fake engine."
 
 
 class FakeEngine(BaseHTTPRequestHandler):
     """An OpenAI-compatible engine that always answers ANSWER (streamed if asked)."""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         usage = {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}
         if body.get("stream"):

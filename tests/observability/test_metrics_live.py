@@ -20,14 +20,15 @@ from quotas.models import Assignment, Limit, Plan
 from tests.conftest import Process, child_env, free_port, wait_until
 from tests.observability.conftest import scrape, value
 
-TOKEN = "metrics-test-token"  # noqa: S105 - a test's own bearer token
+TOKEN = "metrics-test-token"
 MARKER = "Zq7-observability-marker"
 
 
 @pytest.fixture
 def gateways(transactional_db, tmp_path) -> Iterator[list[str]]:
     """Base URLs of two uvicorn processes serving Dihya on the test database."""
-    env = child_env(DIHYA_METRICS_TOKEN=TOKEN, DIHYA_KEY_CACHE_SECONDS="0", DIHYA_PLAN_CACHE_SECONDS="0")
+    env = child_env(DIHYA_METRICS_TOKEN=TOKEN, DIHYA_KEY_CACHE_SECONDS="0",
+                    DIHYA_PLAN_CACHE_SECONDS="0")
     processes, urls = [], []
     for n in range(2):
         port = free_port()
