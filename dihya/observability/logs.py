@@ -38,6 +38,8 @@ class JsonLines(logging.Formatter):
 
 
 def generation_ended(admission: Admission, attempts: list[AttemptRecord], trace_id: str) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
     g = admission.generation
     fields = {
         "generation": str(g.pk),

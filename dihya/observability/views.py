@@ -60,6 +60,7 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
 
 
 def exposition() -> bytes:
+    counters.flush()  # this process's queued samples; the others flush on their own
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=settings.DIHYA_METRICS_DIR)
     registry.register(StateCollector())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dihya.observability.metrics import FLUSH_SECONDS
 from tests.api.conftest import api, live_server_url, make_key
 
 __all__ = ["api", "live_server_url", "make_key"]
@@ -67,6 +69,25 @@ def scrape(base: str, token: str | None = None) -> Samples:
     response = httpx.get(base + "/metrics", headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return parse(response.text)
+
+
+def settled(base: str, token: str | None, name: str, labels: dict[str, str], expected: float,
+            before: Samples | None = None) -> Samples:
+    """Scrape until `name{labels}` has moved by `expected` since `before` and the whole page
+    stands still for a flush interval: other processes write their samples every
+    dihya.observability.metrics.FLUSH_SECONDS."""
+    def moved(samples: Samples) -> float:
+        return value(samples, name, **labels) - (value(before, name, **labels) if before else 0)
+
+    deadline = time.monotonic() + 10
+    last = scrape(base, token)
+    while time.monotonic() < deadline:
+        time.sleep(FLUSH_SECONDS * 1.5)
+        now = scrape(base, token)
+        if moved(now) == expected and now == last:
+            return now
+        last = now
+    return last  # the caller's assertions say what is missing
 
 
 def parse(text: str) -> Samples:

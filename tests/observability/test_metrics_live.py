@@ -18,7 +18,7 @@ from fallbacks import breaker_control
 from fallbacks.models import Route
 from quotas.models import Assignment, Limit, Plan
 from tests.conftest import Process, child_env, free_port, wait_until
-from tests.observability.conftest import scrape, value
+from tests.observability.conftest import scrape, settled, value
 
 TOKEN = "metrics-test-token"
 MARKER = "Zq7-observability-marker"
@@ -77,12 +77,12 @@ def test_counters_add_up_across_processes(gateways, qcluster, fake_engine, dead_
     assert [j.status_code for j in jobs] == [202, 202]
     wait_until(lambda: Generation.objects.filter(source="job", status="succeeded").count() == 2,
                timeout=60, what="the workers to run both jobs")
-    after = scrape(gateways[1], TOKEN)
+    chat_labels = {"route": "default", "client": "app", "source": "chat", "status": "succeeded"}
+    after = settled(gateways[1], TOKEN, "dihya_generations_total", chat_labels, calls, before)
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    chat_labels = {"route": "default", "client": "app", "source": "chat", "status": "succeeded"}
     assert moved("dihya_generations_total", **chat_labels) == calls
     assert moved("dihya_generations_total", **{**chat_labels, "source": "job"}) == 2
     assert moved("dihya_fallbacks_total", route="default") == calls + 2
@@ -132,7 +132,7 @@ def test_a_quota_refusal_counts(gateways, fake_engine, make_engine, make_route):
 
     assert refused.status_code == 429
     assert "X-Dihya-Overhead-Ms" in refused.headers
-    after = scrape(gateways[1], TOKEN)
+    after = settled(gateways[1], TOKEN, "dihya_quota_refusals_total", {"plan": "tiny"}, 1, before)
     assert (value(after, "dihya_quota_refusals_total", plan="tiny")
             - value(before, "dihya_quota_refusals_total", plan="tiny")) == 1
     assert value(after, "dihya_quota_used_ratio", plan="tiny", subject_kind="client",
