@@ -70,10 +70,10 @@ def instrument() -> None:
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
-    DjangoInstrumentor().instrument()  # inserts its middleware into settings.MIDDLEWARE
-    middleware = DjangoInstrumentor._opentelemetry_middleware
-    if middleware not in settings.DIHYA_API_MIDDLEWARE:  # the API lane's own chain
-        settings.DIHYA_API_MIDDLEWARE.insert(1, middleware)  # after the overhead timer
+    DjangoInstrumentor().instrument()  # puts its middleware in settings.MIDDLEWARE, unless
+    middleware = DjangoInstrumentor._opentelemetry_middleware  # OTEL_PYTHON_DJANGO_INSTRUMENT=False
+    if middleware in settings.MIDDLEWARE and middleware not in settings.DIHYA_API_MIDDLEWARE:
+        settings.DIHYA_API_MIDDLEWARE.insert(1, middleware)  # the API lane's chain, after the timer
     HTTPXClientInstrumentor().instrument()
     PsycopgInstrumentor().instrument(skip_dep_check=True)
 
