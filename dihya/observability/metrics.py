@@ -16,8 +16,9 @@ A generation's samples are not written on the request's path: they are appended 
 process's queue (a deque append each) and a daemon thread writes them to the multiprocess
 files every FLUSH_SECONDS, adding up a counter's increments into one write (a write takes a
 lock, a getpid and an mmap update: about 5-10 µs each, 14 per generation). /metrics flushes its
-own process first; other processes' last FLUSH_SECONDS may show at the next scrape. The
-queue is flushed at exit too.
+own process first; other processes' last FLUSH_SECONDS may show at the next scrape. A
+django-q2 worker flushes after each task (its process may be recycled and end without running
+exit handlers); every process flushes at exit; a forked child starts with an empty queue.
 """
 
 from __future__ import annotations
@@ -116,7 +117,13 @@ def started() -> None:
             threading.Thread(target=_flushing, name="dihya-metrics", daemon=True).start()
 
 
+def task_done(**_: Any) -> None:
+    """django_q.signals.post_execute_in_worker's receiver (connected in apps.py)."""
+    flush()
+
+
 atexit.register(flush)
+os.register_at_fork(after_in_child=_pending.clear)  # the parent writes its own samples
 
 
 def name(label: str, value: str | None) -> str:
