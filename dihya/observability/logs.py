@@ -44,7 +44,7 @@ def generation_ended(admission: Admission, attempts: list[AttemptRecord], trace_
     fields = {
         "generation": str(g.pk),
         "route": g.route_name,
-        "client": g.client.name if g.client_id and g.client else None,
+        "client": admission.caller.client.name if admission.caller.client else None,
         "source": g.source,
         "status": g.status,
         "engine": g.engine_name or None,

@@ -148,7 +148,7 @@ def generation_ended(admission: Admission, attempts: list[AttemptRecord],
     """Count one generation that ended, its attempts, tokens and timings."""
     g = admission.generation
     route = name("route", g.route_name)
-    client = name("client", g.client.name if g.client_id and g.client else "")
+    client = name("client", admission.caller.client.name if admission.caller.client else "")
     started()
     add(GENERATIONS, (route, client, g.source, g.status), 1)
     positions = set()

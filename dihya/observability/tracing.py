@@ -20,7 +20,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from audit.redaction import redact, redact_data
@@ -28,7 +28,6 @@ from audit.redaction import redact, redact_data
 if TYPE_CHECKING:
     import datetime as dt
 
-    from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
 
     from dihya.generation.admission import Admission
@@ -78,15 +77,13 @@ def instrument() -> None:
     PsycopgInstrumentor().instrument(skip_dep_check=True)
 
 
-def current() -> tuple[Context | None, str]:
+def current() -> tuple[context.Context | None, str]:
     """The context a generation admitted now is traced in, and its trace id ("" if none)."""
     if _tracer is None:
         return None, ""
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         return None, ""
-    from opentelemetry import context
-
     return context.get_current(), trace.format_trace_id(span_context.trace_id)
 
 
@@ -142,7 +139,7 @@ def _generation_attributes(admission: Admission, usage: Usage | None,
         "gen_ai.usage.output_tokens": usage.completion_tokens if usage else None,
         "dihya.generation.id": str(g.pk),
         "dihya.route": g.route_name,
-        "dihya.client": g.client.name if g.client_id and g.client else None,
+        "dihya.client": admission.caller.client.name if admission.caller.client else None,
         "dihya.source": g.source,
         "dihya.status": g.status,
         "dihya.engine": g.engine_name or None,

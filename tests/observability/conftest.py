@@ -18,6 +18,7 @@ from tests.api.conftest import api, live_server_url, make_key
 __all__ = ["api", "live_server_url", "make_key"]
 
 ANSWER = "Hello from the fake engine."
+SLOW = 0.4  # seconds the fake engine thinks when a message says "slowly"
 
 
 class FakeEngine(BaseHTTPRequestHandler):
@@ -25,6 +26,8 @@ class FakeEngine(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if "slowly" in json.dumps(body["messages"]):
+            time.sleep(SLOW)
         usage = {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}
         if body.get("stream"):
             self.send_response(200)
