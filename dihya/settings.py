@@ -10,7 +10,9 @@ Redis broker and a shared Redis cache.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import environ
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
     "dihya.gateway",
     "dihya.privacy",
     "dihya.console",
+    "dihya.observability",
 ]
 
 MIDDLEWARE = [
@@ -72,7 +75,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 # API calls (/v1/, /api/v1/ but its docs) skip the console's middleware: see dihya/api/lane.py.
-DIHYA_API_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware",
+DIHYA_API_MIDDLEWARE = ["dihya.observability.views.Overhead",  # X-Dihya-Overhead-Ms
+                        "django.middleware.security.SecurityMiddleware",
                         "dihya.api.not_found.ApiErrorShape"]
 
 ROOT_URLCONF = "dihya.urls"
@@ -316,11 +320,37 @@ DIHYA_MAX_MESSAGE_CHARS = env.int("DIHYA_MAX_MESSAGE_CHARS", default=100_000)
 DIHYA_MAX_TOTAL_CHARS = env.int("DIHYA_MAX_TOTAL_CHARS", default=400_000)
 DIHYA_DENY_PATTERNS = env.list("DIHYA_DENY_PATTERNS", default=[])
 
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise environ.ImproperlyConfigured(f"LOG_FORMAT is {LOG_FORMAT!r}: plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "dihya.observability.logs.JsonLines"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# --- Observability (docs/observability.md) ---------------------------------------------------
+# Prometheus metrics in multiprocess mode: web processes and django-q2 workers write their
+# samples to files in one directory that GET /metrics adds up. prometheus_client reads the
+# variable when it is first imported, so it is set here, before any app imports it;
+# scripts/run-all.sh wipes the directory at start. Tests get a directory of their own.
+DIHYA_METRICS_DIR = env.str(
+    "PROMETHEUS_MULTIPROC_DIR",
+    default=tempfile.mkdtemp(prefix="dihya-metrics-") if TESTING
+    else str(BASE_DIR / "var" / "metrics"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = DIHYA_METRICS_DIR
+Path(DIHYA_METRICS_DIR).mkdir(parents=True, exist_ok=True)
+# GET /metrics wants `Authorization: Bearer <this>`; unset, it answers loopback callers only.
+DIHYA_METRICS_TOKEN = env.str("DIHYA_METRICS_TOKEN", default="")
+# Distinct values a metric label may take in one process before new ones count as "other".
+DIHYA_METRICS_MAX_LABEL_VALUES = env.int("DIHYA_METRICS_MAX_LABEL_VALUES", default=200)
+# OpenTelemetry tracing: on when the standard OTLP endpoint variable is set (OTLP/HTTP).
+DIHYA_TRACING = bool(env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+                     or env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default=""))
+# The admin links a generation's trace id with this, e.g.
+# "http://127.0.0.1:16686/trace/{trace_id}" (Jaeger) — empty: the id is shown as text.
+DIHYA_TRACE_URL = env.str("DIHYA_TRACE_URL", default="")

@@ -40,6 +40,9 @@ class AttemptRecord:
     latency_ms: float
     detail: str = ""
     status_code: int | None = None
+    # Wall clock (time.time()) when the attempt ended: for a stream, its first token. Traces
+    # and the time-to-first-token metric place the attempt with it.
+    ended: float = field(default_factory=time.time)
 
 
 class Health(Protocol):

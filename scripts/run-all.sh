@@ -16,6 +16,10 @@ WORKERS=${WORKERS:-2}
 LOG_DIR=${LOG_DIR:-var/log}
 STOP_GRACE=${STOP_GRACE:-3}
 mkdir -p "$LOG_DIR"
+# Prometheus multiprocess samples (docs/observability.md): every process of this run writes
+# there and /metrics adds them up; a previous run's files would be counted again.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/metrics}
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
 children=()  # pids; each is also the id of that child's process group
 

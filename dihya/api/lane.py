@@ -27,8 +27,12 @@ API_PREFIXES = ("/v1/", "/api/v1/")
 CONSOLE_PAGES = ("/api/v1/docs", "/api/v1/openapi.json")
 
 
+METRICS = "/metrics"  # Prometheus' scrape (dihya.observability.views): no console login
+
+
 def is_api(path: str) -> bool:
-    return path.startswith(API_PREFIXES) and not path.startswith(CONSOLE_PAGES)
+    return ((path.startswith(API_PREFIXES) and not path.startswith(CONSOLE_PAGES))
+            or path == METRICS)
 
 
 class ApiHandler(ASGIHandler):

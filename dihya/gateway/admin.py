@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count, QuerySet
@@ -57,6 +58,7 @@ class GenerationAdmin(ReadOnly, admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over every generation on each page
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = (AttemptInline,)
+    readonly_fields = ("trace",)
 
     @admin.display(description="status", ordering="status")
     def live_status(self, generation: Generation) -> str:
@@ -72,6 +74,17 @@ class GenerationAdmin(ReadOnly, admin.ModelAdmin):
     def latency(self, generation: Generation) -> str:
         ms = generation.latency_ms
         return "—" if ms is None else f"{ms:.0f} ms"
+
+    @admin.display(description="trace")
+    def trace(self, generation: Generation) -> str:
+        """The OpenTelemetry trace, linked to the tracing UI if DIHYA_TRACE_URL says where."""
+        if not generation.trace_id:
+            return "—"
+        if not settings.DIHYA_TRACE_URL:
+            return generation.trace_id
+        return format_html('<a href="{}" rel="noopener">{}</a>',
+                           settings.DIHYA_TRACE_URL.format(trace_id=generation.trace_id),
+                           generation.trace_id)
 
 
 class ApiKeyInline(ReadOnly, admin.TabularInline):

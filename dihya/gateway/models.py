@@ -118,6 +118,8 @@ class Generation(models.Model):
         null=True, blank=True, help_text="Last sign of life of a long stream (the reaper waits).")
     deliveries = models.PositiveSmallIntegerField(
         default=0, help_text="How many times a worker picked the job up.")
+    trace_id = models.CharField(max_length=32, blank=True, default="",
+                                help_text="OpenTelemetry trace id (empty: tracing was off).")
 
     class Meta:
         ordering = ["-created"]

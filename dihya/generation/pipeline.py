@@ -252,6 +252,7 @@ async def stream(admission: Admission) -> Streaming:
     except RunFailed as failed:
         await hops.db(finish_failed)(admission, failed.attempts, failed.code, str(failed))
         raise refusal_for(failed) from None
+    admission.notes["attempts"] = started.attempts  # what the answer's headers account for
 
     async def relay() -> AsyncIterator[Delta]:
         parts: list[str] = []
@@ -373,10 +374,9 @@ def _finish(admission: Admission, attempts: list[AttemptRecord], usage: Usage | 
                 gate.finish(admission, usage)
             else:
                 gate.overtaken(admission, usage)
-    if updated:
-        log.info("generation %s %s route=%s engine=%s attempts=%d", g.pk, g.status,
-                 g.route_name, g.engine_name or "-", len(attempts))
-    else:
+    # The line a recorded generation ends with, its metrics and spans: the observability gate
+    # (dihya/generation/gates/observability.py).
+    if not updated:
         log.warning("generation %s: this run was overtaken (reaped, cancelled or re-run); its "
                     "end (%s) is not written", g.pk, g.status)
     return bool(updated)

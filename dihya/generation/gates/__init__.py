@@ -55,11 +55,13 @@ class Gate:
 def active() -> tuple[Gate, ...]:
     """The gates in the order they run: consent first, so that a call without consent costs
     nothing; quota next, so that a refused call reserves nothing; the breaker after those, so
-    that a call another gate refuses claims no probe; audit last, to record what they decided.
+    that a call another gate refuses claims no probe; audit next, to record what they decided;
+    observability (metrics, traces, logs) after all, to see how it ended.
     """
     from dihya.generation.gates.audit import AuditGate
     from dihya.generation.gates.breaker import BreakerGate
     from dihya.generation.gates.consent import ConsentGate
+    from dihya.generation.gates.observability import ObservabilityGate
     from dihya.generation.gates.quota import QuotaGate
 
-    return (ConsentGate(), QuotaGate(), BreakerGate(), AuditGate())
+    return (ConsentGate(), QuotaGate(), BreakerGate(), AuditGate(), ObservabilityGate())

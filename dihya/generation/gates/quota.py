@@ -46,6 +46,7 @@ class QuotaGate(Gate):
         except ledger.QuotaExceeded as exceeded:
             headers = rate_limit_headers(ledger.status(bounds, now=now), now)
             headers["Retry-After"] = str(exceeded.retry_after)
+            admission.notes["quota_plan"] = exceeded.standing.bound.plan  # for the metrics
             raise Refusal(429, "quota_exceeded", str(exceeded), headers=headers) from None
         admission.notes.setdefault("headers", {}).update(rate_limit_headers(standings, now))
 
