@@ -26,6 +26,13 @@ class ConsentMissing(Exception):
         self.purpose = purpose
 
 
+class PolicyOutdated(Exception):
+    def __init__(self, purpose: str, current: int) -> None:
+        super().__init__(f"{purpose!r} is at policy version {current}")
+        self.purpose = purpose
+        self.current = current
+
+
 def _subject(user: AbstractBaseUser) -> str:
     return pseudonym(user.get_username())
 
@@ -63,9 +70,16 @@ def get_purpose(slug: str = GENERATION) -> Purpose:
 
 
 def grant(user: AbstractBaseUser, slug: str = GENERATION, *, how: str = Consent.How.PRIVACY_PAGE,
-          actor: str = "") -> Consent:
-    """Consent to the purpose's current version (idempotent: an open grant is returned)."""
+          actor: str = "", client: str = "", evidence: str = "",
+          version: int | None = None) -> Consent:
+    """Consent to the purpose's current version (idempotent: an open grant is returned).
+
+    `client` names the client whose link or API call recorded it; `version`, when given, is
+    the version the person was shown: a consent to any other than the current one is refused
+    (PolicyOutdated), as it would not count."""
     purpose = get_purpose(slug)
+    if version is not None and version != purpose.version:
+        raise PolicyOutdated(slug, purpose.version)
     with transaction.atomic():
         existing = Consent.objects.filter(user=user, purpose=purpose, version=purpose.version,
                                           withdrawn_at__isnull=True).first()
@@ -74,17 +88,18 @@ def grant(user: AbstractBaseUser, slug: str = GENERATION, *, how: str = Consent.
         try:
             with transaction.atomic():
                 consent = Consent.objects.create(user=user, purpose=purpose,
-                                                 version=purpose.version, how=how)
+                                                 version=purpose.version, how=how,
+                                                 client=client, evidence=evidence[:500])
         except IntegrityError:  # a concurrent grant won
             return Consent.objects.get(user=user, purpose=purpose, version=purpose.version,
                                        withdrawn_at__isnull=True)
-        log.record("consent_granted", subject=_subject(user), actor=actor or how,
+        log.record("consent_granted", subject=_subject(user), actor=actor or how, client=client,
                    details={"purpose": slug, "version": purpose.version, "how": how})
     return consent
 
 
 def withdraw(user: AbstractBaseUser, slug: str = GENERATION, *,
-             how: str = Consent.How.PRIVACY_PAGE, actor: str = "") -> int:
+             how: str = Consent.How.PRIVACY_PAGE, actor: str = "", client: str = "") -> int:
     """Withdraw every open grant of the purpose (any version). Takes effect at once."""
     with transaction.atomic():
         count = Consent.objects.filter(user=user, purpose__slug=slug,
@@ -96,7 +111,7 @@ def withdraw(user: AbstractBaseUser, slug: str = GENERATION, *,
             # generation that settles its counters, then records its event.
             consent_withdrawn.send(sender=Consent, user=user, purpose=slug)
             log.record("consent_withdrawn", subject=_subject(user), actor=actor or how,
-                       details={"purpose": slug, "how": how})
+                       client=client, details={"purpose": slug, "how": how})
     return count
 
 
@@ -120,6 +135,7 @@ def history(user: AbstractBaseUser) -> list[Consent]:
 
 def export(user: AbstractBaseUser) -> list[dict[str, object]]:
     return [{"purpose": c.purpose.slug, "version": c.version, "how": c.how,
+             "client": c.client or None, "evidence": c.evidence or None,
              "granted_at": c.granted_at.isoformat(),
              "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
              "withdrawn_how": c.withdrawn_how or None} for c in history(user)]

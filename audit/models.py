@@ -43,6 +43,7 @@ class Consent(models.Model):
         PRIVACY_PAGE = "privacy page", _("privacy page")
         ADMIN = "admin", _("admin")
         API = "api", _("API")
+        LINK = "consent link", _("consent link")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                              on_delete=models.SET_NULL, related_name="consents")
@@ -52,6 +53,10 @@ class Consent(models.Model):
     how = models.CharField(max_length=20, choices=How.choices)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawn_how = models.CharField(max_length=20, choices=How.choices, blank=True)
+    client = models.CharField(max_length=64, blank=True,
+                              help_text="The client whose consent link or API call recorded it.")
+    evidence = models.CharField(max_length=500, blank=True,
+                                help_text="What the client says it showed the person (API).")
     receipt = models.ForeignKey("ErasureReceipt", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="consents",
                                 help_text="Set when the person was erased: the row is anonymous.")
@@ -70,18 +75,65 @@ class Consent(models.Model):
 
 
 class ExternalIdentity(models.Model):
-    """The id a client application knows a person by, when it is not their username."""
+    """The id a client application knows a person by: valid at that client only.
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="external_identity")
-    external_id = models.CharField(max_length=256, unique=True,
+    The same string at two clients is two people. An identity with no client is one an admin
+    declared for every client (how identities were linked before they were per client).
+    """
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", _("admin")
+        LINK = "consent link", _("consent link")
+        API = "api", _("API")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="external_identities")
+    client_id = models.PositiveIntegerField(
+        null=True, blank=True, db_index=True,
+        help_text="The API client (its id) that knows the person by this id; empty: every client.")
+    external_id = models.CharField(max_length=256,
                                    help_text="The `user` value a client sends for this person.")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.ADMIN)
+    created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = "external id"
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "external_id"],
+                                    name="audit_one_person_per_client_id"),
+            models.UniqueConstraint(fields=["external_id"], condition=Q(client_id__isnull=True),
+                                    name="audit_one_person_per_global_id")]
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class ConsentLink(models.Model):
+    """A personal link to the consent page, for one person of one client: stored as a digest.
+
+    The raw token is in the URL only (256 random bits, so a SHA-256 is enough, as for API
+    keys). It is spent by the person's answer, not by opening it (mail scanners open links).
+    """
+
+    digest = models.CharField(max_length=64, unique=True)
+    client_id = models.PositiveIntegerField(db_index=True)
+    client_name = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=256)
+    purpose = models.SlugField(max_length=40)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(db_index=True)
+    used = models.DateTimeField(null=True, blank=True)
+    answer = models.CharField(max_length=10, blank=True, help_text="agreed or declined")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="consent_links",
+                             help_text="The person, once known.")
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["client_id", "external_id"])]
+
+    def __str__(self) -> str:
+        return f"link for {self.client_name} {self.created:%Y-%m-%d %H:%M}"
 
 
 class AuditEvent(models.Model):

@@ -216,6 +216,13 @@ DIHYA_ALERT_WEBHOOKS = env.list("DIHYA_ALERT_WEBHOOKS", default=[])
 # Consent and audit (audit/, dihya/privacy/). Where people give consent, as told to clients in
 # `consent_required` errors: absolute when set (e.g. https://dihya.example.org), else a path.
 DIHYA_PUBLIC_URL = env.str("DIHYA_PUBLIC_URL", default="")
+# Days a personal consent link (in `consent_required`, or from POST /api/v1/consent-links)
+# stays valid; it is spent by the person's answer.
+DIHYA_CONSENT_LINK_DAYS = env.int("DIHYA_CONSENT_LINK_DAYS", default=7)
+if DIHYA_CONSENT_LINK_DAYS < 1:
+    raise environ.ImproperlyConfigured("DIHYA_CONSENT_LINK_DAYS must be at least 1")
+# How long the privacy session a consent link opens lasts, in seconds (no password: short).
+DIHYA_CONSENT_LINK_SESSION_SECONDS = env.int("DIHYA_CONSENT_LINK_SESSION_SECONDS", default=3600)
 # Keep redacted prompts and answers in audit events (for the retention period only)?
 DIHYA_AUDIT_CONTENT = env.bool("DIHYA_AUDIT_CONTENT", default=False)
 # Key of the audit log's hash chain (HMAC-SHA256), held outside the database so that someone

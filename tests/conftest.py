@@ -119,6 +119,16 @@ def _forget_breakers():
     breaker.health().forget()
 
 
+@pytest.fixture(autouse=True)
+def _forget_plans():
+    """Quota plans are remembered per process by client id, and ids repeat between tests."""
+    from quotas import plans
+
+    plans.forget()
+    yield
+    plans.forget()
+
+
 @pytest.fixture
 def dead_url() -> str:
     """A URL on which nothing listens: connections are refused at once."""

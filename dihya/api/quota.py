@@ -2,6 +2,8 @@
 
 The seed's `checkQuota`: an internal app can look before it asks, for itself and, with
 `?user=`, for one of its end users (both sets of limits apply to a call made for that person).
+`?user=` answers only about a person this client has served (`identity.has_served`): any other
+name is 404 `user_not_found`, so that no key can read someone's usage at other clients.
 Subjects are shown as pseudonyms, as everywhere else.
 """
 
@@ -16,6 +18,7 @@ from dihya.api.auth import BearerKey, caller
 from dihya.api.schemas import ERRORS
 from dihya.gateway.models import Generation
 from dihya.generation import hops, identity
+from dihya.generation.errors import Refusal
 from quotas import ledger, plans
 
 router = Router(tags=["Quota"], auth=BearerKey())
@@ -39,11 +42,21 @@ class QuotaStatus(Schema):
     data: list[Standing]
 
 
+def user_not_found(user: str) -> Refusal:
+    return Refusal(404, "user_not_found", "This client has served nobody by that `user`.",
+                   param="user")
+
+
 def status_for(token: str, user: str) -> dict[str, Any]:
     who = caller(token, Generation.Source.CHAT, scope="")
-    account = identity.resolve(user)
     client_id = who.client.pk if who.client else None
-    bounds = plans.bounds_for(client_id, account.pk if account else None, user)
+    if not user:
+        bounds = plans.bounds_for(client_id, None, "")
+    else:
+        account = identity.resolve(who.client, user)
+        if account is None or not identity.has_served(who.client, account):
+            raise user_not_found(user)
+        bounds = plans.bounds_for(client_id, account.pk, account.get_username())
     return {"object": "quota", "data": [s.as_dict() for s in ledger.status(bounds)]}
 
 

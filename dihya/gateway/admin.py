@@ -96,8 +96,8 @@ class ApiKeyInline(ReadOnly, admin.TabularInline):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "active", "end_users", "allowed_routes", "key_count")
-    list_filter = ("active", "end_users")
+    list_display = ("name", "active", "end_users", "user_ids", "allowed_routes", "key_count")
+    list_filter = ("active", "end_users", "user_ids")
     search_fields = ("name",)
     filter_horizontal = ("routes",)
     inlines = (ApiKeyInline,)
@@ -118,18 +118,19 @@ class ApiClientAdmin(admin.ModelAdmin):
 class NewKeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
-        fields = ("client", "name", "expires", "allows_chat", "allows_jobs")
+        fields = ("client", "name", "expires", "allows_chat", "allows_jobs", "allows_consent",
+                  "allows_people")
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ("prefix", "client", "name", "scope_list", "created", "expires", "revoked",
                     "last_used", "usable")
-    list_filter = ("client", "allows_chat", "allows_jobs")
+    list_filter = ("client", "allows_chat", "allows_jobs", "allows_consent", "allows_people")
     list_select_related = ("client",)
     search_fields = ("prefix", "name", "client__name")
-    readonly_fields = ("client", "prefix", "name", "allows_chat", "allows_jobs", "created",
-                       "expires", "revoked", "last_used")
+    readonly_fields = ("client", "prefix", "name", "allows_chat", "allows_jobs", "allows_consent",
+                       "allows_people", "created", "expires", "revoked", "last_used")
     actions = ("revoke_keys",)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
@@ -148,9 +149,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False  # a key is revoked, not edited
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
-        scopes = frozenset(s for s, on in (("chat", obj.allows_chat), ("jobs", obj.allows_jobs))
-                           if on)
-        key, raw = keys.issue(obj.client, name=obj.name, expires=obj.expires, scopes=scopes)
+        key, raw = keys.issue(obj.client, name=obj.name, expires=obj.expires, scopes=obj.scopes)
         obj.pk = key.pk
         obj.prefix = key.prefix
         request._dihya_new_key = raw  # type: ignore[attr-defined]  # for response_add only

@@ -76,7 +76,7 @@ def issue(client: ApiClient, *, name: str = "", expires: datetime | None = None,
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(client=client, name=name, prefix=raw[:PREFIX_LENGTH],
                                 digest=digest_of(raw), expires=expires,
-                                allows_chat="chat" in scopes, allows_jobs="jobs" in scopes)
+                                **ApiKey.scope_fields(scopes))
     return key, raw
 
 

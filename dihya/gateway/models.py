@@ -27,6 +27,13 @@ class ApiClient(models.Model):
     end_users = models.BooleanField(
         "serves end users", default=False,
         help_text="Calls are made on behalf of people: their consent is required.")
+    user_ids = models.CharField(
+        "`user` values are", max_length=10, default="client",
+        choices=[("client", "the client's own ids (people of this client only)"),
+                 ("username", "Dihya usernames (the identity provider's preferred_username)"),
+                 ("email", "e-mail addresses of Dihya accounts")],
+        help_text="How the client names people in `user`. Its own ids reach only people it "
+                  "has met (through a consent link or the consent API) or an admin linked.")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -51,6 +58,12 @@ class ApiKey(models.Model):
         "chat scope", default=True, help_text="May call /v1/chat/completions and /v1/models.")
     allows_jobs = models.BooleanField(
         "jobs scope", default=True, help_text="May submit, read and cancel queued jobs.")
+    allows_consent = models.BooleanField(
+        "consent scope", default=False,
+        help_text="May record, read and withdraw its people's consents and ask for consent links.")
+    allows_people = models.BooleanField(
+        "people scope", default=False,
+        help_text="May export and erase its people's data on their behalf.")
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -60,10 +73,16 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.client})"
 
+    SCOPES = ("chat", "jobs", "consent", "people")
+
     @property
     def scopes(self) -> frozenset[str]:
-        return frozenset(s for s, on in (("chat", self.allows_chat), ("jobs", self.allows_jobs))
-                         if on)
+        return frozenset(s for s in self.SCOPES if getattr(self, f"allows_{s}"))
+
+    @classmethod
+    def scope_fields(cls, scopes: frozenset[str]) -> dict[str, bool]:
+        """The boolean columns for a set of scope names: {"allows_chat": True, ...}."""
+        return {f"allows_{s}": s in scopes for s in cls.SCOPES}
 
     @property
     def is_usable(self) -> bool:

@@ -1,8 +1,14 @@
 """Who an end user is: the Dihya account behind the `user` string a client sends.
 
-Clients name the person a call is for in OpenAI's `user` field. That string maps to a Dihya
-account by username, or by an external id an admin linked to the account (see README, "End
-users"). Where people are counted or logged they appear only as `dihya.lib.pseudonyms`.
+People are per client. A client that serves end users names them by its own ids by default:
+such an id reaches only a person that client has met (a consent link or the consent API made
+their identity at that client) or one an admin linked for every client. A client may declare
+instead that its `user` values are Dihya usernames or e-mail addresses (`ApiClient.user_ids`,
+e.g. when both it and Dihya sign people in with the organisation's identity provider).
+
+A client that does not serve end users has no people: its `user` is a label, resolved to
+nobody, charged to nobody, in nobody's export. Operators (no client) name accounts by
+username. Where people are counted or logged they appear only as `dihya.lib.pseudonyms`.
 """
 
 from __future__ import annotations
@@ -10,18 +16,59 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
+from audit import identities
+from dihya.gateway.models import ApiClient, Generation
 
-def resolve(end_user: str) -> AbstractBaseUser | None:
-    """The Dihya account behind a client's `user` value, or None if there is none.
 
-    The username first; else the external id an admin linked to an account (audit's
-    ExternalIdentity), for clients that know people by their own ids.
-    """
+def resolve(client: ApiClient | None, end_user: str) -> AbstractBaseUser | None:
+    """The Dihya account behind a client's `user` value, or None if there is none."""
     if not end_user:
         return None
-    User = get_user_model()
-    found = User._default_manager.filter(**{User.USERNAME_FIELD: end_user}, is_active=True).first()
-    if found is None:
-        found = User._default_manager.filter(external_identity__external_id=end_user,
-                                             is_active=True).first()
-    return found
+    if client is None:
+        return _by_field(get_user_model().USERNAME_FIELD, end_user)
+    if not client.end_users:
+        return None
+    if client.user_ids == "username":
+        return _by_field(get_user_model().USERNAME_FIELD, end_user) or identities.find(
+            client.pk, end_user)
+    if client.user_ids == "email":
+        return _by_field("email", end_user) or identities.find(client.pk, end_user)
+    return identities.find(client.pk, end_user)
+
+
+def _by_field(field: str, value: str) -> AbstractBaseUser | None:
+    found = list(get_user_model()._default_manager.filter(**{f"{field}__iexact" if field == "email"
+                                                             else field: value},
+                                                          is_active=True)[:2])
+    return found[0] if len(found) == 1 else None  # two accounts share an e-mail: nobody
+
+
+def charged_as(generation: Generation) -> str:
+    """The name a generation's per-person limits are counted under, "" for none: the person's
+    account (so their usage is one count, whatever client names them and how), only for
+    calls made for a resolved person by a client that serves end users, or by an operator."""
+    if not generation.end_user or generation.user_id is None:
+        return ""
+    client = generation.client
+    if client is not None and not client.end_users:
+        return ""
+    user = generation.user
+    return user.get_username() if user is not None else ""
+
+
+def has_served(client: ApiClient | None, user: AbstractBaseUser) -> bool:
+    """Whether this client knows this person: it made their identity (a link, the API), or an
+    admin's id names them and the client called for them, or it generated for them. What a
+    client may read or ask about a person (`?user=`, consents, data requests) stops here."""
+    if client is None:
+        return True  # operators
+    if not client.end_users:
+        return False
+    return (identities.has_identity_at(user, client.pk)
+            or Generation.objects.filter(client=client, user=user).exists())  # type: ignore[misc]
+
+
+def person_for(client: ApiClient, end_user: str, *, source: str) -> AbstractBaseUser:
+    """The person a client's `user` names, made with their identity at that client if new
+    (the consent API: the client brings someone Dihya has not met)."""
+    return resolve(client, end_user) or identities.person_for(client.pk, end_user, source=source)

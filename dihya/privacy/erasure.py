@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
-from audit import consent, log
+from audit import consent, identities, log
 from audit.models import ErasureReceipt, ExternalIdentity
 from dihya.gateway import deliveries
 from dihya.gateway.models import Delivery, Generation
@@ -46,12 +46,19 @@ class Person:
 
 
 def person(user: AbstractBaseUser) -> Person:
-    names = {user.get_username()}
-    names.update(ExternalIdentity.objects.filter(user=user).values_list("external_id", flat=True))
+    """The person's generations are those linked to their account, and those a client made
+    for one of the ids it knows them by (at that client only: ids are per client)."""
+    username = user.get_username()
+    known = identities.client_ids_of(user)
+    names = {username} | {external_id for _, external_id in known}
+    mine = (Q(user=user) | Q(client__isnull=True, end_user=username)
+            | Q(client__end_users=True, client__user_ids="username", end_user=username))
+    for client_id, external_id in known:
+        mine |= (Q(client__end_users=True, end_user=external_id) if client_id is None
+                 else Q(client_id=client_id, end_user=external_id))
     names.update(Generation.objects.filter(user=user).exclude(end_user="")
                  .values_list("end_user", flat=True).distinct())
-    ids = tuple(Generation.objects.filter(Q(user=user) | Q(end_user__in=names))
-                .values_list("id", flat=True))
+    ids = tuple(Generation.objects.filter(mine).values_list("id", flat=True))
     return Person(user, frozenset(names), frozenset(pseudonym(n) for n in names), ids)
 
 
@@ -234,6 +241,12 @@ def _purge_audit(r: Retention) -> int:
 
 def register_builtins() -> None:
     """What the built-in apps hold about people (called once, from PrivacyConfig.ready)."""
+    # Links are found through the identities: they go first, the identities next.
+    register("consent_links", collect=lambda p: identities.export_links(p.user),
+             erase=lambda p: identities.erase_links(p.user),
+             purge=lambda r: identities.purge_expired(r.now))
+    register("external_ids", collect=lambda p: identities.export_identities(p.user),
+             erase=lambda p: identities.erase_identities(p.user))
     register("consents", collect=lambda p: consent.export(p.user),
              erase=lambda p: consent.anonymise(p.user, p.receipt.pk if p.receipt else None))
     register("generations", collect=_generations, erase=_erase_generations,

@@ -3,7 +3,8 @@
 Each is cheap to ask for and costly to serve (an export reads everything about a person; each
 grant or withdrawal writes a consent record and an audit event), so a signed-in person gets
 DIHYA_PRIVACY_RATE of each per hour. A middleware rather than decorators keeps the privacy
-views about privacy; it acts only on the URL names below and only for signed-in people (the
+views about privacy; it acts only on the URL names below and only for signed-in people and
+consent links' sessions (the
 views send strangers to the sign-in page, which django-axes guards).
 
 Counters live in the cache: shared by every process with Redis; per process with the embedded
@@ -61,9 +62,12 @@ class PrivacyRateLimit:
         if match is None or match.view_name not in LIMITED:
             return None
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
+        who = user.pk if user is not None and user.is_authenticated else None
+        if who is None and hasattr(request, "session"):
+            who = request.session.get("dihya_person")  # a consent link's session
+        if who is None:
             return None
-        wait = hit(f"{match.view_name}:{user.pk}", settings.DIHYA_PRIVACY_RATE)
+        wait = hit(f"{match.view_name}:{who}", settings.DIHYA_PRIVACY_RATE)
         if not wait:
             return None
         response = HttpResponse(_("Too many requests. Please try again later."), status=429,

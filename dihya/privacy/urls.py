@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dihya.privacy import views
+from dihya.privacy import links, views
 
 app_name = "privacy"
 urlpatterns = [
@@ -11,4 +11,6 @@ urlpatterns = [
     path("consent/<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
     path("export/", views.export, name="export"),
     path("erase/", views.erase, name="erase"),
+    path("leave/", views.leave, name="leave"),
+    path("link/<str:token>/", links.link, name="link"),
 ]

@@ -1,5 +1,6 @@
-"""People's own privacy pages: consent, download, erasure. Always about `request.user` only:
-no URL here takes an id, so nobody can reach someone else's data by editing one."""
+"""People's own privacy pages: consent, download, erasure. Always about the person of the
+request only (`dihya.privacy.session`: the signed-in account or a consent link's person): no
+URL here takes an id, so nobody can reach someone else's data by editing one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,13 +16,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit import consent
 from audit.models import Consent, Purpose
-from dihya.privacy import erasure
+from dihya.privacy import erasure, session
+from dihya.privacy.session import person_required
+from dihya.privacy.session import the_person as me
 
 
-@login_required
+@person_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    history = consent.history(request.user)
+    history = consent.history(me(request))
     purposes = []
     for purpose in Purpose.objects.all():
         active = next((c for c in history if c.purpose_id == purpose.pk
@@ -30,33 +32,42 @@ def index(request: HttpRequest) -> HttpResponse:
         lapsed = active is None and any(c.purpose_id == purpose.pk and c.withdrawn_at is None
                                         for c in history)
         purposes.append({"purpose": purpose, "active": active, "lapsed": lapsed})
-    return render(request, "privacy/index.html", {"purposes": purposes, "history": history})
+    return render(request, "privacy/index.html", {
+        "purposes": purposes, "history": history, "person": me(request),
+        "link_client": request.session.get(session.CLIENT, "")})
 
 
-@login_required
+@require_POST
+def leave(request: HttpRequest) -> HttpResponse:
+    """End a consent link's session (signed-in people sign out instead)."""
+    session.end(request)
+    return render(request, "privacy/left.html")
+
+
+@person_required
 @require_POST
 def grant(request: HttpRequest, slug: str) -> HttpResponse:
     if not Purpose.objects.filter(slug=slug).exists():
         raise Http404
-    consent.grant(request.user, slug, how=Consent.How.PRIVACY_PAGE)
+    consent.grant(me(request), slug, how=Consent.How.PRIVACY_PAGE)
     messages.success(request, _("Thank you. Your consent is recorded."))
     return redirect("privacy:index")
 
 
-@login_required
+@person_required
 @require_POST
 def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
     if not Purpose.objects.filter(slug=slug).exists():
         raise Http404
-    consent.withdraw(request.user, slug, how=Consent.How.PRIVACY_PAGE)
+    consent.withdraw(me(request), slug, how=Consent.How.PRIVACY_PAGE)
     messages.success(request, _("Your consent is withdrawn. It takes effect now."))
     return redirect("privacy:index")
 
 
-@login_required
+@person_required
 @require_GET
 def export(request: HttpRequest) -> HttpResponse:
-    data = erasure.export(request.user)
+    data = erasure.export(me(request))
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False, default=str),
                             content_type="application/json; charset=utf-8")
     name = f"dihya-my-data-{timezone.now():%Y-%m-%d}.json"
@@ -65,16 +76,17 @@ def export(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@person_required
 @require_http_methods(["GET", "POST"])
 def erase(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        p = erasure.person(request.user)
+        p = erasure.person(me(request))
         return render(request, "privacy/erase_confirm.html",
                       {"generations": len(p.generation_ids)})
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("Tick the box to confirm that you want everything erased."))
         return redirect("privacy:erase")
-    receipt = erasure.erase(request.user, by="self")
+    receipt = erasure.erase(me(request), by="self")
     logout(request)
+    session.end(request)
     return render(request, "privacy/erased.html", {"receipt": receipt})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from dihya.gateway.models import ApiClient
+from dihya.gateway.models import ApiClient, Generation
 from quotas.models import Assignment, Limit, Plan
 
 
@@ -30,8 +30,14 @@ def test_it_shows_used_remaining_and_reset_after_a_real_call(api, llama, make_en
     assert requests["subject"].startswith("client:")
 
 
-def test_it_adds_the_end_users_limits_when_asked(api, make_key, db):
+def test_it_adds_the_end_users_limits_when_asked(api, make_key, db, django_user_model):
     key = make_key("helpdesk", routes=[])
+    helpdesk = ApiClient.objects.get(name="helpdesk")
+    helpdesk.end_users, helpdesk.user_ids = True, "username"
+    helpdesk.save()
+    alice = django_user_model.objects.create_user("alice")
+    Generation.objects.create(source="chat", client=helpdesk, end_user="alice", user=alice,
+                              route_name="default")
     default = Plan.objects.create(name="people", is_default=True)
     Limit.objects.create(plan=default, metric="tokens", period="day", amount=1000, hard=True)
 
@@ -41,6 +47,24 @@ def test_it_adds_the_end_users_limits_when_asked(api, make_key, db):
     [tokens] = status["data"]
     assert (tokens["plan"], tokens["remaining"]) == ("people", 1000)
     assert tokens["subject"].startswith("user:") and "alice" not in tokens["subject"]
+
+
+def test_it_answers_about_people_this_client_has_served_only(api, make_key, db,
+                                                             django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    billing = ApiClient.objects.create(name="billing", end_users=True, user_ids="username")
+    Generation.objects.create(source="chat", client=billing, end_user="alice", user=alice,
+                              route_name="default")
+    key = make_key("helpdesk", routes=[])
+    ApiClient.objects.filter(name="helpdesk").update(end_users=True, user_ids="username")
+    asked = {"Authorization": f"Bearer {key}"}
+
+    for user in ("alice", "nobody"):
+        refused = httpx.get(api + f"/api/v1/quota?user={user}", headers=asked)
+        assert refused.status_code == 404
+        assert refused.json()["error"] == {
+            "message": "This client has served nobody by that `user`.",
+            "type": "not_found_error", "param": "user", "code": "user_not_found"}
 
 
 def test_it_needs_a_valid_key(api, db):

@@ -49,7 +49,8 @@ def route(make_engine, make_route):
 
 @pytest.fixture
 def helpdesk(db) -> ApiClient:
-    return ApiClient.objects.create(name="helpdesk", end_users=True)
+    # It names people by their Dihya usernames (the default is ids of its own: tests/people).
+    return ApiClient.objects.create(name="helpdesk", end_users=True, user_ids="username")
 
 
 @pytest.fixture

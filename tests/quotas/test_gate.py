@@ -9,6 +9,7 @@ import pytest
 import respx
 from django.contrib.auth import get_user_model
 
+from audit import consent
 from dihya.gateway.models import ApiClient, Generation
 from dihya.generation import pipeline
 from dihya.generation.errors import Refusal
@@ -81,27 +82,53 @@ def test_it_refuses_an_exhausted_client_with_a_429_and_calls_no_engine(route, cl
     assert used(f"client:{client.pk}", "tokens") == 10 + 61
 
 
-def test_it_applies_the_client_and_the_end_user_limits_together(route, client, make_plan):
-    Assignment.objects.create(client=client, plan=make_plan("app", (100, "requests", "day")))
-    make_plan("people", (1, "requests", "day"), default=True)
-    caller = pipeline.Caller(client=client)
+@pytest.fixture
+def people_app(db):
+    """A client that serves end users and names them by their Dihya usernames."""
+    return ApiClient.objects.create(name="people-app", end_users=True, user_ids="username")
 
-    pipeline.admit(caller, body(user="alice@example.org"))
+
+def consenting(*usernames: str) -> None:
+    for name in usernames:
+        consent.grant(get_user_model().objects.create_user(name))
+
+
+def test_it_applies_the_client_and_the_end_user_limits_together(route, people_app, make_plan):
+    Assignment.objects.create(client=people_app, plan=make_plan("app", (100, "requests", "day")))
+    make_plan("people", (1, "requests", "day"), default=True)
+    consenting("alice", "bob")
+    caller = pipeline.Caller(client=people_app)
+
+    pipeline.admit(caller, body(user="alice"))
     with pytest.raises(Refusal) as refused:
-        pipeline.admit(caller, body(user="alice@example.org"))
-    pipeline.admit(caller, body(user="bob@example.org"))
+        pipeline.admit(caller, body(user="alice"))
+    pipeline.admit(caller, body(user="bob"))
 
     assert "end user" in refused.value.message
-    assert used(f"client:{client.pk}", "requests") == 2
-    assert used(f"user:{pseudonym('alice@example.org')}", "requests") == 1
+    assert used(f"client:{people_app.pk}", "requests") == 2
+    assert used(f"user:{pseudonym('alice')}", "requests") == 1
     assert not Counter.objects.filter(subject__contains="alice").exists()
 
 
-def test_it_gives_an_account_its_own_plan_instead_of_the_default(route, client, make_plan):
+def test_it_charges_nobody_for_a_client_that_serves_no_end_users(route, client, make_plan,
+                                                                 django_user_model):
     make_plan("people", (1, "requests", "day"), default=True)
-    carol = get_user_model().objects.create_user("carol")
+    alice = django_user_model.objects.create_user("alice")
+
+    first = pipeline.admit(pipeline.Caller(client=client), body(user="alice"))
+    pipeline.admit(pipeline.Caller(client=client), body(user="alice"))
+
+    assert first.generation.user is None  # a label, not a person
+    assert not Counter.objects.exists()
+    assert not Generation.objects.filter(user=alice).exists()
+
+
+def test_it_gives_an_account_its_own_plan_instead_of_the_default(route, people_app, make_plan):
+    make_plan("people", (1, "requests", "day"), default=True)
+    consenting("carol")
+    carol = get_user_model().objects.get(username="carol")
     Assignment.objects.create(user=carol, plan=make_plan("vip", (3, "requests", "day")))
-    caller = pipeline.Caller(client=client)
+    caller = pipeline.Caller(client=people_app)
 
     for _ in range(3):
         pipeline.admit(caller, body(user="carol"))

@@ -7,6 +7,8 @@ client's assignment, as the file is the truth for what it names.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.db.models import Prefetch
 from pydantic import Field
 
@@ -21,6 +23,7 @@ class ClientItem(Item):
     name: str = Field(min_length=1, max_length=64)
     routes: list[Name] = Field(default_factory=list)
     end_users: bool = False
+    user_ids: Literal["client", "username", "email"] = "client"
     active: bool = True
     plan: str | None = Field(None, min_length=1, max_length=64)
 
@@ -72,7 +75,8 @@ class ClientsSection(Section[ClientItem]):
             clients = clients.filter(name__in=names)
         return {client.name: ClientItem.model_construct(
             name=client.name, routes=[route.name for route in client.routes.all()],
-            end_users=client.end_users, active=client.active, plan=_plan_name(client),
+            end_users=client.end_users, user_ids=client.user_ids,  # type: ignore[arg-type]
+            active=client.active, plan=_plan_name(client),
         ) for client in clients}
 
     def same(self, wanted: ClientItem, current: ClientItem) -> bool:
@@ -83,6 +87,7 @@ class ClientsSection(Section[ClientItem]):
     def write(self, item: ClientItem) -> None:
         client = ApiClient.objects.filter(name=item.name).first() or ApiClient(name=item.name)
         client.end_users = item.end_users
+        client.user_ids = item.user_ids
         client.active = item.active
         client.save()
         client.routes.set(Route.objects.filter(name__in=item.routes))

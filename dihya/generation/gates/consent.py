@@ -1,51 +1,77 @@
 """Consent, wired into the pipeline: no generation for an end user who has not consented.
 
 `ConsentGate.admit` refuses, before anything is written or any engine called, a call from a
-client that serves end users when the person named in `user` has no Dihya account or no active
-consent for `generation`; `started` asks again when a worker claims a queued job. Withdrawal
-(`audit.signals.consent_withdrawn`) cancels that person's queued generations in the same
-transaction, so it takes effect at once (`dihya.privacy.receivers`).
+client that serves end users when the person named in `user` is unknown to that client or has
+no active consent for `generation`. The refusal carries a personal `consent_url` for that
+person at that client (`audit.identities`): a fresh one on every refused call, so that a
+person who lost theirs gets another the next time the app asks. The link is promised in the
+refusal and stored by `refused`, after the admission's rollback, so that it is kept.
+`started` asks again when a worker claims a queued job (no link then: nobody would show it).
+Withdrawal (`audit.signals.consent_withdrawn`) cancels that person's queued generations in the
+same transaction, so it takes effect at once (`dihya.privacy.receivers`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.urls import reverse
 
-from audit import consent
+from audit import consent, identities
 from dihya.generation.errors import Refusal
 from dihya.generation.gates import Gate
 
 if TYPE_CHECKING:
+    from dihya.gateway.models import ApiClient
     from dihya.generation.admission import Admission
 
+PENDING = "consent_link"  # admission.notes key: the link promised in the refusal
 
-def consent_url() -> str:
-    """Where a person gives consent: absolute when DIHYA_PUBLIC_URL is set."""
-    path = reverse("privacy:index")
+
+def absolute(path: str) -> str:
+    """Absolute when DIHYA_PUBLIC_URL is set, else the path."""
     base = settings.DIHYA_PUBLIC_URL.rstrip("/")
     return f"{base}{path}" if base else path
 
 
-def refusal(message: str) -> Refusal:
-    return Refusal(403, "consent_required", message, param="user",
-                   extra={"consent_url": consent_url()})
+def consent_url() -> str:
+    """The privacy page, for people who sign in."""
+    return absolute(reverse("privacy:index"))
+
+
+def link_url(token: str) -> str:
+    return absolute(reverse("privacy:link", args=[token]))
+
+
+def issue_link(client: ApiClient, end_user: str,
+               purpose: str = consent.GENERATION) -> tuple[str, dt.datetime]:
+    """A personal consent link for this person of this client, stored now: (url, expires)."""
+    token, link = identities.issue_link(client.pk, client.name, end_user, purpose)
+    return link_url(token), link.expires
+
+
+def refusal(message: str, url: str | None = None, expires: dt.datetime | None = None
+            ) -> Refusal:
+    extra: dict[str, object] = {"consent_url": url or consent_url()}
+    if expires is not None:
+        extra["consent_url_expires_at"] = expires.isoformat()
+    return Refusal(403, "consent_required", message, param="user", extra=extra)
 
 
 class ConsentGate(Gate):
     def admit(self, admission: Admission) -> None:
-        self.check(admission)
+        self.check(admission, link=True)
 
     def started(self, admission: Admission) -> None:
         """Again when a worker claims a queued job: consent may have been withdrawn since, and a
         job the reaper put back in the queue was not there to be cancelled. A live call was
         checked a moment ago in the same transaction: asked once, not twice."""
         if admission.generation.deliveries:
-            self.check(admission)
+            self.check(admission, link=False)
 
-    def check(self, admission: Admission) -> None:
+    def check(self, admission: Admission, *, link: bool) -> None:
         client = admission.caller.client
         if client is None or not client.end_users:
             return
@@ -53,9 +79,24 @@ class ConsentGate(Gate):
         if not generation.end_user:
             raise refusal(f"The client {client.name!r} serves end users: name the person this "
                           "call is for in the `user` field; they must have consented.")
+        if generation.user is not None and consent.is_active(generation.user, consent.GENERATION):
+            return
+        if not link:
+            raise refusal("This person's consent to text generation is no longer active.")
+        token, expires = identities.new_token(), identities.link_expiry()
+        admission.notes[PENDING] = (client, generation.end_user, token, expires)
+        days = settings.DIHYA_CONSENT_LINK_DAYS
         if generation.user is None:
-            raise refusal("This user has no Dihya account, so they cannot have consented to "
-                          "text generation. They can sign in and consent at the consent_url.")
-        if not consent.is_active(generation.user, consent.GENERATION):
-            raise refusal("This user has not consented to text generation (or withdrew their "
-                          "consent, or the policy changed). They can consent at the consent_url.")
+            raise refusal("This person has not consented to text generation yet. Show them "
+                          f"the consent_url: a personal link for them, valid {days} days, where "
+                          "they can agree without an account.", link_url(token), expires)
+        raise refusal("This person has not consented to text generation (or withdrew their "
+                      "consent, or the policy changed). Show them the consent_url: a personal "
+                      f"link for them, valid {days} days.", link_url(token), expires)
+
+    def refused(self, admission: Admission, refusal: Refusal) -> None:
+        pending = admission.notes.pop(PENDING, None)
+        if pending is not None and refusal.code == "consent_required":
+            client, end_user, token, expires = pending
+            identities.issue_link(client.pk, client.name, end_user, token=token,
+                                  expires=expires)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from dihya.generation import identity
 from dihya.generation.errors import Refusal
 from dihya.generation.gates import Gate
 from quotas import ledger, plans, windows
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 class QuotaGate(Gate):
     def admit(self, admission: Admission) -> None:
         g = admission.generation
-        bounds = plans.bounds_for(g.client_id, g.user_id, g.end_user)
+        bounds = plans.bounds_for(g.client_id, g.user_id, identity.charged_as(g))
         if not bounds:
             return
         request = admission.request

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dihya.gateway import keys
-from dihya.gateway.models import ApiClient
+from dihya.gateway.models import ApiClient, ApiKey
 from fallbacks.models import NAME_VALIDATOR, Route
 
 
@@ -28,16 +28,19 @@ class Command(BaseCommand):
                                  "none may use every route that exists now.")
         parser.add_argument("--name", default="", help="A label for the key.")
         parser.add_argument("--expires-in-days", type=int, default=None)
-        parser.add_argument("--scope", action="append", choices=("chat", "jobs"),
+        parser.add_argument("--scope", action="append", choices=ApiKey.SCOPES,
                             dest="scopes", default=None,
                             help="What the key may do (repeatable; default: chat and jobs).")
         parser.add_argument("--end-users", action="store_true",
                             help="A new client serves end users (their consent is required).")
+        parser.add_argument("--user-ids", choices=("client", "username", "email"),
+                            default="client",
+                            help="What a new client's `user` values are (default: its own ids).")
 
     @transaction.atomic
     def handle(self, *args, client: str, routes: list[str], name: str,
                expires_in_days: int | None, end_users: bool, scopes: list[str] | None,
-               **options):
+               user_ids: str = "client", **options):
         try:
             NAME_VALIDATOR(client)
         except ValidationError as exc:
@@ -47,7 +50,7 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"no such route: {', '.join(sorted(missing))}")
         api_client, created = ApiClient.objects.get_or_create(
-            name=client, defaults={"end_users": end_users})
+            name=client, defaults={"end_users": end_users, "user_ids": user_ids})
         if created and not routes:
             found = list(Route.objects.all())
         if found:
