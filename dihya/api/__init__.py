@@ -26,7 +26,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dihya.api import engines, jobs, openai, quota
+from dihya.api import consents, engines, jobs, openai, people, quota
 from dihya.generation.errors import Refusal
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ api.add_router("/v1/", openai.router)
 api.add_router("/api/v1/", jobs.router)
 api.add_router("/api/v1/", engines.router)
 api.add_router("/api/v1/", quota.router)
+api.add_router("/api/v1/", consents.router)
+api.add_router("/api/v1/", people.router)
 
 
 def refused(request: HttpRequest, exc: Refusal) -> HttpResponse:
