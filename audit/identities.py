@@ -47,8 +47,21 @@ def find(client_id: int, external_id: str) -> AbstractBaseUser | None:
     found = (ExternalIdentity.objects
              .filter(Q(client_id=client_id) | Q(client_id__isnull=True),
                      external_id=external_id, user__is_active=True)
+             .exclude(source=Source.SSO)
              .select_related("user").order_by(F("client_id").asc(nulls_last=True)).first())
     return found.user if found else None
+
+
+def find_sso(sub: str) -> AbstractBaseUser | None:
+    """The account the identity provider's `sub` signed in to (active or not)."""
+    found = (ExternalIdentity.objects.filter(source=Source.SSO, external_id=sub)
+             .select_related("user").first())
+    return found.user if found else None
+
+
+def link_sso(user: AbstractBaseUser, sub: str) -> None:
+    ExternalIdentity.objects.create(user=user, client_id=None, external_id=sub,
+                                    source=Source.SSO)
 
 
 def new_person() -> AbstractBaseUser:
@@ -69,7 +82,7 @@ def person_for(client_id: int, external_id: str, *, source: str) -> AbstractBase
         person = new_person()
         try:
             with transaction.atomic():
-                ExternalIdentity.objects.create(user=person, client_id=client_id,  # type: ignore[misc]
+                ExternalIdentity.objects.create(user=person, client_id=client_id,
                                                 external_id=external_id, source=source)
         except IntegrityError:  # a concurrent answer made them first
             person.delete()
@@ -80,12 +93,12 @@ def person_for(client_id: int, external_id: str, *, source: str) -> AbstractBase
 
 
 def has_identity_at(user: AbstractBaseUser, client_id: int) -> bool:
-    return ExternalIdentity.objects.filter(user=user, client_id=client_id).exists()  # type: ignore[misc]
+    return ExternalIdentity.objects.filter(user=user, client_id=client_id).exists()
 
 
 def client_ids_of(user: AbstractBaseUser) -> list[tuple[int | None, str]]:
     """(client id, external id) of every identity of the person; None: every client."""
-    return list(ExternalIdentity.objects.filter(user=user)  # type: ignore[misc]
+    return list(ExternalIdentity.objects.filter(user=user)
                 .values_list("client_id", "external_id"))
 
 
@@ -97,7 +110,7 @@ def erase_links(user: AbstractBaseUser) -> int:
 
 def erase_identities(user: AbstractBaseUser) -> int:
     """Erasure: the ids clients know the person by (the account goes after them)."""
-    return ExternalIdentity.objects.filter(user=user).delete()[0]  # type: ignore[misc]
+    return ExternalIdentity.objects.filter(user=user).delete()[0]
 
 
 def export_identities(user: AbstractBaseUser) -> list[dict[str, Any]]:
@@ -147,7 +160,7 @@ def issue_link(client_id: int, client_name: str, external_id: str,
     names it in a refusal before the refused transaction is rolled back, then stores it)."""
     token = token or new_token()
     now = timezone.now()
-    link = ConsentLink.objects.create(  # type: ignore[misc]
+    link = ConsentLink.objects.create(
         digest=digest_of(token), client_id=client_id, client_name=client_name,
         external_id=external_id, purpose=purpose, created=now,
         expires=expires or link_expiry(now),

@@ -85,6 +85,7 @@ class ExternalIdentity(models.Model):
         ADMIN = "admin", _("admin")
         LINK = "consent link", _("consent link")
         API = "api", _("API")
+        SSO = "sso", _("identity provider")  # external_id is the provider's `sub`
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="external_identities")

@@ -165,10 +165,33 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 # django-axes must come first: it refuses a locked-out username+address before any password
 # is checked (see the Security section below).
+# Sign-in with the organisation's identity provider (OpenID Connect, dihya/console/sso.py):
+# on when DIHYA_OIDC_ISSUER is set (its /.well-known/openid-configuration is read on first use).
+DIHYA_OIDC_ISSUER = env.str("DIHYA_OIDC_ISSUER", default="").rstrip("/")
+DIHYA_OIDC_CLIENT_ID = env.str("DIHYA_OIDC_CLIENT_ID", default="")
+DIHYA_OIDC_CLIENT_SECRET = env.str("DIHYA_OIDC_CLIENT_SECRET", default="")
+DIHYA_OIDC_SCOPES = env.str("DIHYA_OIDC_SCOPES", default="openid email profile")
+# The claim whose values give roles: a value that names a Dihya group (Operators, Auditors)
+# gives it; DIHYA_OIDC_ROLES_MAP maps other names (llm-admins=Operators,dpo=Auditors); a value
+# equal to DIHYA_OIDC_SUPERUSER_ROLE makes a superuser (none when empty).
+DIHYA_OIDC_ROLES_CLAIM = env.str("DIHYA_OIDC_ROLES_CLAIM", default="groups")
+DIHYA_OIDC_ROLES_MAP: dict[str, str] = env.dict("DIHYA_OIDC_ROLES_MAP", default={})
+DIHYA_OIDC_SUPERUSER_ROLE = env.str("DIHYA_OIDC_SUPERUSER_ROLE", default="")
+# Password sign-in for everyone (True), or for superusers only (False: the bootstrap admin;
+# everyone else signs in with the identity provider).
+DIHYA_PASSWORD_SIGN_IN = env.bool("DIHYA_PASSWORD_SIGN_IN", default=True)
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "dihya.console.sso.PasswordBackend",
+    "dihya.console.sso.OrganisationBackend",
 ]
+# What mozilla-django-oidc reads from settings itself; the endpoints come from discovery.
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+OIDC_AUTHENTICATE_CLASS = "dihya.console.sso.SignIn"
+OIDC_CALLBACK_CLASS = "dihya.console.sso.Callback"
 if TESTING:  # hashing real passwords dominates a test run; tests need no real strength
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

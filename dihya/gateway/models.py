@@ -31,7 +31,8 @@ class ApiClient(models.Model):
         "`user` values are", max_length=10, default="client",
         choices=[("client", "the client's own ids (people of this client only)"),
                  ("username", "Dihya usernames (the identity provider's preferred_username)"),
-                 ("email", "e-mail addresses of Dihya accounts")],
+                 ("email", "e-mail addresses of Dihya accounts"),
+                 ("sub", "the identity provider's `sub` of people who signed in with it")],
         help_text="How the client names people in `user`. Its own ids reach only people it "
                   "has met (through a consent link or the consent API) or an admin linked.")
     created = models.DateTimeField(auto_now_add=True)

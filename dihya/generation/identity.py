@@ -3,8 +3,9 @@
 People are per client. A client that serves end users names them by its own ids by default:
 such an id reaches only a person that client has met (a consent link or the consent API made
 their identity at that client) or one an admin linked for every client. A client may declare
-instead that its `user` values are Dihya usernames or e-mail addresses (`ApiClient.user_ids`,
-e.g. when both it and Dihya sign people in with the organisation's identity provider).
+instead that its `user` values are Dihya usernames, e-mail addresses, or the `sub` of the
+organisation's identity provider (`ApiClient.user_ids`): then a person who signed in to Dihya
+with that provider is the person the app names.
 
 A client that does not serve end users has no people: its `user` is a label, resolved to
 nobody, charged to nobody, in nobody's export. Operators (no client) name accounts by
@@ -30,6 +31,10 @@ def resolve(client: ApiClient | None, end_user: str) -> AbstractBaseUser | None:
         return None
     if client.user_ids == "username":
         return _by_field(get_user_model().USERNAME_FIELD, end_user) or identities.find(
+            client.pk, end_user)
+    if client.user_ids == "sub":
+        found = identities.find_sso(end_user)
+        return found if found is not None and found.is_active else identities.find(
             client.pk, end_user)
     if client.user_ids == "email":
         return _by_field("email", end_user) or identities.find(client.pk, end_user)
@@ -65,7 +70,7 @@ def has_served(client: ApiClient | None, user: AbstractBaseUser) -> bool:
     if not client.end_users:
         return False
     return (identities.has_identity_at(user, client.pk)
-            or Generation.objects.filter(client=client, user=user).exists())  # type: ignore[misc]
+            or Generation.objects.filter(client=client, user=user).exists())
 
 
 def person_for(client: ApiClient, end_user: str, *, source: str) -> AbstractBaseUser:

@@ -23,7 +23,7 @@ class ClientItem(Item):
     name: str = Field(min_length=1, max_length=64)
     routes: list[Name] = Field(default_factory=list)
     end_users: bool = False
-    user_ids: Literal["client", "username", "email"] = "client"
+    user_ids: Literal["client", "username", "email", "sub"] = "client"
     active: bool = True
     plan: str | None = Field(None, min_length=1, max_length=64)
 

@@ -33,7 +33,7 @@ class Command(BaseCommand):
                             help="What the key may do (repeatable; default: chat and jobs).")
         parser.add_argument("--end-users", action="store_true",
                             help="A new client serves end users (their consent is required).")
-        parser.add_argument("--user-ids", choices=("client", "username", "email"),
+        parser.add_argument("--user-ids", choices=("client", "username", "email", "sub"),
                             default="client",
                             help="What a new client's `user` values are (default: its own ids).")
 
