@@ -44,7 +44,12 @@ run: $(VENV)/.installed-local .env
 	@HOST=$(HOST) PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) WORKERS=$(WORKERS) BIN=$(BIN) \
 	  bash scripts/run-all.sh
 
-test: $(VENV)/.installed-dev,local .env
+# The real OpenID Connect provider the SSO browser tests sign in with (npm's oidc-provider).
+tests/oidc/node_modules: tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+test: $(VENV)/.installed-dev,local .env tests/oidc/node_modules
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev,local

@@ -87,7 +87,13 @@ class PurposeAdmin(admin.ModelAdmin):
 
 @admin.register(ExternalIdentity)
 class ExternalIdentityAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "user"]
+    """An id with no client is valid at every client: that is how an admin links one person
+    across clients. Ids a consent link, the API or the identity provider made say so."""
+
+    list_display = ["external_id", "user", "client_id", "source", "created"]
+    list_filter = ["source"]
+    fields = ["user", "client_id", "external_id", "source"]
+    readonly_fields = ["source"]
     list_select_related = ["user"]
     search_fields = ["external_id", "user__username"]
     autocomplete_fields = ["user"]

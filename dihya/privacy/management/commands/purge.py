@@ -45,8 +45,10 @@ def _find(name: str) -> Any:
     User = get_user_model()
     user = User._default_manager.filter(**{User.USERNAME_FIELD: name}).first()
     if user is None:
-        link = ExternalIdentity.objects.filter(external_id=name).select_related("user").first()
-        user = link.user if link else None
+        links = list(ExternalIdentity.objects.filter(external_id=name).select_related("user")[:2])
+        if len(links) > 1:  # ids are per client: two people may share one
+            raise CommandError(f"{name!r} names people at several clients: give a username")
+        user = links[0].user if links else None
     if user is None:
         raise CommandError(f"no account named {name!r}")
     return user
