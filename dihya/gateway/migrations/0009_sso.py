@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gateway', '0006_people_scopes'),
+        ('gateway', '0008_people_scopes'),
     ]
 
     operations = [

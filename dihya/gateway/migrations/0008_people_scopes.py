@@ -12,7 +12,7 @@ def keep_usernames(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gateway', '0005_delivery'),
+        ('gateway', '0007_trace_id'),
     ]
 
     operations = [
