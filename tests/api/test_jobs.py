@@ -138,6 +138,9 @@ def test_it_refuses_bad_jobs_at_submission(api, dead_url, make_engine, make_rout
     for body, param in (({**HELLO, "stream": True}, "stream"),
                         ({**HELLO, "callback_url": "ftp://example.org/x"}, "callback_url"),
                         ({**HELLO, "callback_url": "http://127.0.0.1:9/hook"}, "callback_url"),
+                        ({**HELLO, "callback_url": "http://h:99999/"}, "callback_url"),
+                        ({**HELLO, "callback_url": "http://[::1/"}, "callback_url"),
+                        ({**HELLO, "callback_url": "http://[2002:7f00:1::1]/"}, "callback_url"),
                         ({**HELLO, "model": 3}, "model")):
         response = httpx.post(api + "/api/v1/generations", headers=auth(key), json=body)
         assert response.status_code == 400, body
