@@ -9,10 +9,10 @@ costs no query per request; a key found unknown (revoked, mistyped, retried in a
 remembered as unknown for as long, in a table as bounded. Revocation must still act at once,
 so every remembered entry carries the "key stamp" read from Django's cache when it was
 loaded: any change to a key or a client (revoke, deactivate, routes edited) writes a new stamp
-once committed, and an entry whose stamp no
-longer matches is reloaded. With Redis as the cache this holds across every web process; with
-the embedded local-memory cache it holds within a process, and another process's edit (say a
-`manage.py` command) is seen at most `DIHYA_KEY_CACHE_SECONDS` later. Expiry is checked on
+once committed, and an entry whose stamp no longer matches is reloaded. With Redis as the
+cache this holds across every web process; with the embedded local-memory cache it holds
+within a process, and another process's edit (say a `manage.py` command) is seen at most
+`DIHYA_KEY_CACHE_SECONDS` later. Expiry is checked on
 every request against the clock.
 
 When the cache is down (Redis restarting), keys are checked against the database on every
