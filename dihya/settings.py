@@ -242,6 +242,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DIHYA_MAX_BODY_BYTES", default=1_000_000)
 # How long a web process remembers a verified API key (revocation still acts at once: see
 # dihya/gateway/keys.py).
 DIHYA_KEY_CACHE_SECONDS = env.float("DIHYA_KEY_CACHE_SECONDS", default=5.0)
+# Long-polls (`GET /api/v1/generations/{id}?wait=`) one key may hold at a time in one web
+# process; one more is answered 429 too_many_waits (dihya/api/jobs.py).
+DIHYA_MAX_WAITS_PER_KEY = env.int("DIHYA_MAX_WAITS_PER_KEY", default=8)
 # How long a process remembers which quota plans apply to a client or person (an edit in the
 # same process applies at once; counters are never cached: quotas/plans.py).
 DIHYA_PLAN_CACHE_SECONDS = env.float("DIHYA_PLAN_CACHE_SECONDS", default=5.0)

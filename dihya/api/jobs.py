@@ -10,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router, Schema
@@ -20,6 +24,7 @@ from pydantic import Field
 from dihya.api.auth import BearerKey, caller
 from dihya.api.openai import answer_headers
 from dihya.api.schemas import ERRORS, ErrorBody, Job, JobAccepted
+from dihya.gateway import keys
 from dihya.gateway.models import ApiClient, Generation
 from dihya.generation import callbacks, hops, jobs, pipeline
 from dihya.generation.errors import Refusal
@@ -29,6 +34,8 @@ router = Router(tags=["Jobs"], auth=BearerKey())
 
 MAX_WAIT = 30.0
 FIRST_DELAY, MAX_DELAY = 0.05, 0.5  # long-poll backoff: quick answers come quick, no hammering
+# Long-polls in progress in this process, by key digest. Only touched on the event loop.
+_waiting: Counter[str] = Counter()
 
 
 class Wait(Schema):
@@ -102,10 +109,41 @@ def report_of(client: ApiClient | None, generation_id: str) -> dict[str, Any]:
             summary="Read a generation (long-poll with ?wait=N)", operation_id="get_generation")
 async def read(request: HttpRequest, generation_id: str, params: Query[Wait]) -> HttpResponse:
     """Status, result, usage, serving engine and attempts. With `wait`, answers as soon as the
-    job reaches a terminal state, or after `wait` seconds with its current state."""
+    job reaches a terminal state, or after `wait` seconds with its current state. A key may
+    hold DIHYA_MAX_WAITS_PER_KEY waits at a time per server process; one more is
+    `429 too_many_waits` (`Retry-After: 1`)."""
+    if not params.wait:
+        return await answer(request, generation_id, 0)
+    with waiting(request.auth):  # type: ignore[attr-defined]
+        return await answer(request, generation_id, params.wait)
+
+
+@contextmanager
+def waiting(token: str) -> Iterator[None]:
+    """Hold one of the key's long-poll places, or refuse with a 429.
+
+    Refused rather than answered at once with the current state: a client looping on
+    `?wait=` (as docs/api.md shows) would then spin, two queries a turn, which is the very
+    load the cap is for; a 429 costs no query and tells it to slow down."""
+    digest = keys.digest_of(token)
+    if _waiting[digest] >= settings.DIHYA_MAX_WAITS_PER_KEY:
+        raise Refusal(429, "too_many_waits",
+                      f"This key already waits on {_waiting[digest]} generations: wait for "
+                      "one to answer, or poll without `wait`.", param="wait",
+                      headers={"Retry-After": "1"})
+    _waiting[digest] += 1
+    try:
+        yield
+    finally:
+        _waiting[digest] -= 1
+        if not _waiting[digest]:
+            del _waiting[digest]
+
+
+async def answer(request: HttpRequest, generation_id: str, wait: float) -> HttpResponse:
     client, now = await hops.db(status_of)(request.auth,  # type: ignore[attr-defined]
                                                  generation_id)
-    deadline = time.monotonic() + params.wait
+    deadline = time.monotonic() + wait
     delay = FIRST_DELAY
     while now not in Generation.TERMINAL and (left := deadline - time.monotonic()) > 0:
         await asyncio.sleep(min(delay, left))

@@ -6,6 +6,7 @@ import http.server
 import json
 import queue
 import threading
+import time
 
 import httpx
 import pytest
@@ -101,6 +102,34 @@ def test_it_answers_a_long_poll_with_the_current_state_when_time_is_up(api, dead
     assert job["result"] is None and job["usage"] is None and job["attempts"] == []
     response = httpx.get(f"{api}/api/v1/generations/{job_id}?wait=31", headers=auth(key))
     assert response.status_code == 400 and response.json()["error"]["param"] == "wait"
+
+
+def test_it_caps_the_long_polls_of_one_key(api, dead_url, make_engine, make_route, make_key,
+                                          settings):
+    """Over DIHYA_MAX_WAITS_PER_KEY concurrent waits, a key's next wait is 429 at once: a
+    client looping on `?wait=` would turn an immediate answer into a busy loop."""
+    settings.DIHYA_MAX_WAITS_PER_KEY = 2
+    make_route("default", make_engine(dead_url))
+    key, other = make_key(), make_key("other")
+    job_id = httpx.post(api + "/api/v1/generations", headers=auth(key), json=HELLO).json()["id"]
+    url = f"{api}/api/v1/generations/{job_id}"
+    waits = [threading.Thread(target=httpx.get, args=(url + "?wait=1.5",),
+                              kwargs={"headers": auth(key), "timeout": 10}) for _ in range(2)]
+    for wait in waits:
+        wait.start()
+    time.sleep(0.4)
+
+    refused = httpx.get(url + "?wait=1.5", headers=auth(key))
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "too_many_waits"
+    assert refused.headers["Retry-After"] == "1"
+    assert httpx.get(url, headers=auth(key)).status_code == 200  # no wait: no cap
+    other_id = httpx.post(api + "/api/v1/generations", headers=auth(other), json=HELLO).json()
+    assert httpx.get(f"{api}/api/v1/generations/{other_id['id']}?wait=0.1",
+                     headers=auth(other)).status_code == 200  # another key: its own cap
+    for wait in waits:
+        wait.join()
+    assert httpx.get(url + "?wait=0.1", headers=auth(key)).status_code == 200
 
 
 def test_it_cancels_a_queued_job_once(api, dead_url, make_engine, make_route, make_key):
