@@ -201,10 +201,18 @@ DIHYA_ENGINE_KEY_VARIABLES = env.list("DIHYA_ENGINE_KEY_VARIABLES", default=[])
 # Key of the pseudonyms that stand for end users in counters and the audit log (HMAC-SHA256).
 # Changing it makes old pseudonyms unlinkable to people: only with a reason (see README).
 DIHYA_PSEUDONYM_KEY = env.str("DIHYA_PSEUDONYM_KEY", default="")
-# Outbound notifications (job callbacks, alert webhooks): signed with this secret (HMAC-SHA256),
-# and refused towards private or loopback addresses unless explicitly allowed (dihya.lib.outbound).
+# Outbound notifications are signed (HMAC-SHA256) and refused towards private or loopback
+# addresses unless explicitly allowed (dihya.lib.outbound). Job callbacks: with their client's
+# own secret (admin: API clients, rotate). Quota alert webhooks: with the operator's
+# DIHYA_ALERT_WEBHOOK_SECRET, or DIHYA_WEBHOOK_SECRET where unset. DIHYA_WEBHOOK_SECRET, which
+# signed everything before, still signs the callbacks of clients with no secret of their own.
+DIHYA_ALERT_WEBHOOK_SECRET = env.str("DIHYA_ALERT_WEBHOOK_SECRET", default="")
 DIHYA_WEBHOOK_SECRET = env.str("DIHYA_WEBHOOK_SECRET", default="")
 DIHYA_ALLOW_PRIVATE_WEBHOOKS = env.bool("DIHYA_ALLOW_PRIVATE_WEBHOOKS", default=False)
+# How many django-q2 workers may be sending notifications at once (dihya.gateway.deliveries):
+# by default all but one, so slow receivers never hold every worker away from generation jobs.
+DIHYA_DELIVERY_SLOTS = env.int("DIHYA_DELIVERY_SLOTS",
+                               default=max(1, int(Q_CLUSTER["workers"]) - 1))  # type: ignore[call-overload]
 # How e-mail leaves (alerts): EMAIL_URL like smtp+tls://user:password@host:587. The default
 # prints mails to the worker's log, so the embedded setup shows alerts without a mail server.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -28,6 +28,7 @@ from dihya.gateway import keys
 from dihya.gateway.models import ApiClient, Generation
 from dihya.generation import callbacks, hops, jobs, pipeline
 from dihya.generation.errors import Refusal
+from dihya.generation.pipeline import Caller
 from dihya.generation.requests import JobBody
 
 router = Router(tags=["Jobs"], auth=BearerKey())
@@ -71,12 +72,16 @@ def generation(client: ApiClient | None, generation_id: str) -> Generation:
     return found
 
 
-def submit_job(token: str, body: JobBody) -> pipeline.Admission:
+def job_caller(token: str, body: JobBody) -> Caller:
     if body.stream:
         raise Refusal(400, "invalid_request", "Jobs are not streamed: send `stream: false` or "
                       "use /v1/chat/completions.", param="stream")
-    url = callbacks.checked_url(body.callback_url) if body.callback_url else ""
-    admission = pipeline.admit(caller(token, Generation.Source.JOB), body, queued=True,
+    return caller(token, Generation.Source.JOB)
+
+
+def submit_job(token: str, body: JobBody, url: str = "",
+               who: Caller | None = None) -> pipeline.Admission:
+    admission = pipeline.admit(who or job_caller(token, body), body, queued=True,
                                callback_url=url)
     jobs.enqueue(admission.generation)
     return admission
@@ -88,7 +93,12 @@ async def submit(request: HttpRequest, body: JobBody) -> HttpResponse:
     """Same body as chat completions, plus `callback_url`: when the job ends, its report (the
     GET answer) is POSTed there, signed with `X-Dihya-Signature: t=<unix time>,v1=<hex>` where
     hex = HMAC-SHA256(secret, "<t>.<raw body>")."""
-    admission = await hops.db(submit_job)(request.auth, body)  # type: ignore[attr-defined]
+    token = request.auth  # type: ignore[attr-defined]
+    url, who = "", None
+    if body.callback_url:  # key checked first (a hop), then the URL resolved off the hops
+        who = await hops.db(job_caller)(token, body)
+        url = await callbacks.checked_url(body.callback_url)
+    admission = await hops.db(submit_job)(token, body, url, who)
     gid = str(admission.generation.pk)
     headers = answer_headers(admission, "")
     del headers["X-Dihya-Engine"]  # not chosen yet: the worker decides

@@ -22,10 +22,13 @@ from dihya.generation.errors import Refusal
 from dihya.lib import outbound
 
 
-def checked_url(url: str) -> str:
-    """Refuse at submission what may not or could never be delivered (400 on `callback_url`)."""
+async def checked_url(url: str) -> str:
+    """Refuse at submission what may not or could never be delivered (400 on `callback_url`).
+
+    On the event loop, not in a database hop: the name resolves on `dihya.lib.outbound`'s
+    own threads under its deadline, so slow or hanging DNS never holds a database thread."""
     try:
-        outbound.check_url(url)
+        await outbound.acheck_url(url)
     except outbound.UnsafeURL as exc:
         raise Refusal(400, "invalid_request", f"callback_url refused: {exc}.",
                       param="callback_url") from None

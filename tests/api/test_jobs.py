@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from dihya.gateway import deliveries
-from dihya.gateway.models import Delivery, Generation
+from dihya.gateway.models import ApiClient, Delivery, Generation
 from dihya.generation import callbacks
 from dihya.lib import outbound
 from tests.conftest import free_port
@@ -63,6 +63,9 @@ def test_it_runs_a_job_on_the_workers_and_calls_back_signed(webhooks, qcluster, 
     make_route("default", make_engine(dead_url, name="dead"), make_engine(llama, name="llama"))
     server, received, url = receiver()
     key = make_key()
+    client = ApiClient.objects.get(name="app")
+    secret = client.new_signing_secret()  # the client's own, not the shared SECRET
+    client.save()
 
     submitted = httpx.post(api + "/api/v1/generations", headers=auth(key),
                            json={**HELLO, "callback_url": url})
@@ -82,10 +85,12 @@ def test_it_runs_a_job_on_the_workers_and_calls_back_signed(webhooks, qcluster, 
     assert job["deliveries"] == 1 and job["error"] is None
     headers, body = received.get(timeout=60)
     server.shutdown()
-    assert outbound.verify(body, headers[outbound.SIGNATURE_HEADER], SECRET)
-    assert not outbound.verify(body + b" ", headers[outbound.SIGNATURE_HEADER], SECRET)
+    assert outbound.verify(body, headers[outbound.SIGNATURE_HEADER], secret)
+    assert not outbound.verify(body, headers[outbound.SIGNATURE_HEADER], SECRET)
+    assert not outbound.verify(body + b" ", headers[outbound.SIGNATURE_HEADER], secret)
     delivered = json.loads(body)
     assert delivered["id"] == job_id and delivered["status"] == "succeeded"
+    assert delivered["dihya"] == {"kind": "job.callback", "client": "app", "url": url}
     assert delivered["result"] == job["result"]
 
 
@@ -182,8 +187,12 @@ def test_it_schedules_a_later_try_when_a_callback_fails(webhooks, db, monkeypatc
     monkeypatch.setattr(deliveries, "hand_over", lambda pk, **kw: handed.append(kw))
     handed: list[dict] = []
     server, received, url = receiver(status=500)
+    client = ApiClient(name="app")
+    secret = client.new_signing_secret()
+    client.save()
     generation = Generation.objects.create(source="job", route_name="default", status="failed",
-                                           error_code="all_engines_failed", callback_url=url)
+                                           error_code="all_engines_failed", callback_url=url,
+                                           client=client)
     callbacks.announce(generation.pk)
     delivery = Delivery.objects.get(generation_id=generation.pk)
     assert delivery.payload["error"]["code"] == "all_engines_failed"
@@ -191,7 +200,7 @@ def test_it_schedules_a_later_try_when_a_callback_fails(webhooks, db, monkeypatc
     assert deliveries.deliver(str(delivery.pk)) == "pending"
     server.shutdown()
     headers, body = received.get(timeout=5)
-    assert outbound.verify(body, headers[outbound.SIGNATURE_HEADER], SECRET)
+    assert outbound.verify(body, headers[outbound.SIGNATURE_HEADER], secret)
     assert json.loads(body)["id"] == str(generation.pk)
     delivery.refresh_from_db()
     assert (delivery.attempts, delivery.response_code, delivery.error) == (1, 500, "HTTP 500")
