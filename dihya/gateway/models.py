@@ -18,7 +18,6 @@ from django.utils import timezone
 from dihya.lib import sealing
 from fallbacks.models import NAME_VALIDATOR, Engine, Route
 
-SIGNING_LABEL = "dihya-signing-secrets"
 SIGNING_PREFIX = "whsec_"
 
 
@@ -57,12 +56,12 @@ class ApiClient(models.Model):
         """Give the client a new signing secret (saved by the caller) and return it, the one
         time it is seen in clear."""
         raw = sealing.new_secret(SIGNING_PREFIX)
-        self.signing_secret = sealing.seal(raw, SIGNING_LABEL)
+        self.signing_secret = sealing.seal(raw)
         return raw
 
     def signing_key(self) -> str | None:
         """The client's own signing secret in clear, or None if it has none (an old client)."""
-        return sealing.unseal(self.signing_secret, SIGNING_LABEL) if self.signing_secret else None
+        return sealing.unseal(self.signing_secret) if self.signing_secret else None
 
 
 class ApiKey(models.Model):

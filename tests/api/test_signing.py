@@ -158,3 +158,20 @@ def test_the_command_rotates_a_secret_and_prints_it_last(db, capsys):
     raw = capsys.readouterr().out.strip().splitlines()[-1]
     client.refresh_from_db()
     assert client.signing_key() == raw
+
+
+def test_a_rotation_of_the_encryption_key_keeps_every_signing_secret(db, settings):
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.DIHYA_ENCRYPTION_KEY = old
+    client = ApiClient(name="billing")
+    raw = client.new_signing_secret()
+    client.save()
+
+    settings.DIHYA_ENCRYPTION_KEY = f"{new},{old}"
+    call_command("reencrypt_signing_secrets")
+    settings.DIHYA_ENCRYPTION_KEY = new
+
+    client.refresh_from_db()
+    assert client.signing_key() == raw
