@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import socket
 import socketserver
+import ssl
 import threading
 import time
 
@@ -190,3 +191,76 @@ def test_deliveries_never_take_more_than_their_worker_slots(db, settings):
     assert deliveries.deliver(str(waiting.pk)) == "delivered"
     waiting.refresh_from_db()
     assert waiting.attempts == 1 and waiting.sending_until is None
+
+
+def certificate(name: str, tmp_path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context presenting a certificate for `name`, client context trusting its CA)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def named(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(named("test CA")).issuer_name(named("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
+          .not_valid_after(now + dt.timedelta(hours=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().subject_name(named(name)).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(pem) + key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "leaf.pem")
+    client = ssl.create_default_context(cadata=ca.public_bytes(pem).decode())
+    return server, client
+
+
+@pytest.mark.parametrize("certified_name, outcome", [("hooks.test", "delivered"),
+                                                     ("other.test", "pending")])
+def test_a_pinned_https_delivery_still_checks_the_certificate_of_the_name(
+        db, guarded, local_is_public, dns, monkeypatch, tmp_path, certified_name, outcome):
+    server_tls, client_tls = certificate(certified_name, tmp_path)
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda sock, name, ctx: names.append(name)
+
+    class Answer(socketserver.BaseRequestHandler):
+        def handle(self):
+            with contextlib.suppress(OSError), server_tls.wrap_socket(
+                    self.request, server_side=True) as tls:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += tls.recv(65536)
+                names.append(data.decode())
+                tls.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    listener = socketserver.ThreadingTCPServer(("127.0.0.1", free_port()), Answer)
+    listener.daemon_threads = True
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    port = listener.server_address[1]
+    dns["hooks.test"] = lambda: ["127.0.0.1"]
+
+    class Trusting(httpx.AsyncClient):
+        def __init__(self, **kwargs):
+            super().__init__(verify=client_tls, **kwargs)
+
+    monkeypatch.setattr(outbound.httpx, "AsyncClient", Trusting)
+    monkeypatch.setattr(deliveries, "hand_over", lambda *a, **kw: None)
+    delivery = alert(f"https://hooks.test:{port}/hook")
+
+    assert deliveries.deliver(str(delivery.pk)) == outcome
+    listener.shutdown()
+    assert names[0] == "hooks.test"  # SNI: the name, though the connection went to 127.0.0.1
+    if outcome == "delivered":
+        assert f"Host: hooks.test:{port}" in names[1]
+    else:
+        delivery.refresh_from_db()
+        assert "CERTIFICATE_VERIFY_FAILED" in delivery.error

@@ -91,8 +91,9 @@ def submit_job(token: str, body: JobBody, url: str = "",
              operation_id="create_generation")
 async def submit(request: HttpRequest, body: JobBody) -> HttpResponse:
     """Same body as chat completions, plus `callback_url`: when the job ends, its report (the
-    GET answer) is POSTed there, signed with `X-Dihya-Signature: t=<unix time>,v1=<hex>` where
-    hex = HMAC-SHA256(secret, "<t>.<raw body>")."""
+    GET answer, with `"dihya": {"kind", "client", "url"}`) is POSTed there, signed with
+    `X-Dihya-Signature: t=<unix time>,v1=<hex>` where hex = HMAC-SHA256(the client's signing
+    secret, "<t>.<raw body>")."""
     token = request.auth  # type: ignore[attr-defined]
     url, who = "", None
     if body.callback_url:  # key checked first (a hop), then the URL resolved off the hops
