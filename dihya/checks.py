@@ -77,10 +77,18 @@ def production_secrets(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
             hint="Set DIHYA_ENCRYPTION_KEY (a Fernet key), then run "
                  "`manage.py reencrypt_secrets` with the derived key no longer needed.",
             id="dihya.W001"))
-    if not settings.DIHYA_WEBHOOK_SECRET:
+    if not (settings.DIHYA_ALERT_WEBHOOK_SECRET or settings.DIHYA_WEBHOOK_SECRET):
         warnings.append(Warning(
-            "DIHYA_WEBHOOK_SECRET is not set: job callbacks and alert webhooks cannot be signed "
-            "and are not sent.", id="dihya.W002"))
+            "Neither DIHYA_ALERT_WEBHOOK_SECRET nor DIHYA_WEBHOOK_SECRET is set: quota alert "
+            "webhooks cannot be signed and are not sent, nor are the job callbacks of clients "
+            "without a signing secret of their own.", id="dihya.W002"))
+    elif settings.DIHYA_ALERT_WEBHOOKS and not settings.DIHYA_ALERT_WEBHOOK_SECRET:
+        warnings.append(Warning(
+            "DIHYA_ALERT_WEBHOOK_SECRET is not set: quota alerts are signed with "
+            "DIHYA_WEBHOOK_SECRET, which API clients from before per-client signing secrets "
+            "may hold, and so could forge alerts.",
+            hint="Set DIHYA_ALERT_WEBHOOK_SECRET (32+ random characters) and give it to the "
+                 "alert receivers only (docs/security.md).", id="dihya.W005"))
     if not settings.DIHYA_PSEUDONYM_KEY:
         warnings.append(Warning(
             "DIHYA_PSEUDONYM_KEY is not set: pseudonyms are derived from SECRET_KEY, and "

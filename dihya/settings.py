@@ -224,10 +224,18 @@ DIHYA_ENGINE_KEY_VARIABLES = env.list("DIHYA_ENGINE_KEY_VARIABLES", default=[])
 # Key of the pseudonyms that stand for end users in counters and the audit log (HMAC-SHA256).
 # Changing it makes old pseudonyms unlinkable to people: only with a reason (see README).
 DIHYA_PSEUDONYM_KEY = env.str("DIHYA_PSEUDONYM_KEY", default="")
-# Outbound notifications (job callbacks, alert webhooks): signed with this secret (HMAC-SHA256),
-# and refused towards private or loopback addresses unless explicitly allowed (dihya.lib.outbound).
+# Outbound notifications are signed (HMAC-SHA256) and refused towards private or loopback
+# addresses unless explicitly allowed (dihya.lib.outbound). Job callbacks: with their client's
+# own secret (admin: API clients, rotate). Quota alert webhooks: with the operator's
+# DIHYA_ALERT_WEBHOOK_SECRET, or DIHYA_WEBHOOK_SECRET where unset. DIHYA_WEBHOOK_SECRET, which
+# signed everything before, still signs the callbacks of clients with no secret of their own.
+DIHYA_ALERT_WEBHOOK_SECRET = env.str("DIHYA_ALERT_WEBHOOK_SECRET", default="")
 DIHYA_WEBHOOK_SECRET = env.str("DIHYA_WEBHOOK_SECRET", default="")
 DIHYA_ALLOW_PRIVATE_WEBHOOKS = env.bool("DIHYA_ALLOW_PRIVATE_WEBHOOKS", default=False)
+# How many django-q2 workers may be sending notifications at once (dihya.gateway.deliveries):
+# by default all but one, so slow receivers never hold every worker away from generation jobs.
+DIHYA_DELIVERY_SLOTS = env.int("DIHYA_DELIVERY_SLOTS",
+                               default=max(1, int(Q_CLUSTER["workers"]) - 1))  # type: ignore[call-overload]
 # How e-mail leaves (alerts): EMAIL_URL like smtp+tls://user:password@host:587. The default
 # prints mails to the worker's log, so the embedded setup shows alerts without a mail server.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -272,6 +280,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DIHYA_MAX_BODY_BYTES", default=1_000_000)
 # How long a web process remembers a verified API key (revocation still acts at once: see
 # dihya/gateway/keys.py).
 DIHYA_KEY_CACHE_SECONDS = env.float("DIHYA_KEY_CACHE_SECONDS", default=5.0)
+# Long-polls (`GET /api/v1/generations/{id}?wait=`) one key may hold at a time in one web
+# process; one more is answered 429 too_many_waits (dihya/api/jobs.py).
+DIHYA_MAX_WAITS_PER_KEY = env.int("DIHYA_MAX_WAITS_PER_KEY", default=8)
 # How long a process remembers which quota plans apply to a client or person (an edit in the
 # same process applies at once; counters are never cached: quotas/plans.py).
 DIHYA_PLAN_CACHE_SECONDS = env.float("DIHYA_PLAN_CACHE_SECONDS", default=5.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from dihya.lib import outbound
@@ -54,8 +56,41 @@ def test_it_accepts_a_public_address(settings):
     outbound.check_url("https://93.184.215.14/hook")
 
 
-def test_nothing_is_sent_unsigned(settings):
-    settings.DIHYA_WEBHOOK_SECRET = ""
+@pytest.mark.parametrize("address", [
+    "192.0.0.192", "192.0.0.8", "192.0.0.171",          # IETF protocol assignments (192.0.0.0/24)
+    "192.88.99.1",                                      # 6to4 relay anycast
+    "198.18.0.1", "198.19.255.254",                     # benchmarking
+    "100.64.0.1", "100.100.100.200",                    # shared (CGNAT; Alibaba metadata)
+    "0.1.2.3", "240.0.0.1", "255.255.255.255",          # "this network", reserved, broadcast
+    "192.0.2.1", "198.51.100.1", "203.0.113.1",         # documentation
+    "fec0::1", "feff::1",                               # site-local (deprecated)
+    "2002:c0a8:14d::1", "2002:7f00:1::1", "2002:a9fe:a9fe::1",  # 6to4 of private IPv4
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",             # Teredo
+    "64:ff9b::c0a8:14d", "64:ff9b::7f00:1",             # NAT64 of 192.168.1.77, 127.0.0.1
+    "64:ff9b:1::1",                                     # local-use NAT64
+    "::ffff:192.168.1.77", "::ffff:0:a00:1",            # IPv4-mapped, IPv4-translated
+    "::127.0.0.1", "::1", "::",                         # IPv4-compatible, loopback, unspecified
+    "100::1", "2001:db8::1", "3fff::1", "5f00::1",      # discard, documentation, SRv6
+    "2001:10::1", "fc00::1", "fd00:ec2::254", "fe80::1", "ff02::1",
+])
+def test_special_purpose_addresses_are_not_public(address):
+    assert not outbound.is_public(ipaddress.ip_address(address))
 
-    with pytest.raises(outbound.UnsafeURL, match="DIHYA_WEBHOOK_SECRET"):
-        outbound.post_signed("https://93.184.215.14/hook", {"a": 1}, outbound.secret())
+
+@pytest.mark.parametrize("address", [
+    "93.184.215.14", "1.1.1.1", "8.8.8.8", "2606:4700:4700::1111", "2a00:1450:4007:80f::200e",
+    "64:ff9b::5db8:d70e",       # NAT64 of 93.184.215.14: a public IPv4 host
+    "2002:5db8:d70e::1",        # 6to4 of 93.184.215.14
+    "::ffff:93.184.215.14",
+])
+def test_public_addresses_stay_public(address):
+    assert outbound.is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("url", ["http://h:99999/", "http://[::1/", "http://example.org:0x50/",
+                                 "http://[fe80::1%25eth0]/", "http:///nohost"])
+def test_a_malformed_url_is_refused_not_crashed_on(url, settings):
+    settings.DIHYA_ALLOW_PRIVATE_WEBHOOKS = True
+
+    with pytest.raises(outbound.UnsafeURL):
+        outbound.check_url(url)

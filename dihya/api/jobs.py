@@ -10,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router, Schema
@@ -20,15 +24,19 @@ from pydantic import Field
 from dihya.api.auth import BearerKey, caller
 from dihya.api.openai import answer_headers
 from dihya.api.schemas import ERRORS, ErrorBody, Job, JobAccepted
+from dihya.gateway import keys
 from dihya.gateway.models import ApiClient, Generation
 from dihya.generation import callbacks, hops, jobs, pipeline
 from dihya.generation.errors import Refusal
+from dihya.generation.pipeline import Caller
 from dihya.generation.requests import JobBody
 
 router = Router(tags=["Jobs"], auth=BearerKey())
 
 MAX_WAIT = 30.0
 FIRST_DELAY, MAX_DELAY = 0.05, 0.5  # long-poll backoff: quick answers come quick, no hammering
+# Long-polls in progress in this process, by key digest. Only touched on the event loop.
+_waiting: Counter[str] = Counter()
 
 
 class Wait(Schema):
@@ -64,12 +72,16 @@ def generation(client: ApiClient | None, generation_id: str) -> Generation:
     return found
 
 
-def submit_job(token: str, body: JobBody) -> pipeline.Admission:
+def job_caller(token: str, body: JobBody) -> Caller:
     if body.stream:
         raise Refusal(400, "invalid_request", "Jobs are not streamed: send `stream: false` or "
                       "use /v1/chat/completions.", param="stream")
-    url = callbacks.checked_url(body.callback_url) if body.callback_url else ""
-    admission = pipeline.admit(caller(token, Generation.Source.JOB), body, queued=True,
+    return caller(token, Generation.Source.JOB)
+
+
+def submit_job(token: str, body: JobBody, url: str = "",
+               who: Caller | None = None) -> pipeline.Admission:
+    admission = pipeline.admit(who or job_caller(token, body), body, queued=True,
                                callback_url=url)
     jobs.enqueue(admission.generation)
     return admission
@@ -79,9 +91,15 @@ def submit_job(token: str, body: JobBody) -> pipeline.Admission:
              operation_id="create_generation")
 async def submit(request: HttpRequest, body: JobBody) -> HttpResponse:
     """Same body as chat completions, plus `callback_url`: when the job ends, its report (the
-    GET answer) is POSTed there, signed with `X-Dihya-Signature: t=<unix time>,v1=<hex>` where
-    hex = HMAC-SHA256(secret, "<t>.<raw body>")."""
-    admission = await hops.db(submit_job)(request.auth, body)  # type: ignore[attr-defined]
+    GET answer, with `"dihya": {"kind", "client", "url"}`) is POSTed there, signed with
+    `X-Dihya-Signature: t=<unix time>,v1=<hex>` where hex = HMAC-SHA256(the client's signing
+    secret, "<t>.<raw body>")."""
+    token = request.auth  # type: ignore[attr-defined]
+    url, who = "", None
+    if body.callback_url:  # key checked first (a hop), then the URL resolved off the hops
+        who = await hops.db(job_caller)(token, body)
+        url = await callbacks.checked_url(body.callback_url)
+    admission = await hops.db(submit_job)(token, body, url, who)
     gid = str(admission.generation.pk)
     headers = answer_headers(admission, "")
     del headers["X-Dihya-Engine"]  # not chosen yet: the worker decides
@@ -102,10 +120,41 @@ def report_of(client: ApiClient | None, generation_id: str) -> dict[str, Any]:
             summary="Read a generation (long-poll with ?wait=N)", operation_id="get_generation")
 async def read(request: HttpRequest, generation_id: str, params: Query[Wait]) -> HttpResponse:
     """Status, result, usage, serving engine and attempts. With `wait`, answers as soon as the
-    job reaches a terminal state, or after `wait` seconds with its current state."""
+    job reaches a terminal state, or after `wait` seconds with its current state. A key may
+    hold DIHYA_MAX_WAITS_PER_KEY waits at a time per server process; one more is
+    `429 too_many_waits` (`Retry-After: 1`)."""
+    if not params.wait:
+        return await answer(request, generation_id, 0)
+    with waiting(request.auth):  # type: ignore[attr-defined]
+        return await answer(request, generation_id, params.wait)
+
+
+@contextmanager
+def waiting(token: str) -> Iterator[None]:
+    """Hold one of the key's long-poll places, or refuse with a 429.
+
+    Refused rather than answered at once with the current state: a client looping on
+    `?wait=` (as docs/api.md shows) would then spin, two queries a turn, which is the very
+    load the cap is for; a 429 costs no query and tells it to slow down."""
+    digest = keys.digest_of(token)
+    if _waiting[digest] >= settings.DIHYA_MAX_WAITS_PER_KEY:
+        raise Refusal(429, "too_many_waits",
+                      f"This key already waits on {_waiting[digest]} generations: wait for "
+                      "one to answer, or poll without `wait`.", param="wait",
+                      headers={"Retry-After": "1"})
+    _waiting[digest] += 1
+    try:
+        yield
+    finally:
+        _waiting[digest] -= 1
+        if not _waiting[digest]:
+            del _waiting[digest]
+
+
+async def answer(request: HttpRequest, generation_id: str, wait: float) -> HttpResponse:
     client, now = await hops.db(status_of)(request.auth,  # type: ignore[attr-defined]
                                                  generation_id)
-    deadline = time.monotonic() + params.wait
+    deadline = time.monotonic() + wait
     delay = FIRST_DELAY
     while now not in Generation.TERMINAL and (left := deadline - time.monotonic()) > 0:
         await asyncio.sleep(min(delay, left))

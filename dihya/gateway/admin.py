@@ -96,11 +96,49 @@ class ApiKeyInline(ReadOnly, admin.TabularInline):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "active", "end_users", "user_ids", "allowed_routes", "key_count")
+    """A client's signing secret is shown once: when the client is added, and each time it is
+    rotated (an action); the page showing it is not cached, and nothing else displays it."""
+
+    list_display = ("name", "active", "end_users", "user_ids", "allowed_routes", "key_count",
+                    "signing")
     list_filter = ("active", "end_users", "user_ids")
     search_fields = ("name",)
     filter_horizontal = ("routes",)
     inlines = (ApiKeyInline,)
+    actions = ("rotate_signing_secrets",)
+
+    def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
+        if not change:
+            request._dihya_new_secrets = [(obj, obj.new_signing_secret())]  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: ApiClient,
+                     post_url_continue: str | None = None) -> HttpResponse:
+        return self.show_secrets(request, request._dihya_new_secrets,  # type: ignore[attr-defined]
+                                 "API client created: its signing secret")
+
+    @admin.action(description="Rotate the signing secret of the selected clients",
+                  permissions=["change"])
+    def rotate_signing_secrets(self, request: HttpRequest,
+                               queryset: QuerySet[ApiClient]) -> HttpResponse:
+        shown = []
+        for client in queryset:
+            shown.append((client, client.new_signing_secret()))
+            client.save(update_fields=["signing_secret"])
+        return self.show_secrets(request, shown, "New signing secrets")
+
+    def show_secrets(self, request: HttpRequest, shown: list[tuple[ApiClient, str]],
+                     title: str) -> HttpResponse:
+        context = {**self.admin_site.each_context(request), "opts": self.opts,
+                   "secrets": shown, "title": title}
+        response = TemplateResponse(request, "admin/gateway/apiclient/signing_secrets.html",
+                                    context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.display(description="signing secret")
+    def signing(self, client: ApiClient) -> str:
+        return "own" if client.signing_secret else "shared (DIHYA_WEBHOOK_SECRET): rotate"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiClient]:
         return (super().get_queryset(request).prefetch_related("routes")

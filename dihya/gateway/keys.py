@@ -5,12 +5,14 @@ random 256-bit secret) with a visible prefix to tell keys apart and to find the 
 digest is then compared in constant time.
 
 A verified key is remembered in this process for `DIHYA_KEY_CACHE_SECONDS` so a busy client
-costs no query per request. Revocation must still act at once, so every remembered entry
-carries the "key stamp" read from Django's cache when it was loaded: any change to a key or a
-client (revoke, deactivate, routes edited) writes a new stamp, and an entry whose stamp no
-longer matches is reloaded. With Redis as the cache this holds across every web process; with
-the embedded local-memory cache it holds within a process, and another process's edit (say a
-`manage.py` command) is seen at most `DIHYA_KEY_CACHE_SECONDS` later. Expiry is checked on
+costs no query per request; a key found unknown (revoked, mistyped, retried in a loop) is
+remembered as unknown for as long, in a table as bounded. Revocation must still act at once,
+so every remembered entry carries the "key stamp" read from Django's cache when it was
+loaded: any change to a key or a client (revoke, deactivate, routes edited) writes a new stamp
+once committed, and an entry whose stamp no longer matches is reloaded. With Redis as the
+cache this holds across every web process; with the embedded local-memory cache it holds
+within a process, and another process's edit (say a `manage.py` command) is seen at most
+`DIHYA_KEY_CACHE_SECONDS` later. Expiry is checked on
 every request against the clock.
 
 When the cache is down (Redis restarting), keys are checked against the database on every
@@ -34,6 +36,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
@@ -64,6 +67,9 @@ class Verified:
 
 
 _remembered: dict[str, Verified] = {}
+# Keys found unknown (digest → (stamp, when)): by digest, not by prefix, so that wrong keys
+# sharing a real key's visible prefix cannot make this process refuse the real one.
+_unknown: dict[str, tuple[object, float]] = {}
 
 
 def digest_of(raw: str) -> str:
@@ -83,7 +89,7 @@ def issue(client: ApiClient, *, name: str = "", expires: datetime | None = None,
 def revoke(key: ApiKey) -> bool:
     """Revoke a key now. True if it was not revoked already."""
     done = ApiKey.objects.filter(pk=key.pk, revoked__isnull=True).update(revoked=timezone.now())
-    forget_all()  # update() sends no signal
+    changed()  # update() sends no signal
     return bool(done)
 
 
@@ -97,9 +103,14 @@ def verify(raw: str) -> Verified | None:
     fresh = (verified is not None and verified.stamp == stamp
              and time.monotonic() - verified.loaded < settings.DIHYA_KEY_CACHE_SECONDS)
     if not fresh:
+        if _known_unknown(digest, stamp):
+            return None
         verified = _load(raw, digest, stamp)
         if verified is None:
             _remembered.pop(digest, None)
+            if len(_unknown) >= MAX_REMEMBERED:
+                _unknown.clear()
+            _unknown[digest] = (stamp, time.monotonic())
             return None
         if len(_remembered) >= MAX_REMEMBERED:
             _remembered.clear()
@@ -110,6 +121,14 @@ def verify(raw: str) -> Verified | None:
         return None
     _touch(verified, now)
     return verified
+
+
+def _known_unknown(digest: str, stamp: object) -> bool:
+    """Whether this key was found unknown lately, under the current stamp (a new key, or one
+    restored, changes the stamp: then it is looked up again)."""
+    seen = _unknown.get(digest)
+    return (seen is not None and seen[0] == stamp
+            and time.monotonic() - seen[1] < settings.DIHYA_KEY_CACHE_SECONDS)
 
 
 def current_stamp() -> object:
@@ -143,9 +162,18 @@ def _touch(verified: Verified, now: datetime) -> None:
      .update(last_used=now))
 
 
-def forget_all(**_: object) -> None:
-    """Make every process reload its keys: a key or a client changed."""
+def changed(using: str | None = None, **_: object) -> None:
+    """A key or a client changed: make every process reload its keys once that is committed.
+
+    Not before: a process that reloads while the edit is uncommitted reads the old row, and
+    would remember it under the new stamp until DIHYA_KEY_CACHE_SECONDS ran out."""
+    transaction.on_commit(forget_all, using=using)
+
+
+def forget_all() -> None:
+    """Make every process reload its keys now."""
     _remembered.clear()
+    _unknown.clear()
     try:
         cache.set(STAMP, uuid.uuid4().hex, None)
     except Exception as exc:  # the change is committed; see current_stamp() for the outage
@@ -156,7 +184,7 @@ def forget_all(**_: object) -> None:
 def connect() -> None:
     """Any change to a key, a client or a client's routes makes every process reload keys."""
     for name, signal in (("save", post_save), ("delete", post_delete)):
-        signal.connect(forget_all, sender=ApiKey, dispatch_uid=f"keys-{name}-key")
-        signal.connect(forget_all, sender=ApiClient, dispatch_uid=f"keys-{name}-client")
-    m2m_changed.connect(forget_all, sender=ApiClient.routes.through,
+        signal.connect(changed, sender=ApiKey, dispatch_uid=f"keys-{name}-key")
+        signal.connect(changed, sender=ApiClient, dispatch_uid=f"keys-{name}-client")
+    m2m_changed.connect(changed, sender=ApiClient.routes.through,
                         dispatch_uid="keys-m2m-routes")

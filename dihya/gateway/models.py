@@ -9,16 +9,25 @@ withdrawal and erasure reach every copy of it.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from dihya.lib import sealing
 from fallbacks.models import NAME_VALIDATOR, Engine, Route
+
+SIGNING_PREFIX = "whsec_"
 
 
 class ApiClient(models.Model):
-    """An internal application allowed to call the API."""
+    """An internal application allowed to call the API.
+
+    Each has its own secret signing its job callbacks (sealed, see `dihya.lib.sealing`), so
+    that no client can sign a callback another would believe. A client from before those
+    secrets has none until one is rotated in; its callbacks are signed with the deployment's
+    DIHYA_WEBHOOK_SECRET meanwhile (dihya.gateway.deliveries.secret_for)."""
 
     name = models.CharField(max_length=64, unique=True, validators=[NAME_VALIDATOR])
     active = models.BooleanField(default=True)
@@ -36,6 +45,8 @@ class ApiClient(models.Model):
         help_text="How the client names people in `user`. Its own ids reach only people it "
                   "has met (through a consent link or the consent API) or an admin linked.")
     created = models.DateTimeField(auto_now_add=True)
+    signing_secret = models.TextField(blank=True, editable=False,
+                                      help_text="Sealed secret signing its job callbacks.")
 
     class Meta:
         ordering = ["name"]
@@ -43,6 +54,22 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding and not self.signing_secret:  # every new client has its own
+            self.new_signing_secret()
+        super().save(*args, **kwargs)
+
+    def new_signing_secret(self) -> str:
+        """Give the client a new signing secret (saved by the caller) and return it, the one
+        time it is seen in clear."""
+        raw = sealing.new_secret(SIGNING_PREFIX)
+        self.signing_secret = sealing.seal(raw)
+        return raw
+
+    def signing_key(self) -> str | None:
+        """The client's own signing secret in clear, or None if it has none (an old client)."""
+        return sealing.unseal(self.signing_secret) if self.signing_secret else None
 
 
 class ApiKey(models.Model):
@@ -227,6 +254,9 @@ class Delivery(models.Model):
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
     next_attempt = models.DateTimeField(null=True, blank=True)
+    sending_until = models.DateTimeField(
+        null=True, blank=True, db_index=True, editable=False,
+        help_text="A worker is sending it (a lease: past this, that worker is gone).")
     created = models.DateTimeField(default=timezone.now, db_index=True)
     updated = models.DateTimeField(auto_now=True)
 

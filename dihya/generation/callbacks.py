@@ -1,10 +1,11 @@
 """Job callbacks: when a job with a `callback_url` ends, POST its report there, signed.
 
-The body is the same JSON the jobs API answers for GET /api/v1/generations/{id}. It leaves
-through `dihya.lib.outbound` like every notification: signed `X-Dihya-Signature: t=<unix
-time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with DIHYA_WEBHOOK_SECRET, its URL checked
-against private addresses (at submission and again at delivery, as DNS may change), no
-redirect followed, timeouts always set.
+The body is the same JSON the jobs API answers for GET /api/v1/generations/{id}, plus the
+deliverer's `"dihya": {"kind", "client", "url"}`. It leaves through `dihya.lib.outbound` like
+every notification: signed `X-Dihya-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
+"<t>.<raw body>">` with the client's own signing secret, its URL checked against private
+addresses (at submission and again at delivery, where the checked address is the one
+connected to), no redirect followed, a deadline always set.
 
 The report is handed to the one deliverer (`dihya.gateway.deliveries`), which retries a
 failed delivery (network error, timeout, non-2xx, a redirect) with growing delays and keeps
@@ -22,10 +23,13 @@ from dihya.generation.errors import Refusal
 from dihya.lib import outbound
 
 
-def checked_url(url: str) -> str:
-    """Refuse at submission what may not or could never be delivered (400 on `callback_url`)."""
+async def checked_url(url: str) -> str:
+    """Refuse at submission what may not or could never be delivered (400 on `callback_url`).
+
+    On the event loop, not in a database hop: the name resolves on `dihya.lib.outbound`'s
+    own threads under its deadline, so slow or hanging DNS never holds a database thread."""
     try:
-        outbound.check_url(url)
+        await outbound.acheck_url(url)
     except outbound.UnsafeURL as exc:
         raise Refusal(400, "invalid_request", f"callback_url refused: {exc}.",
                       param="callback_url") from None

@@ -24,7 +24,7 @@ def test_it_creates_a_key_and_shows_it_once(admin_client, db):
     assert raw.encode() not in page.content
 
 
-def test_it_revokes_keys_at_once(admin_client, db):
+def test_it_revokes_keys_at_once(admin_client, transactional_db):
     key, raw = keys.issue(ApiClient.objects.create(name="billing"))
     assert keys.verify(raw) is not None
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -45,7 +45,8 @@ def test_it_remembers_a_key_and_records_use_once_a_minute(db):
     assert later.captured_queries == []
 
 
-def test_it_forgets_a_remembered_key_when_revoked_or_its_client_is_deactivated(db):
+def test_it_forgets_a_remembered_key_when_revoked_or_its_client_is_deactivated(
+        transactional_db):
     client = ApiClient.objects.create(name="app")
     key, raw = keys.issue(client)
     _, other = keys.issue(client)
@@ -92,3 +93,42 @@ def test_the_command_refuses_a_client_name_that_is_not_a_name(db, name):
         call_command("create_api_key", name)
 
     assert not ApiClient.objects.exists()
+
+
+def test_an_edit_changes_the_key_stamp_only_once_committed(transactional_db):
+    """Another process that loads the client while the edit is uncommitted reads the old row:
+    had the stamp changed before the commit, it would keep that old row under the new stamp."""
+    client = ApiClient.objects.create(name="app")
+    key, _ = keys.issue(client)
+    route = Route.objects.create(name="default")
+    before = keys.current_stamp()
+
+    for edit in (lambda: client.save(), lambda: client.routes.add(route),
+                 lambda: keys.revoke(key)):
+        with transaction.atomic():
+            edit()
+            assert keys.current_stamp() == before
+        assert keys.current_stamp() != before
+        before = keys.current_stamp()
+
+
+def test_it_remembers_an_unknown_key_for_a_while(db, monkeypatch):
+    """A revoked or mistyped key retried in a loop costs one query per DIHYA_KEY_CACHE_SECONDS,
+    not one per request; remembered by digest, so that nobody can lock out a real key by
+    sending wrong keys that share its visible prefix; in a bounded table."""
+    client = ApiClient.objects.create(name="app")
+    _, raw = keys.issue(client)
+    wrong = raw[:keys.PREFIX_LENGTH] + "x" * 40
+
+    with CaptureQueriesContext(connection) as queries:
+        assert keys.verify("dk-unknown-key") is None
+        assert keys.verify("dk-unknown-key") is None
+        assert keys.verify(wrong) is None
+        assert keys.verify(wrong) is None
+    assert len(queries.captured_queries) == 2
+    assert keys.verify(raw) is not None  # same prefix, the real key: still accepted
+
+    monkeypatch.setattr(keys, "MAX_REMEMBERED", 3)
+    for n in range(10):
+        keys.verify(f"dk-unknown-{n}")
+    assert len(keys._unknown) <= 3

@@ -71,3 +71,12 @@ def test_it_refuses_an_encryption_key_that_is_not_a_fernet_key():
 def test_it_refuses_a_pattern_that_is_not_a_regular_expression(name):
     with override_settings(**{name: ["fine", "(unclosed"]}):
         assert "dihya.E002" in ids()
+
+
+def test_it_warns_when_alerts_would_be_signed_with_the_secret_clients_once_held():
+    alerting = {"DIHYA_ALERT_WEBHOOKS": ["https://ops.example.org/hook"],
+                "DIHYA_WEBHOOK_SECRET": "s" * 32}
+    with override_settings(**alerting, DIHYA_ALERT_WEBHOOK_SECRET=""):
+        assert "dihya.W005" in ids()
+    with override_settings(**alerting, DIHYA_ALERT_WEBHOOK_SECRET="a" * 32):
+        assert "dihya.W005" not in ids()
