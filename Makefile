@@ -32,6 +32,7 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	  echo "DIHYA_PSEUDONYM_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"; \
 	  echo "DIHYA_ENCRYPTION_KEY=$$($(PY) -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"; \
 	  echo "DIHYA_AUDIT_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"; \
+	  echo "DIHYA_ALERT_WEBHOOK_SECRET=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"; \
 	  echo "DEBUG=false"; \
 	} > .env; echo "wrote .env with fresh secrets"
 

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 from tests.conftest import ROOT
 
 SECRETS = ("SECRET_KEY", "DIHYA_WEBHOOK_SECRET", "DIHYA_PSEUDONYM_KEY", "DIHYA_ENCRYPTION_KEY",
-           "DIHYA_AUDIT_KEY")
+           "DIHYA_AUDIT_KEY", "DIHYA_ALERT_WEBHOOK_SECRET")
 
 
 def write_env(where: Path) -> dict[str, str]:
