@@ -291,6 +291,14 @@ DIHYA_PLAN_CACHE_SECONDS = env.float("DIHYA_PLAN_CACHE_SECONDS", default=5.0)
 DIHYA_BREAKER_FAILURES = env.int("DIHYA_BREAKER_FAILURES", default=3)
 DIHYA_BREAKER_COOLDOWN = env.float("DIHYA_BREAKER_COOLDOWN", default=10.0)
 DIHYA_BREAKER_REFRESH = env.float("DIHYA_BREAKER_REFRESH", default=0.5)
+# Routing strategies (fallbacks.strategies): least_busy re-reads requests in flight at most
+# every LOAD_REFRESH seconds; lowest_latency's averages (fallbacks.latency) fold each sample
+# with weight ALPHA, are shared at most every LATENCY_REFRESH seconds, and a share EXPLORE
+# of requests tries a random engine first so that a recovered engine is measured again.
+DIHYA_LOAD_REFRESH = env.float("DIHYA_LOAD_REFRESH", default=0.5)
+DIHYA_LATENCY_ALPHA = env.float("DIHYA_LATENCY_ALPHA", default=0.3)
+DIHYA_LATENCY_REFRESH = env.float("DIHYA_LATENCY_REFRESH", default=2.0)
+DIHYA_LATENCY_EXPLORE = env.float("DIHYA_LATENCY_EXPLORE", default=0.05)
 # Cooldown of an engine out of quota when its provider gives no reset time.
 DIHYA_QUOTA_COOLDOWN = env.float("DIHYA_QUOTA_COOLDOWN", default=60.0)
 # The reaper (dihya.generation.reaper): a job running this long past DIHYA_JOB_DEADLINE is

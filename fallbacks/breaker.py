@@ -99,6 +99,17 @@ class Board:
                 return None
             return "quota_cooldown" if v.reason == QUOTA else "circuit_open"
 
+    def available(self, engine: EngineSpec) -> bool:
+        """Whether `skip_reason` would let the engine through now, without claiming anything:
+        what a routing strategy asks to leave open engines out of its draw."""
+        with self.lock:
+            v = self.views.get(engine.id)
+            if v is None or v.state == CLOSED:
+                return True
+            now = time.time()
+            return ((v.reason == QUOTA and v.state == OPEN and now >= v.until)
+                    or (v.probe == "claimed" and now < v.probe_expires))
+
     def record(self, engine: EngineSpec, error: ProviderError | None) -> None:
         with self.lock:
             v = self.views.setdefault(engine.id, View())

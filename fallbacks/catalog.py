@@ -8,6 +8,7 @@ invalidate across processes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 
@@ -16,11 +17,25 @@ from fallbacks.policy import RetryPolicy
 from fallbacks.providers import registry
 from fallbacks.secrets import SecretError
 from fallbacks.spec import EngineSpec, RouteSpec
+from fallbacks.strategies import registry as strategies
 
 log = logging.getLogger(__name__)
 
+# Engine prices per million tokens (input, output) by engine id: what the `cheapest` strategy
+# ranks by. Prices belong to the quota app (its cost limits use the same ones): `dihya` plugs
+# a reader in here at start-up (`use_prices`), so there is one price per engine and this app
+# never imports quotas. Called only for routes whose strategy `needs_prices`.
+PriceSource = Callable[[Iterable[int]], dict[int, tuple[float, float]]]
+_prices: PriceSource | None = None
 
-def engine_spec(engine: Engine) -> EngineSpec:
+
+def use_prices(source: PriceSource | None) -> None:
+    global _prices
+    _prices = source
+
+
+def engine_spec(engine: Engine, *, weight: int = 1, counted: bool = False,
+                price: tuple[float, float] = (0.0, 0.0)) -> EngineSpec:
     forbidden = False
     try:
         key = engine.api_key()
@@ -47,6 +62,11 @@ def engine_spec(engine: Engine) -> EngineSpec:
         total_timeout=engine.total_timeout,
         key_required=key_required or forbidden,
         max_concurrency=engine.max_concurrency,
+        weight=weight,
+        context_window=engine.context_window,
+        price_in=float(price[0]),
+        price_out=float(price[1]),
+        counted=counted,
     )
 
 
@@ -64,13 +84,24 @@ def route_spec(name: str) -> RouteSpec | None:
         route = Route.objects.filter(name=name).first()
         if route is None:
             return None
+    try:
+        strategy = strategies.get(route.strategy)
+    except LookupError:
+        strategy = strategies.get(Route.Strategy.ORDERED)
+    prices = (_prices([s.engine_id for s in steps])
+              if strategy.needs_prices and _prices and steps else {})
     return RouteSpec(
         id=route.pk,
         name=route.name,
         strategy=route.strategy,
         max_tokens=route.max_tokens or settings.DIHYA_DEFAULT_MAX_TOKENS,
-        engines=tuple(engine_spec(step.engine) for step in steps),
+        engines=tuple(engine_spec(step.engine, weight=step.weight,
+                                  counted=strategy.counts_in_flight,
+                                  price=prices.get(step.engine_id, (0.0, 0.0)))
+                      for step in steps),
         policy=policy_of(route),
+        context_fit=route.context_fit,
+        sticky=route.sticky,
     )
 
 

@@ -19,6 +19,7 @@ from django.db import models
 
 from fallbacks import secrets
 from fallbacks.providers import registry
+from fallbacks.strategies import registry as strategies
 
 NAME_VALIDATOR = RegexValidator(
     r"^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,63}$",
@@ -111,6 +112,10 @@ class Engine(models.Model):
         help_text="Most requests this engine serves at once, across all processes "
         "(blank: no cap). A self-hosted llama.cpp has as many as its slots.",
     )
+    context_window = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Tokens the model takes in all, prompt and answer (blank: unknown). Routes "
+        "with 'context fit' on skip it for requests estimated not to fit.")
     last_seen_up = models.DateTimeField(null=True, blank=True, editable=False,
                                         help_text="Last successful health check.")
     notes = models.TextField(blank=True)
@@ -157,6 +162,8 @@ class Engine(models.Model):
 
 class Route(models.Model):
     class Strategy(models.TextChoices):
+        """The built-in default; every choice comes from fallbacks.strategies.registry."""
+
         ORDERED = "ordered", "Ordered (first healthy engine wins)"
 
     name = models.CharField(
@@ -165,7 +172,16 @@ class Route(models.Model):
         validators=[NAME_VALIDATOR],
         help_text="What clients send as `model`.",
     )
-    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.ORDERED)
+    strategy = models.CharField(
+        max_length=40, choices=strategies.choices, default=Strategy.ORDERED,
+        help_text="How a request picks the order of engines (see docs/resilience.md); "
+        "breakers, slots and retries apply whatever the strategy.")
+    context_fit = models.BooleanField(
+        default=False, help_text="Skip engines whose context window the request is estimated "
+        "not to fit (prompt + max_tokens), before calling them.")
+    sticky = models.BooleanField(
+        default=False, help_text="Send the same end user (the request's `user`) to the same "
+        "engine while it is healthy, for prompt-cache reuse.")
     max_tokens = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -206,6 +222,9 @@ class RouteEngine(models.Model):
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="steps")
     engine = models.ForeignKey(Engine, on_delete=models.PROTECT, related_name="steps")
     position = models.PositiveIntegerField(default=0, db_index=True)
+    weight = models.PositiveIntegerField(
+        default=1, help_text="Share of requests under the 'weighted' strategy (0: standby, "
+        "tried only after the weighted engines).")
 
     class Meta:
         ordering = ["position", "id"]
@@ -270,3 +289,24 @@ class EngineSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.engine_id} slot {self.number}: {self.holder or 'free'}"
+
+
+class EngineLatency(models.Model):
+    """An engine's latency averages (fallbacks.latency), when Redis does not keep them.
+
+    Changed only by conditional UPDATEs that fold a batch of samples into the average."""
+
+    engine = models.OneToOneField(Engine, primary_key=True, on_delete=models.CASCADE,
+                                  related_name="latency")
+    first_token_ms = models.FloatField(default=0.0, help_text="EWMA of time to first token.")
+    first_token_samples = models.PositiveBigIntegerField(default=0)
+    per_token_ms = models.FloatField(default=0.0,
+                                     help_text="EWMA of latency per output token.")
+    per_token_samples = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "engine latency"
+        verbose_name_plural = "engine latencies"
+
+    def __str__(self) -> str:
+        return f"{self.engine_id}: {self.first_token_ms:.0f} ms first token"

@@ -6,7 +6,9 @@ trying and tells it how each attempt went, so that failures are remembered acros
 (the circuit breaker, `fallbacks.breaker`, lives behind that seam). What to do after a failure
 — next engine, retry, stop — is the route's `RetryPolicy` (`fallbacks.policy`), bounded by an
 attempt budget and a total deadline so that retries x fallbacks never silently multiply.
-It returns what happened as `AttemptRecord`s; the caller stores them.
+The order in which engines are tried is the route's strategy's (`fallbacks.strategies`),
+asked once per request from memory; the successful attempt's detail says what it chose and
+why. It returns what happened as `AttemptRecord`s; the caller stores them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Protocol, TypeVar
 
 import httpx
 
-from fallbacks import http, slots
+from fallbacks import http, latency, slots, strategies
 from fallbacks.errors import Failure, ProviderError
 from fallbacks.policy import NOT_THE_ENGINE, Action
 from fallbacks.providers import registry
@@ -52,6 +54,9 @@ class Health(Protocol):
     def skip_reason(self, engine: EngineSpec) -> str | None:
         """An outcome (e.g. 'circuit_open') if the engine must be skipped at no cost."""
 
+    def available(self, engine: EngineSpec) -> bool:
+        """Whether skip_reason would let it through, with no side effect (for strategies)."""
+
     def record(self, engine: EngineSpec, error: ProviderError | None) -> None: ...
 
 
@@ -60,6 +65,9 @@ class Forgetful:
 
     def skip_reason(self, engine: EngineSpec) -> str | None:
         return None
+
+    def available(self, engine: EngineSpec) -> bool:
+        return True
 
     def record(self, engine: EngineSpec, error: ProviderError | None) -> None:
         return None
@@ -103,7 +111,7 @@ class Runner:
         self.health = health or Forgetful()
         self.deadline = deadline
 
-    async def run(self, route: RouteSpec, request: ChatRequest) -> RunResult:
+    async def run(self, route: RouteSpec, request: ChatRequest, user: str = "") -> RunResult:
         async def call(engine: EngineSpec, timeout: float, slot: slots.Slot) -> Completion:
             try:
                 async with asyncio.timeout(min(engine.total_timeout, timeout)):
@@ -111,11 +119,16 @@ class Runner:
             finally:
                 await slot.release()
 
-        engine, completion, attempts = await self._walk(route, call)
+        engine, completion, attempts = await self._walk(route, call, self.plan(route, request,
+                                                                               user=user))
         self.health.record(engine, None)
+        if completion.usage.completion_tokens:
+            latency.observe(engine.id, latency.PER_TOKEN,
+                            attempts[-1].latency_ms / completion.usage.completion_tokens)
         return RunResult(completion, engine, attempts)
 
-    async def start_stream(self, route: RouteSpec, request: ChatRequest) -> StreamRun:
+    async def start_stream(self, route: RouteSpec, request: ChatRequest,
+                           user: str = "") -> StreamRun:
         """Fall back until an engine yields its first delta, then hand the stream over."""
         first_token = route.policy.first_token_timeout
 
@@ -133,7 +146,9 @@ class Runner:
             return first, holding(stream, slot)
 
         # The attempt is recorded as a success now; a mid-stream death rewrites it.
-        engine, (first, rest), attempts = await self._walk(route, call)
+        engine, (first, rest), attempts = await self._walk(
+            route, call, self.plan(route, request, stream=True, user=user))
+        latency.observe(engine.id, latency.FIRST_TOKEN, attempts[-1].latency_ms)
         return StreamRun(engine, attempts, first, rest)
 
     def stream_ended(self, run: StreamRun, error: ProviderError | None) -> None:
@@ -145,15 +160,28 @@ class Runner:
             attempt.detail = ("mid-stream: " + error.detail)[:500]
             attempt.status_code = error.status
 
+    def plan(self, route: RouteSpec, request: ChatRequest, *, stream: bool = False,
+             user: str = "") -> strategies.Plan:
+        """The order this request tries the engines in: the route's strategy decides, from
+        memory only (breakers, requests in flight, latency averages)."""
+        return strategies.plan(route, request, stream=stream, user=user,
+                               available=self.health.available, in_flight=slots.in_flight,
+                               latency=latency.board().average)
+
     async def _walk(self, route: RouteSpec,
                     call: Callable[[EngineSpec, float, slots.Slot], Awaitable[T]],
+                    plan: strategies.Plan,
                     ) -> tuple[EngineSpec, T, list[AttemptRecord]]:
         policy = route.policy
         attempts: list[AttemptRecord] = []
         ends = time.monotonic() + policy.deadline_for(self.deadline)
         last: ProviderError | None = None
         calls = 0
-        for position, engine in enumerate(route.engines):
+        for position, engine in enumerate(plan.engines):
+            if engine.id in plan.skipped:  # e.g. context_too_long: before any call
+                attempts.append(AttemptRecord(engine.id, engine.name, position,
+                                              plan.skipped[engine.id], 0.0))
+                continue
             if self._skip(engine, position, attempts) is not None:
                 continue
             retries = 0
@@ -187,7 +215,8 @@ class Runner:
                             await asyncio.sleep(delay)
                             continue
                     break
-                attempts.append(AttemptRecord(engine.id, engine.name, position, OK, ms(started)))
+                attempts.append(AttemptRecord(engine.id, engine.name, position, OK, ms(started),
+                                              f"{plan.strategy}: {plan.why}"[:500]))
                 return engine, value, attempts
         raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last)
 

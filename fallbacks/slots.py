@@ -5,7 +5,11 @@ answers late. Each slot is a row leased by one request (a conditional UPDATE, so
 processes can never hold the same one); a lease expires on its own, so a process killed while
 holding slots gives them back after `lease` seconds.
 
-Engines without a cap cost nothing here: `acquire` returns at once without any I/O.
+Engines without a cap cost nothing here: `acquire` returns at once without any I/O — unless
+they are `counted` (an engine of a `least_busy` route): then each request in flight is a lease
+row of its own (numbered from COUNTED, outside any cap's numbers), inserted when it starts and
+deleted when it ends, so that every process can count them. `in_flight` answers from memory:
+the counts `refresh_load` read before the run, plus this process's own requests since.
 """
 
 from __future__ import annotations
@@ -13,16 +17,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import threading
 import time
 import uuid
+from collections.abc import Iterable
 
 from asgiref.sync import sync_to_async
-from django.db.models import Q
+from django.conf import settings
+from django.db import IntegrityError
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from fallbacks.spec import EngineSpec
 
 WAIT_STEP = 0.05
+COUNTED = 1_000_000  # numbers of the leases that only count (engines without a cap)
 
 
 class Slot:
@@ -36,23 +45,29 @@ NOOP = Slot()
 
 
 class Lease(Slot):
-    def __init__(self, engine_id: int, holder: str) -> None:
+    def __init__(self, engine_id: int, holder: str, counted: bool = False) -> None:
         self.engine_id = engine_id
         self.holder = holder
+        self.counted = counted
         self.released = False
+        _load.started(engine_id)
 
     async def release(self) -> None:
         if not self.released:
             self.released = True
-            await sync_to_async(free)(self.engine_id, self.holder)
+            _load.ended(self.engine_id)
+            await sync_to_async(drop if self.counted else free)(self.engine_id, self.holder)
 
 
 async def acquire(engine: EngineSpec, wait_until: float | None = None) -> Slot | None:
     """A slot of `engine`, or None when all are taken (after waiting until `wait_until`)."""
-    if not engine.max_concurrency:
-        return NOOP
     holder = uuid.uuid4().hex
     lease = engine.total_timeout + 10.0
+    if not engine.max_concurrency:
+        if not engine.counted:
+            return NOOP
+        await sync_to_async(count)(engine.id, holder, lease)
+        return Lease(engine.id, holder, counted=True)
     while True:
         if await sync_to_async(take)(engine.id, engine.max_concurrency, holder, lease):
             return Lease(engine.id, holder)
@@ -72,7 +87,7 @@ def take(engine_id: int, cap: int, holder: str, lease: float) -> bool:
         if EngineSlot.objects.filter(free_now, engine_id=engine_id, number=number).update(
                 holder=holder, expires=now + dt.timedelta(seconds=lease)):
             return True
-    if EngineSlot.objects.filter(engine_id=engine_id).count() < cap:
+    if EngineSlot.objects.filter(engine_id=engine_id, number__lt=cap).count() < cap:
         EngineSlot.objects.bulk_create(
             [EngineSlot(engine_id=engine_id, number=n) for n in range(cap)],
             ignore_conflicts=True)
@@ -86,8 +101,86 @@ def free(engine_id: int, holder: str) -> None:
     EngineSlot.objects.filter(engine_id=engine_id, holder=holder).update(holder="", expires=None)
 
 
+def count(engine_id: int, holder: str, lease: float) -> None:
+    """A lease row that only counts a request in flight (an engine without a cap)."""
+    from fallbacks.models import EngineSlot
+
+    expires = timezone.now() + dt.timedelta(seconds=lease)
+    for _ in range(3):
+        number = COUNTED + random.randrange(2**30)  # noqa: S311 - a row number, not a secret
+        try:
+            EngineSlot.objects.create(engine_id=engine_id, number=number, holder=holder,
+                                      expires=expires)
+            return
+        except IntegrityError:  # that number is taken: draw another
+            continue
+
+
+def drop(engine_id: int, holder: str) -> None:
+    from fallbacks.models import EngineSlot
+
+    EngineSlot.objects.filter(engine_id=engine_id, holder=holder,
+                              number__gte=COUNTED).delete()
+
+
 def in_use(engine_id: int) -> int:
     from fallbacks.models import EngineSlot
 
     return (EngineSlot.objects.filter(engine_id=engine_id, expires__gte=timezone.now())
             .exclude(holder="").count())
+
+
+def in_use_by_engine(engine_ids: Iterable[int]) -> dict[int, int]:
+    """Requests in flight per engine, across processes, in one query."""
+    from fallbacks.models import EngineSlot
+
+    return dict(EngineSlot.objects.filter(engine_id__in=list(engine_ids),
+                                          expires__gte=timezone.now())
+                .exclude(holder="").values("engine_id").annotate(n=Count("id"))
+                .values_list("engine_id", "n"))
+
+
+class Load:
+    """Requests in flight per engine as this process knows them (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loaded: dict[int, int] = {}   # every process's, as last read
+        self.mine: dict[int, int] = {}     # this process's, now
+        self.mine_then: dict[int, int] = {}  # this process's, when last read
+        self.loaded_at = -1e9
+
+    def started(self, engine_id: int) -> None:
+        with self.lock:
+            self.mine[engine_id] = self.mine.get(engine_id, 0) + 1
+
+    def ended(self, engine_id: int) -> None:
+        with self.lock:
+            self.mine[engine_id] = self.mine.get(engine_id, 0) - 1
+
+    def in_flight(self, engine_id: int) -> int:
+        with self.lock:
+            since = self.mine.get(engine_id, 0) - self.mine_then.get(engine_id, 0)
+            return max(0, self.loaded.get(engine_id, 0) + since)
+
+    def refresh(self, engine_ids: Iterable[int], force: bool = False) -> None:
+        ids = list(engine_ids)
+        fresh = time.monotonic() - self.loaded_at < settings.DIHYA_LOAD_REFRESH
+        if not force and fresh and all(i in self.loaded for i in ids):
+            return
+        counts = in_use_by_engine(ids)
+        with self.lock:
+            self.loaded = {**self.loaded, **dict.fromkeys(ids, 0), **counts}
+            self.mine_then = dict(self.mine)
+            self.loaded_at = time.monotonic()
+
+
+_load = Load()
+
+
+def in_flight(engine_id: int) -> int:
+    return _load.in_flight(engine_id)
+
+
+def refresh_load(engine_ids: Iterable[int], force: bool = False) -> None:
+    _load.refresh(engine_ids, force)

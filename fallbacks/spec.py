@@ -25,6 +25,14 @@ class EngineSpec:
     total_timeout: float = 120.0
     key_required: bool = False
     max_concurrency: int | None = None
+    # Routing (fallbacks.strategies): the weight of this engine in the route it came with,
+    # what fits in its context, its prices (per million tokens; carried in by the catalog
+    # only for strategies that use them) and whether its requests in flight are counted.
+    weight: int = 1
+    context_window: int | None = None
+    price_in: float = 0.0
+    price_out: float = 0.0
+    counted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +43,8 @@ class RouteSpec:
     max_tokens: int
     engines: tuple[EngineSpec, ...]
     policy: RetryPolicy = DEFAULT
+    context_fit: bool = False
+    sticky: bool = False
 
 
 @dataclass(frozen=True, slots=True)

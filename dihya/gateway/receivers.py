@@ -2,7 +2,8 @@
 
 - an engine out of quota (fallbacks) raises an alert (quotas);
 - a breaker forced by an admin (fallbacks) is an audit event (audit);
-- a quota alert (quotas) leaves by e-mail and signed webhook (the one deliverer).
+- a quota alert (quotas) leaves by e-mail and signed webhook (the one deliverer);
+- the `cheapest` routing strategy (fallbacks) ranks by the engine prices of quotas.
 
 Connected once, in `GatewayConfig.ready()`. Each receiver is one call into a verb of the app
 on the other side; none holds logic of its own.
@@ -11,6 +12,7 @@ on the other side; none holds logic of its own.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -19,8 +21,9 @@ from django.contrib.auth import get_user_model
 from audit import log as audit_log
 from dihya.gateway import deliveries
 from dihya.gateway.models import Delivery
+from fallbacks import catalog
 from fallbacks import signals as fallbacks_signals
-from quotas import alerts
+from quotas import alerts, plans
 from quotas import signals as quotas_signals
 from quotas.models import Alert
 
@@ -52,7 +55,12 @@ def alert_raised(sender: Any, alert: Alert, **kwargs: Any) -> None:
         deliveries.queue(Delivery.Kind.ALERT, url, body, alert_id=alert.pk)
 
 
+def engine_prices(engine_ids: Iterable[int]) -> dict[int, tuple[float, float]]:
+    return {e: (float(i), float(o)) for e, (i, o) in plans.prices(engine_ids).items()}
+
+
 def connect() -> None:
+    catalog.use_prices(engine_prices)
     fallbacks_signals.engine_out_of_quota.connect(engine_out_of_quota,
                                                   dispatch_uid="dihya.engine_out_of_quota")
     fallbacks_signals.breaker_forced.connect(breaker_forced, dispatch_uid="dihya.breaker_forced")

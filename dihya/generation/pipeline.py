@@ -205,7 +205,8 @@ def request_from_record(record: dict[str, Any]) -> ChatRequest:
 async def execute(admission: Admission) -> RunResult | RunFailed:
     """Walk the route. Touches no database, so synchronous callers can run it on any loop."""
     try:
-        return await runner().run(admission.route, admission.request)
+        return await runner().run(admission.route, admission.request,
+                                  user=admission.generation.end_user)
     except RunFailed as failed:
         return failed
 
@@ -245,7 +246,8 @@ async def stream(admission: Admission) -> Streaming:
     """Fall back until an engine streams, then relay its deltas and record the end."""
     run = runner()
     try:
-        started = await run.start_stream(admission.route, admission.request)
+        started = await run.start_stream(admission.route, admission.request,
+                                         user=admission.generation.end_user)
     except asyncio.CancelledError:
         await client_gone(admission)
         raise

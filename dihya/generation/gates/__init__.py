@@ -55,13 +55,16 @@ class Gate:
 def active() -> tuple[Gate, ...]:
     """The gates in the order they run: consent first, so that a call without consent costs
     nothing; quota next, so that a refused call reserves nothing; the breaker after those, so
-    that a call another gate refuses claims no probe; audit next, to record what they decided;
-    observability (metrics, traces, logs) after all, to see how it ended.
+    that a call another gate refuses claims no probe; routing (in-flight counts, latency
+    averages) beside it; audit next, to record what they decided; observability (metrics,
+    traces, logs) after all, to see how it ended.
     """
     from dihya.generation.gates.audit import AuditGate
     from dihya.generation.gates.breaker import BreakerGate
     from dihya.generation.gates.consent import ConsentGate
     from dihya.generation.gates.observability import ObservabilityGate
     from dihya.generation.gates.quota import QuotaGate
+    from dihya.generation.gates.routing import RoutingGate
 
-    return (ConsentGate(), QuotaGate(), BreakerGate(), AuditGate(), ObservabilityGate())
+    return (ConsentGate(), QuotaGate(), BreakerGate(), RoutingGate(), AuditGate(),
+            ObservabilityGate())

@@ -1,0 +1,25 @@
+"""`context_fit`, the filter any strategy can have on: skip engines a request cannot fit.
+
+The estimate is fast and needs no tokenizer: characters / 4 (rounded up) plus a few tokens
+per message for the chat template, plus max_tokens. It errs on neither side by much for
+English text; an engine that still answers "context too long" is a 400 the runner already
+moves past.
+"""
+
+from __future__ import annotations
+
+import math
+
+from fallbacks.spec import ChatRequest, EngineSpec
+
+CONTEXT_TOO_LONG = "context_too_long"
+PER_MESSAGE = 4
+
+
+def prompt_tokens(request: ChatRequest) -> int:
+    chars = sum(len(m.content) for m in request.messages)
+    return math.ceil(chars / 4) + PER_MESSAGE * len(request.messages)
+
+
+def fits(engine: EngineSpec, tokens: int) -> bool:
+    return not engine.context_window or tokens <= engine.context_window
