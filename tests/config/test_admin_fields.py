@@ -127,3 +127,47 @@ def test_it_will_not_prune_a_plan_a_kept_client_has(applied):
 
     assert raised.value.problems == [
         "plans: cannot prune plan 'starter': client 'app', which is not in the file, has it"]
+
+
+ROUTING = """
+engines:
+  - {name: big, provider: openai, base_url: "http://127.0.0.1:8081/v1", model: m,
+     context_window: 8192}
+  - {name: small, provider: openai, base_url: "http://127.0.0.1:8082/v1", model: m}
+  - {name: spare, provider: ollama, base_url: "http://127.0.0.1:11434", model: m}
+routes:
+  - name: spread
+    strategy: weighted
+    context_fit: true
+    sticky: true
+    engines: [{name: big, weight: 3}, small, {name: spare, weight: 0}]
+"""
+
+
+def test_it_sets_strategy_weights_and_filters_both_ways(db):
+    config.apply_yaml(ROUTING)
+
+    route = Route.objects.get(name="spread")
+    assert (route.strategy, route.context_fit, route.sticky) == ("weighted", True, True)
+    assert [(s.engine.name, s.weight) for s in route.steps.order_by("position")] == [
+        ("big", 3), ("small", 1), ("spare", 0)]
+    assert Engine.objects.get(name="big").context_window == 8192
+    exported = config.export_yaml()
+    (spread,) = config.load_yaml(exported)["routes"]
+    assert spread["engines"] == [{"name": "big", "weight": 3}, "small",
+                                 {"name": "spare", "weight": 0}]
+    assert (spread["strategy"], spread["context_fit"], spread["sticky"]) == (
+        "weighted", True, True)
+    assert config.apply_yaml(exported) == []
+    assert config.export_yaml() == exported
+
+
+def test_names_alone_mean_weight_one_and_export_stays_as_it_was(db):
+    config.apply_yaml(ROUTING)
+    config.apply_yaml(ROUTING.split("routes:")[0]
+                      + "routes:\n  - {name: spread, engines: [big, small]}\n")
+
+    assert set(Route.objects.get(name="spread").steps.values_list("weight", flat=True)) == {1}
+    (spread,) = config.export()["routes"]
+    assert spread["engines"] == ["big", "small"]
+    assert "context_fit" not in spread and "sticky" not in spread

@@ -64,6 +64,7 @@ class EngineItem(Item):
     timeout: Timeout = Field(default_factory=Timeout)
     enabled: bool = True
     max_concurrency: int | None = Field(None, ge=1, le=2**31 - 1)
+    context_window: int | None = Field(None, ge=1, le=2**31 - 1)
     price: Price | None = None
     notes: str = ""
 
@@ -121,7 +122,7 @@ class EnginesSection(Section[EngineItem]):
                                             read=engine.read_timeout,
                                             total=engine.total_timeout),
             enabled=engine.enabled, max_concurrency=engine.max_concurrency,
-            price=_price_item(engine), notes=engine.notes,
+            context_window=engine.context_window, price=_price_item(engine), notes=engine.notes,
         ) for engine in engines}
 
     def same(self, wanted: EngineItem, current: EngineItem) -> bool:
@@ -140,6 +141,7 @@ class EnginesSection(Section[EngineItem]):
         engine.total_timeout = item.timeout.total
         engine.enabled = item.enabled
         engine.max_concurrency = item.max_concurrency
+        engine.context_window = item.context_window
         engine.notes = item.notes
         # A stored key survives every apply that leaves the engine on its host; the file
         # cannot bring a new key, so moving the engine elsewhere clears it (the change then

@@ -1,18 +1,23 @@
-"""`routes:` — named fallback chains; `engines` lists engine names in fallback order.
+"""`routes:` — named fallback chains; `engines` lists engines in fallback order.
 
-`retry:` is the route's retry policy (fallbacks.policy), the same fields as the admin's; like
-an engine's `timeout:`, omitted keys take the model's defaults and export always shows it.
+An engine is its name (weight 1) or `{name: x, weight: 3}`: its share under `strategy:
+weighted` (0 is a standby); export writes the name alone when the weight is 1. `strategy` is
+one of the registered strategies (fallbacks.strategies, plug-ins included); `context_fit`
+and `sticky` switch those filters on. `retry:` is the route's retry policy
+(fallbacks.policy), the same fields as the admin's; like an engine's `timeout:`, omitted keys
+take the model's defaults and export always shows it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import Prefetch
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from dihya.config.base import Item, Name, Plan, Section, Strict, duplicate_lines
 from fallbacks.models import Engine, Route, RouteEngine
+from fallbacks.strategies import registry as strategies
 
 SMALL = 32767  # PositiveSmallIntegerField
 
@@ -31,21 +36,45 @@ class Retry(Strict):
     when_full: Literal["next", "wait"] = Field(default_factory=lambda: _default("when_full"))
 
 
+class Step(Strict):
+    name: Name
+    weight: int = Field(1, ge=0, le=2**31 - 1)
+
+
+def _named(value: object) -> object:
+    return {"name": value} if isinstance(value, str) else value
+
+
 class RouteItem(Item):
     name: Name
-    engines: list[Name] = Field(default_factory=list)
+    engines: list[Annotated[Step, BeforeValidator(_named)]] = Field(default_factory=list)
     max_tokens: int | None = Field(None, ge=1)
     description: str = Field("", max_length=200)
     strategy: str = Route.Strategy.ORDERED.value
+    context_fit: bool = False
+    sticky: bool = False
     retry: Retry = Field(default_factory=Retry)
 
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
-        if value not in Route.Strategy.values:
+        if value not in strategies.names():
             raise ValueError(f"unknown strategy {value!r} "
-                             f"(known: {', '.join(Route.Strategy.values)})")
+                             f"(known: {', '.join(strategies.names())})")
         return value
+
+    @property
+    def engine_names(self) -> list[str]:
+        return [step.name for step in self.engines]
+
+    def exported(self) -> dict[str, Any]:
+        data = super().exported()
+        data["engines"] = [step["name"] if step["weight"] == 1 else step
+                           for step in data.get("engines", [])]
+        for flag in ("context_fit", "sticky"):
+            if not data.get(flag):
+                data.pop(flag, None)
+        return data
 
 
 class RoutesSection(Section[RouteItem]):
@@ -60,9 +89,13 @@ class RoutesSection(Section[RouteItem]):
         problems = []
         engines = plan.final_names("engines")
         for i, route in enumerate(plan.items["routes"] or []):
-            problems += duplicate_lines(route.engines, f"routes[{i}].engines[{{}}]")
+            names = route.engine_names
+            if route.strategy == "weighted" and names and not any(s.weight for s in route.engines):
+                problems.append(f"routes[{i}].engines: every weight is 0; a weighted route "
+                                "needs an engine with a weight above 0")
+            problems += duplicate_lines(names, f"routes[{i}].engines[{{}}]")
             problems += [f"routes[{i}].engines[{j}]: {plan.unknown('engines', 'engine', name)}"
-                         for j, name in enumerate(route.engines) if name not in engines]
+                         for j, name in enumerate(names) if name not in engines]
         if pruned := plan.pruned_names("engines"):
             # Routes that stay as they are must not lose an engine behind the file's back.
             kept = plan.existing["routes"] - plan.file_names("routes") - plan.pruned_names("routes")
@@ -79,9 +112,11 @@ class RoutesSection(Section[RouteItem]):
         if names is not None:
             routes = routes.filter(name__in=names)
         return {route.name: RouteItem.model_construct(
-            name=route.name, engines=[step.engine.name for step in route.steps.all()],
+            name=route.name,
+            engines=[Step.model_construct(name=step.engine.name, weight=step.weight)
+                     for step in route.steps.all()],
             max_tokens=route.max_tokens, description=route.description,
-            strategy=route.strategy,
+            strategy=route.strategy, context_fit=route.context_fit, sticky=route.sticky,
             retry=Retry.model_construct(
                 server_retries=route.server_retries, backoff=route.retry_backoff,
                 max_attempts=route.max_attempts, deadline=route.deadline,
@@ -94,6 +129,8 @@ class RoutesSection(Section[RouteItem]):
         route.max_tokens = item.max_tokens
         route.description = item.description
         route.strategy = item.strategy
+        route.context_fit = item.context_fit
+        route.sticky = item.sticky
         route.server_retries = item.retry.server_retries
         route.retry_backoff = item.retry.backoff
         route.max_attempts = item.retry.max_attempts
@@ -101,11 +138,12 @@ class RoutesSection(Section[RouteItem]):
         route.first_token_timeout = item.retry.first_token_timeout
         route.when_full = item.retry.when_full
         route.save()
-        ids = dict(Engine.objects.filter(name__in=item.engines).values_list("name", "id"))
+        ids = dict(Engine.objects.filter(name__in=item.engine_names).values_list("name", "id"))
         RouteEngine.objects.filter(route=route).exclude(engine_id__in=ids.values()).delete()
-        for position, name in enumerate(item.engines):
-            RouteEngine.objects.update_or_create(route=route, engine_id=ids[name],
-                                                 defaults={"position": position})
+        for position, step in enumerate(item.engines):
+            RouteEngine.objects.update_or_create(route=route, engine_id=ids[step.name],
+                                                 defaults={"position": position,
+                                                           "weight": step.weight})
 
     def delete(self, names: set[str]) -> None:
         Route.objects.filter(name__in=names).delete()
