@@ -7,7 +7,8 @@ the client pools). Modes:
 - `refuse`: stop listening, so connections are refused;
 - `hang`: accept, read the request, never answer;
 - `status`: answer `status` (with `headers`) `times` times, then relay;
-- `cut`: relay, but drop the connection after `cut_after` bytes of the answer's body.
+- `cut`: relay, but drop the connection after `cut_after` bytes of the answer's body;
+- `slow`: relay, after waiting `delay` seconds (a busy or distant engine).
 
 It counts the requests it saw (`seen`), so tests can assert how often an engine was called.
 It runs its own event loop in a daemon thread; nothing here is imported by the application.
@@ -30,6 +31,7 @@ class Mode:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = '{"error": {"message": "injected fault", "type": "server_error"}}'
     cut_after: int = 0
+    delay: float = 0.0
 
 
 class FaultProxy:
@@ -105,6 +107,8 @@ class FaultProxy:
             mode.times -= 1
             await self._answer(writer, mode)
             return
+        if mode.name == "slow":
+            await asyncio.sleep(mode.delay)
         await self._relay(head, body, writer, mode.cut_after if mode.name == "cut" else 0)
 
     async def _answer(self, writer: asyncio.StreamWriter, mode: Mode) -> None:

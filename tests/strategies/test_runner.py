@@ -20,13 +20,6 @@ def url(engine_id: int) -> str:
     return f"http://127.0.0.1:{9000 + engine_id}/v1/chat/completions"
 
 
-@pytest.fixture(autouse=True)
-def _forget_latency():
-    latency.board().forget()
-    yield
-    latency.board().forget()
-
-
 @respx.mock
 def test_context_fit_skips_before_any_call():
     small = respx.post(url(1)).mock(return_value=httpx.Response(200, json=OK))
