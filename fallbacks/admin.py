@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adminsortable2.admin import SortableAdminBase, SortableTabularInline
+from adminsortable2.admin import CustomInlineFormSet, SortableAdminBase, SortableTabularInline
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
@@ -137,11 +137,25 @@ class EngineAdmin(admin.ModelAdmin):
         return None
 
 
+class StepFormSet(CustomInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if self.instance.strategy != "weighted":
+            return
+        kept = [f.cleaned_data for f in self.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if kept and not any(data.get("weight") for data in kept):
+            raise forms.ValidationError("Every weight is 0: a weighted route needs an engine "
+                                        "with a weight above 0 (0 means standby).")
+
+
 class RouteEngineInline(SortableTabularInline):
-    """The fallback order: drag rows to reorder; the next request uses the new order."""
+    """The fallback order: drag rows to reorder; the next request uses the new order. The
+    weight beside each engine is its share under the 'weighted' strategy (0: standby)."""
 
     model = RouteEngine
-    fields = ("engine",)
+    formset = StepFormSet
+    fields = ("engine", "weight")
     extra = 0
 
 
@@ -149,6 +163,7 @@ class RouteEngineInline(SortableTabularInline):
 class RouteAdmin(SortableAdminBase, admin.ModelAdmin):
     inlines = (RouteEngineInline,)
     list_display = ("name", "fallback_order", "strategy", "max_tokens", "description")
+    list_filter = ("strategy",)
     search_fields = ("name", "description")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Route]:
@@ -157,5 +172,7 @@ class RouteAdmin(SortableAdminBase, admin.ModelAdmin):
 
     @admin.display(description="fallback order")
     def fallback_order(self, route: Route) -> str:
-        return " → ".join(step.engine.name + ("" if step.engine.enabled else " (disabled)")
+        weighted = route.strategy == "weighted"
+        return " → ".join(step.engine.name + (f" (weight {step.weight})" if weighted else "")
+                          + ("" if step.engine.enabled else " (disabled)")
                           for step in route.steps.all()) or "—"

@@ -124,3 +124,30 @@ def test_it_lists_open_alerts_only(db, admin_client):
 
     assert "client 1 at 80 % of 10 requests" in page
     assert "acknowledged one" not in page
+
+
+def test_it_shows_each_engines_share_latency_average_and_in_flight(db, make_engine,
+                                                                     admin_client):
+    from fallbacks.models import EngineLatency, EngineSlot
+
+    a, b = make_engine("http://127.0.0.1:9/v1", name="a"), make_engine("http://127.0.0.1:9/v1",
+                                                                      name="b")
+    for engine, n in ((a, 3), (b, 1)):
+        for _ in range(n):
+            g = Generation.objects.create(source="command", route_name="r", status="succeeded")
+            Attempt.objects.create(generation=g, engine_id=engine.pk, engine_name=engine.name,
+                                   position=0, outcome="ok", latency_ms=100.0)
+    EngineLatency.objects.create(engine=a, first_token_ms=120.04, first_token_samples=3,
+                                 per_token_ms=9.5, per_token_samples=2)
+    EngineSlot.objects.create(engine=b, number=1_000_001, holder="x",
+                              expires=timezone.now() + timezone.timedelta(minutes=1))
+
+    figures = {f.engine: f for f in dashboard.engines("hour")}
+
+    assert (figures["a"].share, figures["b"].share) == (0.75, 0.25)
+    assert (figures["a"].first_token_ms, figures["a"].per_token_ms) == (120.0, 9.5)
+    assert figures["b"].first_token_ms is None
+    assert (figures["a"].in_flight, figures["b"].in_flight) == (0, 1)
+    html = admin_client.get("/admin/").content.decode()
+    assert '<td data-figure="share">75 %</td>' in html
+    assert '<td data-figure="in_flight">1</td>' in html

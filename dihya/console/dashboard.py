@@ -7,7 +7,9 @@ queries) rather than by loading latencies into memory.
 
 Engines' breakers, quota usage and alerts belong to their apps; this module only reads them,
 through `fallbacks.breaker_control.snapshot()` and the quota models' managers, and never
-changes them.
+changes them. The routing figures (each engine's share of the traffic it served, its latency
+averages and its requests in flight) come from the strategies' shared state
+(`fallbacks.latency`, `fallbacks.slots`): one read each.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from dihya.gateway.models import ApiClient, Attempt, Generation
-from fallbacks import breaker_control
+from fallbacks import breaker_control, latency, slots
+from fallbacks.strategies.base import FIRST_TOKEN, PER_TOKEN
 from quotas import windows
 from quotas.models import Alert, Counter, Limit, Metric, Period
 
@@ -40,6 +43,10 @@ class EngineFigures:
     ok: int
     p50_ms: float | None
     p95_ms: float | None
+    share: float | None = None           # of the generations served in the period
+    first_token_ms: float | None = None  # latency averages (EWMA), for lowest_latency
+    per_token_ms: float | None = None
+    in_flight: int = 0                   # counted for capped engines and least_busy routes
 
     @property
     def success_rate(self) -> float | None:
@@ -89,19 +96,29 @@ def series(period: str, now: datetime | None = None) -> list[dict[str, Any]]:
 
 def engines(period: str, now: datetime | None = None) -> list[EngineFigures]:
     start = since(period, now)
-    rows = (Attempt.objects.filter(created__gte=start)
-            .values("engine_id", "engine_name")
-            .annotate(attempts=Count("id"), ok=Count("id", filter=Q(outcome="ok")))
-            .order_by("engine_name"))
+    rows = list(Attempt.objects.filter(created__gte=start)
+                .values("engine_id", "engine_name")
+                .annotate(attempts=Count("id"), ok=Count("id", filter=Q(outcome="ok")))
+                .order_by("engine_name"))
+    served = sum(row["ok"] for row in rows)
+    ids = [row["engine_id"] for row in rows if row["engine_id"]]
+    averages = latency.store().read() if ids else {}
+    busy = slots.in_use_by_engine(ids) if ids else {}
     figures = []
     for row in rows:
         # Filtered by engine id so the (engine, created) index serves the range.
         ok_range = Attempt.objects.filter(engine_id=row["engine_id"], created__gte=start,
                                           outcome="ok")
+        first, per = (averages.get((row["engine_id"], kind)) for kind in (FIRST_TOKEN,
+                                                                           PER_TOKEN))
         figures.append(EngineFigures(
             engine=row["engine_name"], attempts=row["attempts"], ok=row["ok"],
             p50_ms=percentile(ok_range, row["ok"], 0.50),
             p95_ms=percentile(ok_range, row["ok"], 0.95),
+            share=row["ok"] / served if served else None,
+            first_token_ms=round(first.value, 1) if first else None,
+            per_token_ms=round(per.value, 1) if per else None,
+            in_flight=busy.get(row["engine_id"], 0),
         ))
     return figures
 

@@ -74,6 +74,8 @@ def progress(generation: Generation, attempts: Iterable[Attempt] | None = None) 
         "latency_ms": None if generation.latency_ms is None else round(generation.latency_ms),
         "tokens": [generation.prompt_tokens, generation.completion_tokens],
         "attempts": rows,
+        # What the route's strategy picked and why (the serving attempt's detail).
+        "choice": next((r["detail"] for r in rows if r["outcome"] == "ok"), ""),
         "deadline_s": settings.DIHYA_JOB_DEADLINE,
     }
 

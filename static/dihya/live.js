@@ -44,6 +44,11 @@
       if (a.detail) li.title = a.detail;
       list.append(li);
     });
+    const choice = q("choice");
+    if (choice) {
+      text(choice, g.choice ? "Picked by " + g.choice : "");
+      choice.hidden = !g.choice;
+    }
     const result = q("result");
     text(result, g.result);
     result.hidden = !g.result;

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
+import respx
 from django.urls import reverse
 
 from dihya.gateway.models import Generation
 from dihya.generation import jobs, pipeline
-from fallbacks.models import Engine, Route
+from fallbacks.models import Engine, Route, RouteEngine
 from tests.admin.conftest import make_generation
 
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -112,3 +114,24 @@ def test_the_status_feed_answers_for_the_ids_asked_only(admin_client, seeded):
 @pytest.mark.parametrize("name", ["admin:generation-statuses", "admin:dashboard-json"])
 def test_the_feeds_are_for_staff_only(client, db, name):
     assert client.get(reverse(name)).status_code == 302
+
+
+@respx.mock
+def test_testing_a_route_says_what_its_strategy_picked_and_why(admin_client, db, make_engine):
+    ok = {"choices": [{"message": {"content": "fine"}, "finish_reason": "stop"}],
+          "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+    respx.post("http://127.0.0.1:9101/v1/chat/completions").mock(
+        return_value=httpx.Response(200, json=ok))
+    heavy = make_engine("http://127.0.0.1:9101/v1", name="heavy")
+    standby = make_engine("http://127.0.0.1:9102/v1", name="standby")
+    route = Route.objects.create(name="split", strategy="weighted")
+    RouteEngine.objects.create(route=route, engine=heavy, position=0, weight=5)
+    RouteEngine.objects.create(route=route, engine=standby, position=1, weight=0)
+    started = admin_client.post(reverse("admin:route-test", args=[route.pk]), **JSON).json()
+
+    assert jobs.run(started["id"]) == "succeeded"
+
+    live = admin_client.get(started["progress"]).json()
+    assert live["engine"] == "heavy"
+    assert live["choice"] == ("weighted: weighted draw: heavy (weight 5 of 5); "
+                              "standby: standby")
