@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 
+from fallbacks.errors import Failure
 from fallbacks.spec import ChatRequest, EngineSpec
 
-CONTEXT_TOO_LONG = "context_too_long"
+CONTEXT_TOO_LONG = Failure.CONTEXT_TOO_LONG.value  # the outcome of an engine's own 400, too
 PER_MESSAGE = 4
 
 
