@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import failover, jobs, load, overhead, procs, quotas, report, scale
+from bench import failover, jobs, load, overhead, procs, quotas, report, scale, strategies
 from bench.context import Bench
 
 SECTIONS = {
@@ -28,6 +28,7 @@ SECTIONS = {
     "jobs": jobs.jobs,
     "footprint": scale.footprint,
     "scaleout": scale.scaleout,
+    "strategies": strategies.strategies,
 }
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -97,6 +97,9 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
               default=None)
     rows.append(("Jobs: enqueue-to-done p50, Redis broker", "< 50 ms", fmt(p50, " ms"),
                  verdict(p50 < 50 if p50 is not None else None)))
+    worst = get(r, "strategies", "worst_us")
+    rows.append(("Choosing the engine order, per request (worst built-in strategy)", "< 50 µs",
+                 fmt(worst, " µs"), verdict(worst < 50 if worst is not None else None)))
     return rows
 
 
@@ -176,6 +179,14 @@ def sections(r: dict[str, Any]) -> list[str]:
             out += [f"{lc['streams']} concurrent streams on llama.cpp (4 slots, max_tokens 4): "
                     f"{lc['gateway_wall_s']} s through the gateway; directly, before and after: "
                     f"{lc['direct_wall_s']} s.", ""]
+    sg = r.get("strategies") or {}
+    if sg.get("us_per_request"):
+        out += ["## Routing strategies (cost of choosing)", "",
+                f"`fallbacks.strategies.plan` on a {sg['engines']}-engine route, best of 5 runs "
+                f"of {sg['number']} calls, with the real breaker board, in-flight counts and "
+                "latency averages (`bench/strategies.py`).", "",
+                table(["strategy", "µs per request"],
+                      [[k, v] for k, v in sg["us_per_request"].items()]), ""]
     fo = r.get("failover") or {}
     if fo.get("cases"):
         out += ["## 3. Failover (sequential requests)", "",
