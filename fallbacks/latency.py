@@ -8,7 +8,8 @@ Like the breaker (`fallbacks.breaker`), the shared store is read at most every
 `DIHYA_LATENCY_REFRESH` seconds and written in batches, both from synchronous code around
 the run (the pipeline's routing gate), never from the event loop. The store is Redis when
 `REDIS_URL` is set (one small Lua script per average, so concurrent writers never lose each
-other's samples), the database otherwise (one conditional UPDATE per average and flush).
+other's samples), the database otherwise (one conditional UPDATE per average and flush,
+after the recording transaction has committed, in a transaction of its own).
 Losing samples is harmless; the store is best effort and must never fail a generation.
 """
 
@@ -18,7 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
@@ -129,14 +130,22 @@ class DatabaseStore:
         return out
 
     def write(self, pending: dict[tuple[int, str], list[float]]) -> None:
-        from fallbacks.models import EngineLatency
+        # After the recording transaction, in a transaction of its own: an engine deleted
+        # meanwhile (its samples refer to nothing) fails this write, never the generation's.
+        transaction.on_commit(partial(self._write, pending))
+
+    def _write(self, pending: dict[tuple[int, str], list[float]]) -> None:
+        from fallbacks.models import Engine, EngineLatency
 
         try:
-            with transaction.atomic():  # a savepoint inside the pipeline's transaction
-                ids = sorted({eid for eid, _ in pending})
+            with transaction.atomic():
+                ids = sorted(Engine.objects.filter(pk__in={eid for eid, _ in pending})
+                             .values_list("pk", flat=True))
                 EngineLatency.objects.bulk_create([EngineLatency(engine_id=i) for i in ids],
                                                   ignore_conflicts=True)
                 for (eid, kind), samples in sorted(pending.items()):
+                    if eid not in ids:
+                        continue
                     count = kind.replace("_ms", "_samples")
                     factor, term = folded(samples)
                     first = Average()

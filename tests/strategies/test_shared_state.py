@@ -12,11 +12,43 @@ from fallbacks.strategies.base import FIRST_TOKEN, PER_TOKEN
 
 
 @pytest.fixture
-def fresh_latency(settings):
+def fresh_latency(settings, django_capture_on_commit_callbacks, monkeypatch):
+    """Alpha 0.5, nothing remembered, and writes done at once (they wait for the commit of
+    the recording transaction, which a test's transaction never has)."""
     settings.DIHYA_LATENCY_ALPHA = 0.5
     latency.board().forget()
+    write = latency.DatabaseStore.write
+
+    def committed(self, pending):
+        with django_capture_on_commit_callbacks(execute=True):
+            write(self, pending)
+
+    monkeypatch.setattr(latency.DatabaseStore, "write", committed)
     yield
     latency.board().forget()
+
+
+def test_a_write_waits_for_the_commit_of_the_recording_transaction(db, make_engine):
+    e = make_engine("http://127.0.0.1:9/v1")
+    board = latency.Board()
+    board.observe(e.pk, PER_TOKEN, 10.0)
+
+    board.flush(force=True)
+
+    assert not EngineLatency.objects.exists()  # the test's transaction never commits
+
+
+def test_samples_of_a_deleted_engine_are_dropped(db, make_engine, fresh_latency):
+    e = make_engine("http://127.0.0.1:9/v1")
+    gone = make_engine("http://127.0.0.1:9/v1")
+    board = latency.Board()
+    board.observe(e.pk, PER_TOKEN, 10.0)
+    board.observe(gone.pk, PER_TOKEN, 10.0)
+    gone.delete()
+
+    board.flush(force=True)
+
+    assert list(EngineLatency.objects.values_list("engine_id", flat=True)) == [e.pk]
 
 
 def spec(engine, **fields) -> EngineSpec:
