@@ -67,6 +67,23 @@ def engine_key_variables(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     return errors
 
 
+@register()
+def routing(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The routing strategies' knobs (fallbacks.strategies): shares and a smoothing factor."""
+    errors = []
+    for name, low, high, meaning in (
+            ("DIHYA_LATENCY_EXPLORE", 0.0, 1.0, "a share of requests, from 0 to 1"),
+            ("DIHYA_LATENCY_ALPHA", 0.0, 1.0, "the weight of a new sample, above 0 up to 1")):
+        value = getattr(settings, name)  # the name is one of the settings above
+        if not low <= value <= high or (name == "DIHYA_LATENCY_ALPHA" and value == 0):
+            errors.append(Error(f"{name} is {value}; it is {meaning}.", id="dihya.E010"))
+    for name in ("DIHYA_LOAD_REFRESH", "DIHYA_LATENCY_REFRESH"):
+        if getattr(settings, name) < 0:
+            errors.append(Error(f"{name} is negative; it is seconds between reads.",
+                                id="dihya.E010"))
+    return errors
+
+
 @register(Tags.security, deploy=True)
 def production_secrets(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     warnings = []

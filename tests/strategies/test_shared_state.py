@@ -147,3 +147,16 @@ def test_counting_leases_do_not_eat_a_cap(db, make_engine):
     capped = spec(e, max_concurrency=1)
 
     assert async_to_sync(slots.acquire)(capped) is not None
+
+
+@pytest.mark.parametrize(("name", "value"), [("DIHYA_LATENCY_EXPLORE", 1.5),
+                                             ("DIHYA_LATENCY_ALPHA", 0.0),
+                                             ("DIHYA_LOAD_REFRESH", -1.0)])
+def test_nonsense_routing_settings_fail_the_system_check(settings, name, value):
+    from dihya import checks
+
+    assert checks.routing() == []
+    setattr(settings, name, value)
+
+    (error,) = checks.routing()
+    assert error.id == "dihya.E010" and name in error.msg
