@@ -45,7 +45,7 @@ RECORD_BUDGET = 15
 @pytest.fixture
 def key(db, make_engine, make_route) -> str:
     route = make_route("default", make_engine(ENGINE, name="fake"), max_tokens=50)
-    client = ApiClient.objects.create(name="app", end_users=True)
+    client = ApiClient.objects.create(name="app", end_users=True, user_ids="username")
     client.routes.add(route)
     for name, default in (("client-plan", False), ("people", True)):
         plan = Plan.objects.create(name=name, is_default=default)
