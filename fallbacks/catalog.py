@@ -47,6 +47,7 @@ def engine_spec(engine: Engine) -> EngineSpec:
         total_timeout=engine.total_timeout,
         key_required=key_required or forbidden,
         max_concurrency=engine.max_concurrency,
+        capabilities=engine.capability_set(),
     )
 
 
@@ -71,6 +72,7 @@ def route_spec(name: str) -> RouteSpec | None:
         max_tokens=route.max_tokens or settings.DIHYA_DEFAULT_MAX_TOKENS,
         engines=tuple(engine_spec(step.engine) for step in steps),
         policy=policy_of(route),
+        drop_params=frozenset(route.drop_params or ()),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Protocol, TypeVar
 
 import httpx
 
-from fallbacks import http, slots
+from fallbacks import http, slots, structured
 from fallbacks.errors import Failure, ProviderError
 from fallbacks.policy import NOT_THE_ENGINE, Action
 from fallbacks.providers import registry
@@ -28,6 +28,7 @@ from fallbacks.spec import ChatRequest, Completion, Delta, EngineSpec, RouteSpec
 
 OK = "ok"
 NO_SLOT = "no_free_slot"
+UNSUPPORTED = Failure.UNSUPPORTED.value  # the engine lacks a capability the request needs
 T = TypeVar("T")
 
 
@@ -107,11 +108,12 @@ class Runner:
         async def call(engine: EngineSpec, timeout: float, slot: slots.Slot) -> Completion:
             try:
                 async with asyncio.timeout(min(engine.total_timeout, timeout)):
-                    return await provider_for(engine).complete(request)
+                    completion = await provider_for(engine).complete(request)
+                return structured.check(request, completion)
             finally:
                 await slot.release()
 
-        engine, completion, attempts = await self._walk(route, call)
+        engine, completion, attempts = await self._walk(route, call, request.needs)
         self.health.record(engine, None)
         return RunResult(completion, engine, attempts)
 
@@ -133,7 +135,7 @@ class Runner:
             return first, holding(stream, slot)
 
         # The attempt is recorded as a success now; a mid-stream death rewrites it.
-        engine, (first, rest), attempts = await self._walk(route, call)
+        engine, (first, rest), attempts = await self._walk(route, call, request.needs)
         return StreamRun(engine, attempts, first, rest)
 
     def stream_ended(self, run: StreamRun, error: ProviderError | None) -> None:
@@ -147,6 +149,7 @@ class Runner:
 
     async def _walk(self, route: RouteSpec,
                     call: Callable[[EngineSpec, float, slots.Slot], Awaitable[T]],
+                    needs: frozenset[str] = frozenset(),
                     ) -> tuple[EngineSpec, T, list[AttemptRecord]]:
         policy = route.policy
         attempts: list[AttemptRecord] = []
@@ -154,7 +157,7 @@ class Runner:
         last: ProviderError | None = None
         calls = 0
         for position, engine in enumerate(route.engines):
-            if self._skip(engine, position, attempts) is not None:
+            if self._skip(engine, position, attempts, needs) is not None:
                 continue
             retries = 0
             while True:
@@ -189,10 +192,17 @@ class Runner:
                     break
                 attempts.append(AttemptRecord(engine.id, engine.name, position, OK, ms(started)))
                 return engine, value, attempts
+        if attempts and all(a.outcome == UNSUPPORTED for a in attempts):
+            raise RunFailed("unsupported_parameter", summary(route, attempts), attempts, last)
         raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last)
 
-    def _skip(self, engine: EngineSpec, position: int,
-              attempts: list[AttemptRecord]) -> str | None:
+    def _skip(self, engine: EngineSpec, position: int, attempts: list[AttemptRecord],
+              needs: frozenset[str] = frozenset()) -> str | None:
+        if missing := needs - engine.capabilities:
+            # At no cost and without a word to health: the engine is fine, the request not for it.
+            attempts.append(AttemptRecord(engine.id, engine.name, position, UNSUPPORTED, 0.0,
+                                          "lacks " + ", ".join(sorted(missing))))
+            return UNSUPPORTED
         reason = self.health.skip_reason(engine)
         if reason is not None:
             attempts.append(AttemptRecord(engine.id, engine.name, position, reason, 0.0))
