@@ -58,9 +58,9 @@ def test_the_engine_with_tools_serves_and_the_other_is_skipped(api, fake_engine,
 
 
 def test_engines_declare_capabilities_in_files_and_rows(db):
-    config.apply_yaml("engines:\n  - {name: e, provider: ollama, base_url: 'http://ollama.test:11434', "
-                      "model: m, capabilities: [chat, vision]}\n"
-                      "  - {name: f, provider: ollama, base_url: 'http://ollama.test:11434', model: m}\n"
+    where = "provider: ollama, base_url: 'http://ollama.test:11434', model: m"
+    config.apply_yaml(f"engines:\n  - {{name: e, {where}, capabilities: [chat, vision]}}\n"
+                      f"  - {{name: f, {where}}}\n"
                       "routes:\n  - {name: r, engines: [e], drop_params: [logit_bias]}\n")
     e, f = Engine.objects.get(name="e"), Engine.objects.get(name="f")
     assert e.capability_set() == {"chat", "vision"}
