@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import openai
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -73,3 +74,23 @@ def test_engines_declare_capabilities_in_files_and_rows(db):
     e.capabilities = ["chat", "telepathy"]
     with pytest.raises(ValidationError):
         e.full_clean()
+
+
+def test_models_show_what_each_route_can_do_and_retrieve_one(api, make_engine, make_route,
+                                                             make_key):
+    make_route("default", make_engine("http://a.test/v1", capabilities=["chat"]),
+               make_engine("http://b.test/v1", capabilities=["chat", "vision"]),
+               make_engine("http://c.test/v1", capabilities=["chat", "tools"], enabled=False))
+    make_route("secret")
+    sdk = openai.OpenAI(base_url=api + "/v1", api_key=make_key(), max_retries=0)
+
+    listed = sdk.models.list().data
+    one = sdk.models.retrieve("default")
+
+    assert [m.id for m in listed] == ["default"]
+    assert listed[0].model_extra["capabilities"] == ["chat", "vision"]
+    assert one.id == "default" and one.model_extra["capabilities"] == ["chat", "vision"]
+    for hidden in ("secret", "nope"):
+        with pytest.raises(openai.NotFoundError) as info:
+            sdk.models.retrieve(hidden)
+        assert info.value.body["code"] == "model_not_found"
