@@ -44,6 +44,10 @@ class RouteSpec:
     drop_params: frozenset[str] = frozenset()
 
 
+#: The characters an image or audio clip counts as in quota estimates (about 1,000 tokens).
+PART_CHARS = 4000
+
+
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """A function call the assistant made; `arguments` is JSON text, as OpenAI sends it."""
@@ -115,6 +119,20 @@ class ChatRequest:
     frequency_penalty: float | None = None
     logit_bias: tuple[tuple[str, int], ...] = ()
     reasoning_effort: str | None = None
+
+    @property
+    def prompt_chars(self) -> int:
+        """What the prompt weighs in characters, for a conservative token estimate: text,
+        tool-call arguments and tool schemas, and a flat weight per image or audio clip
+        (engines charge those by size class, not by their base64 length)."""
+        chars = sum(len(m.content) + len(m.role) + sum(len(c.name) + len(c.arguments)
+                                                       for c in m.tool_calls)
+                    + PART_CHARS * len(m.parts) for m in self.messages)
+        chars += sum(len(t.name) + len(t.description or "") + len(repr(t.parameters or ""))
+                     for t in self.tools)
+        if self.response_format is not None and self.response_format.schema:
+            chars += len(repr(self.response_format.schema))
+        return chars
 
     @property
     def needs(self) -> frozenset[str]:
