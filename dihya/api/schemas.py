@@ -117,6 +117,8 @@ class Job(BaseModel):
     finished: int | None
     engine: str | None = Field(..., description="The engine that served, once succeeded.")
     result: str | None = Field(..., description="The answer's text, once succeeded.")
+    tool_calls: list[ToolCall] | None = Field(..., description="The answer's tool calls, if "
+                                              "it made any.")
     finish_reason: str | None
     usage: UsageOut | None
     attempts: list[AttemptOut] = Field(..., description="The fallback history, in order.")
