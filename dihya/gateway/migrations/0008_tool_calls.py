@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gateway', '0006_generation_heartbeat'),
+        ('gateway', '0007_trace_id'),
     ]
 
     operations = [
