@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 
 from fallbacks import breaker_control
 from fallbacks.models import Engine, Route, RouteEngine
+from fallbacks.spec import CAPABILITIES
 
 
 def _formfield(field: models.Field, **kwargs: Any) -> forms.Field | None:
@@ -41,6 +42,11 @@ class EngineForm(forms.ModelForm):
         help_text="Stored encrypted and never shown again; leave blank to keep the stored "
                   "key. An environment variable (API key variable) is preferred, and wins.")
     clear_api_key = forms.BooleanField(label="Clear stored key", required=False)
+    capabilities = forms.MultipleChoiceField(
+        choices=[(c, c) for c in CAPABILITIES], required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What this engine can do; none ticked: the provider's defaults. A request "
+                  "that needs one it lacks goes to the next engine of the route.")
 
     class Meta:
         model = Engine
@@ -79,7 +85,7 @@ class EngineForm(forms.ModelForm):
 class EngineAdmin(admin.ModelAdmin):
     form = EngineForm
     list_display = ("name", "provider", "model", "base_url", "enabled", "breaker_state",
-                    "last_seen_up", "stored_key")
+                    "capability_list", "last_seen_up", "stored_key")
     list_filter = ("provider", "enabled")
     list_select_related = ("breaker",)
     search_fields = ("name", "model", "base_url")
@@ -94,6 +100,11 @@ class EngineAdmin(admin.ModelAdmin):
             self.message_user(request, f"Engine {obj.name}: the stored key was cleared because "
                               "the host changed. Enter the key for the new host, if it needs "
                               "one.", messages.WARNING)
+
+    @admin.display(description="capabilities")
+    def capability_list(self, engine: Engine) -> str:
+        listed = ", ".join(c for c in CAPABILITIES if c in engine.capability_set())
+        return listed if engine.capabilities else f"{listed} (provider defaults)"
 
     @admin.display(description="stored key")
     def stored_key(self, engine: Engine) -> str:

@@ -67,6 +67,7 @@ def engine_spec(engine: Engine, *, weight: int = 1, counted: bool = False,
         price_in=float(price[0]),
         price_out=float(price[1]),
         counted=counted,
+        capabilities=engine.capability_set(),
     )
 
 
@@ -102,6 +103,7 @@ def route_spec(name: str) -> RouteSpec | None:
         policy=policy_of(route),
         context_fit=route.context_fit,
         sticky=route.sticky,
+        drop_params=frozenset(route.drop_params or ()),
     )
 
 

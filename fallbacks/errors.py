@@ -22,7 +22,8 @@ class Failure(StrEnum):
     BAD_RESPONSE = "bad_response"      # the engine answered something we cannot read
     NOT_CONFIGURED = "not_configured"  # e.g. no API key: skipped without a call
     AUTH = "auth_error"                # 401/403 from the provider: our key is wrong
-
+    UNSUPPORTED = "unsupported"        # the engine cannot do what this request needs (tools…)
+    INVALID_OUTPUT = "invalid_output"  # asked for JSON (or a schema), answered something else
 
 
 class ProviderError(Exception):

@@ -19,6 +19,7 @@ from django.db import models
 
 from fallbacks import secrets
 from fallbacks.providers import registry
+from fallbacks.spec import CAPABILITIES
 from fallbacks.strategies import registry as strategies
 
 NAME_VALIDATOR = RegexValidator(
@@ -116,6 +117,10 @@ class Engine(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)],
         help_text="Tokens the model takes in all, prompt and answer (blank: unknown). Routes "
         "with 'context fit' on skip it for requests estimated not to fit.")
+    capabilities = models.JSONField(
+        default=list, blank=True,
+        help_text="What this engine can do: " + ", ".join(CAPABILITIES) + " (blank: the "
+        "provider's defaults). A request that needs one it lacks goes to the next engine.")
     last_seen_up = models.DateTimeField(null=True, blank=True, editable=False,
                                         help_text="Last successful health check.")
     notes = models.TextField(blank=True)
@@ -127,6 +132,23 @@ class Engine(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def capability_set(self) -> frozenset[str]:
+        """The capabilities the row lists, or the provider's defaults when it lists none."""
+        if self.capabilities:
+            return frozenset(self.capabilities)
+        try:
+            return registry.get(self.provider).capabilities
+        except LookupError:
+            return frozenset({"chat"})
+
+    def clean(self) -> None:
+        super().clean()
+        unknown = set(self.capabilities or ()) - set(CAPABILITIES)
+        if not isinstance(self.capabilities, list) or unknown:
+            raise ValidationError({"capabilities": f"Unknown capabilities: "
+                                   f"{', '.join(sorted(map(str, unknown)))}; known: "
+                                   f"{', '.join(CAPABILITIES)}."})
 
     def set_api_key(self, plaintext: str) -> None:
         self.api_key_encrypted = secrets.encrypt(plaintext) if plaintext else ""
@@ -206,6 +228,10 @@ class Route(models.Model):
     when_full = models.CharField(
         max_length=10, choices=[("next", "Go to the next engine"), ("wait", "Wait for a slot")],
         default="next", help_text="What to do when an engine has no free slot.")
+    drop_params = models.JSONField(
+        default=list, blank=True,
+        help_text="Request fields this route drops (and reports in X-Dihya-Dropped-Params) "
+        "instead of refusing them with unsupported_parameter, e.g. logit_bias, tools.")
     engines: models.ManyToManyField[Engine, RouteEngine] = models.ManyToManyField(
         Engine, through="RouteEngine", related_name="routes")
     created = models.DateTimeField(auto_now_add=True)

@@ -35,11 +35,14 @@ ON_FAILURE: dict[Failure, Action] = {
     Failure.BAD_RESPONSE: Action.NEXT,
     Failure.NOT_CONFIGURED: Action.NEXT,
     Failure.AUTH: Action.NEXT,
+    Failure.UNSUPPORTED: Action.NEXT,     # another engine of the route may have it
+    Failure.INVALID_OUTPUT: Action.NEXT,  # another model may follow the schema
 }
 
 #: Failures that say nothing about the engine's health (the request or our configuration).
 NOT_THE_ENGINE = frozenset({Failure.BAD_REQUEST, Failure.CONTEXT_TOO_LONG,
-                            Failure.NOT_CONFIGURED})
+                            Failure.NOT_CONFIGURED, Failure.UNSUPPORTED,
+                            Failure.INVALID_OUTPUT})
 
 #: Failures that put the engine in a quota cooldown instead of counting towards opening.
 COOLDOWN = frozenset({Failure.RATE_LIMITED, Failure.QUOTA})

@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 
 import httpx
 
-from fallbacks import http, latency, slots, strategies
+from fallbacks import http, latency, slots, strategies, structured
 from fallbacks.errors import Failure, ProviderError
 from fallbacks.policy import NOT_THE_ENGINE, Action
 from fallbacks.providers import registry
@@ -30,6 +30,7 @@ from fallbacks.spec import ChatRequest, Completion, Delta, EngineSpec, RouteSpec
 
 OK = "ok"
 NO_SLOT = "no_free_slot"
+UNSUPPORTED = Failure.UNSUPPORTED.value  # the engine lacks a capability the request needs
 T = TypeVar("T")
 
 
@@ -115,12 +116,14 @@ class Runner:
         async def call(engine: EngineSpec, timeout: float, slot: slots.Slot) -> Completion:
             try:
                 async with asyncio.timeout(min(engine.total_timeout, timeout)):
-                    return await provider_for(engine).complete(request)
+                    completion = await provider_for(engine).complete(request)
+                return structured.check(request, completion)
             finally:
                 await slot.release()
 
         engine, completion, attempts = await self._walk(route, call, self.plan(route, request,
-                                                                               user=user))
+                                                                               user=user),
+                                                        request.needs)
         self.health.record(engine, None)
         if completion.usage.completion_tokens:
             latency.observe(engine.id, latency.PER_TOKEN,
@@ -147,7 +150,7 @@ class Runner:
 
         # The attempt is recorded as a success now; a mid-stream death rewrites it.
         engine, (first, rest), attempts = await self._walk(
-            route, call, self.plan(route, request, stream=True, user=user))
+            route, call, self.plan(route, request, stream=True, user=user), request.needs)
         latency.observe(engine.id, latency.FIRST_TOKEN, attempts[-1].latency_ms)
         return StreamRun(engine, attempts, first, rest)
 
@@ -171,6 +174,7 @@ class Runner:
     async def _walk(self, route: RouteSpec,
                     call: Callable[[EngineSpec, float, slots.Slot], Awaitable[T]],
                     plan: strategies.Plan,
+                    needs: frozenset[str] = frozenset(),
                     ) -> tuple[EngineSpec, T, list[AttemptRecord]]:
         policy = route.policy
         attempts: list[AttemptRecord] = []
@@ -182,7 +186,7 @@ class Runner:
                 attempts.append(AttemptRecord(engine.id, engine.name, position,
                                               plan.skipped[engine.id], 0.0))
                 continue
-            if self._skip(engine, position, attempts) is not None:
+            if self._skip(engine, position, attempts, needs) is not None:
                 continue
             retries = 0
             while True:
@@ -218,10 +222,17 @@ class Runner:
                 attempts.append(AttemptRecord(engine.id, engine.name, position, OK, ms(started),
                                               f"{plan.strategy}: {plan.why}"[:500]))
                 return engine, value, attempts
+        if attempts and all(a.outcome == UNSUPPORTED for a in attempts):
+            raise RunFailed("unsupported_parameter", summary(route, attempts), attempts, last)
         raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last)
 
-    def _skip(self, engine: EngineSpec, position: int,
-              attempts: list[AttemptRecord]) -> str | None:
+    def _skip(self, engine: EngineSpec, position: int, attempts: list[AttemptRecord],
+              needs: frozenset[str] = frozenset()) -> str | None:
+        if missing := needs - engine.capabilities:
+            # At no cost and without a word to health: the engine is fine, the request not for it.
+            attempts.append(AttemptRecord(engine.id, engine.name, position, UNSUPPORTED, 0.0,
+                                          "lacks " + ", ".join(sorted(missing))))
+            return UNSUPPORTED
         reason = self.health.skip_reason(engine)
         if reason is not None:
             attempts.append(AttemptRecord(engine.id, engine.name, position, reason, 0.0))

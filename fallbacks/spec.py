@@ -8,8 +8,12 @@ event loop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fallbacks.policy import DEFAULT, RetryPolicy
+
+#: What an engine can do (`Engine.capabilities`); a request needs some of them.
+CAPABILITIES = ("chat", "tools", "json_schema", "vision", "audio", "logprobs", "embeddings")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,7 @@ class EngineSpec:
     price_in: float = 0.0
     price_out: float = 0.0
     counted: bool = False
+    capabilities: frozenset[str] = frozenset({"chat"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +50,59 @@ class RouteSpec:
     policy: RetryPolicy = DEFAULT
     context_fit: bool = False
     sticky: bool = False
+    #: Request fields the route drops (and reports) rather than refuses.
+    drop_params: frozenset[str] = frozenset()
+
+
+#: The characters an image or audio clip counts as in quota estimates (about 1,000 tokens).
+PART_CHARS = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the assistant made; `arguments` is JSON text, as OpenAI sends it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A content part that is not plain text: an image (`url`, maybe a data URL) or audio."""
+
+    type: str  # "image_url" | "input_audio"
+    url: str = ""
+    detail: str | None = None
+    data: str = ""  # input_audio: base64
+    format: str = ""  # input_audio: wav, mp3
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
     role: str
     content: str
+    #: Images and audio, in order after `content` (the message's text).
+    parts: tuple[Part, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    strict: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    type: str  # "text" | "json_object" | "json_schema"
+    name: str = ""
+    schema: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    strict: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +115,49 @@ class ChatRequest:
     top_p: float | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    tools: tuple[Tool, ...] = ()
+    #: "none" | "auto" | "required" | "function" (then `tool_name` names it) | None.
+    tool_choice: str | None = None
+    tool_name: str | None = None
+    parallel_tool_calls: bool | None = None
+    #: The client sent the legacy `functions`/`function_call`: answer in that shape.
+    legacy_functions: bool = False
+    response_format: ResponseFormat | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: tuple[tuple[str, int], ...] = ()
+    reasoning_effort: str | None = None
+
+    @property
+    def prompt_chars(self) -> int:
+        """What the prompt weighs in characters, for a conservative token estimate: text,
+        tool-call arguments and tool schemas, and a flat weight per image or audio clip
+        (engines charge those by size class, not by their base64 length)."""
+        chars = sum(len(m.content) + len(m.role) + sum(len(c.name) + len(c.arguments)
+                                                       for c in m.tool_calls)
+                    + PART_CHARS * len(m.parts) for m in self.messages)
+        chars += sum(len(t.name) + len(t.description or "") + len(repr(t.parameters or ""))
+                     for t in self.tools)
+        if self.response_format is not None and self.response_format.schema:
+            chars += len(repr(self.response_format.schema))
+        return chars
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """The capabilities an engine must have to serve this request."""
+        needs = {"chat"}
+        if self.tools and self.tool_choice != "none":
+            needs.add("tools")
+        if self.response_format is not None and self.response_format.type != "text":
+            needs.add("json_schema")
+        if self.logprobs:
+            needs.add("logprobs")
+        for message in self.messages:
+            for part in message.parts:
+                needs.add("vision" if part.type == "image_url" else "audio")
+        return frozenset(needs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +176,22 @@ class Completion:
     finish_reason: str
     usage: Usage
     engine: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: The model's reasoning (llama.cpp `reasoning_content`, Ollama `thinking`), if it says.
+    reasoning: str = ""
+    #: OpenAI's `choices[0].logprobs` object, as the engine gave it.
+    logprobs: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    refusal: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a streamed tool call: id and name come first, then argument pieces."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +201,11 @@ class Delta:
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    reasoning: str = ""
+    logprobs: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+
+    @property
+    def output(self) -> bool:
+        """Whether this delta carries any of the answer (text, reasoning or a tool call)."""
+        return bool(self.text or self.tool_calls or self.reasoning)

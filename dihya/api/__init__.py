@@ -60,7 +60,11 @@ def param_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[2:] if parts[0] == "body" else parts[1:]
     # Union members appear in pydantic's locations as type names; they are no field's name.
-    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p in PYDANTIC_TAGS))]
+    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p in PYDANTIC_TAGS
+                                                              or p[:1].isupper()))]
+    # A discriminated union names its tag before the member's fields: `content[0].image_url`
+    # then `image_url.url`; the tag is the field's own name in OpenAI's shapes.
+    parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
     param = ""
     for part in parts:
         param += f"[{part}]" if isinstance(part, int) else (f".{part}" if param else str(part))
@@ -72,11 +76,19 @@ PYDANTIC_TAGS = {"str", "int", "float", "bool", "list", "dict", "function-after"
 
 
 def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    first: dict[str, Any] = exc.errors[0] if exc.errors else {}
+    # The deepest error is the most specific: for `content: str | list[part]`, the bad part
+    # rather than "not a string".
+    first: dict[str, Any] = max(exc.errors, key=lambda e: len(
+        [p for p in e.get("loc", ()) if not (isinstance(p, str) and "[" in p)])) \
+        if exc.errors else {}
     param = param_of(first.get("loc", ()))
     message = str(first.get("msg", "Invalid request."))
     if param is None and first.get("type") in ("missing", "model_attributes_type", "dict_type"):
         message = "The request body must be a JSON object."
+    if first.get("type") == "extra_forbidden":  # a field no schema here knows: never dropped
+        return refused(request, Refusal(400, "unsupported_parameter",
+                                        f"Unsupported parameter: {param!r} is not supported.",
+                                        param=param))
     text = f"Invalid value for {param}: {message}" if param else message
     return refused(request, Refusal(400, "invalid_request", text, param=param))
 

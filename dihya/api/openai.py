@@ -1,4 +1,4 @@
-"""The OpenAI-compatible endpoints: POST /v1/chat/completions and GET /v1/models.
+"""The OpenAI-compatible endpoints: POST /v1/chat/completions, GET /v1/models (and one).
 
 Thin on purpose: authenticate, admit through `dihya.generation.pipeline`, run, format. Each
 request makes one synchronous hop for its database work before the engine is called (key check and
@@ -8,17 +8,20 @@ event loop, so one web process serves many streams at once.
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from ninja import Router
 
 from dihya.api import sse
 from dihya.api.auth import BearerKey, caller
-from dihya.api.schemas import ERRORS, ChatCompletion, ModelList
+from dihya.api.schemas import ERRORS, ChatCompletion, Model, ModelList
 from dihya.gateway.models import Generation
 from dihya.generation import hops, pipeline
+from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
-from fallbacks.models import Route
+from fallbacks.models import Route, RouteEngine
+from fallbacks.spec import CAPABILITIES
 
 router = Router(tags=["OpenAI-compatible"], auth=BearerKey())
 
@@ -56,13 +59,21 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
                         headers=answer_headers(admission, result.engine.name))
 
 
-def routes_for(token: str) -> list[dict[str, object]]:
+def routes_for(token: str, name: str | None = None) -> list[dict[str, object]]:
+    """The routes this key may use, each with what its enabled engines can do together
+    (`capabilities`, an extra field OpenAI's model object does not have)."""
     allowed = caller(token, Generation.Source.CHAT).allowed_routes
-    routes = Route.objects.order_by("name")
+    routes = Route.objects.order_by("name").prefetch_related(Prefetch(
+        "steps", queryset=RouteEngine.objects.filter(engine__enabled=True)
+        .select_related("engine")))
     if allowed is not None:
         routes = routes.filter(pk__in=allowed)
-    return [{"id": name, "object": "model", "created": int(created.timestamp()),
-             "owned_by": "dihya"} for name, created in routes.values_list("name", "created")]
+    if name is not None:
+        routes = routes.filter(name=name)
+    return [{"id": route.name, "object": "model", "created": int(route.created.timestamp()),
+             "owned_by": "dihya", "capabilities": [c for c in CAPABILITIES if any(
+                 c in step.engine.capability_set() for step in route.steps.all())]}
+            for route in routes]
 
 
 @router.get("/models", response={200: ModelList, **ERRORS}, summary="List the routes this key "
@@ -70,4 +81,14 @@ def routes_for(token: str) -> list[dict[str, object]]:
 async def models(request: HttpRequest) -> HttpResponse:
     data = await hops.db(routes_for)(request.auth)  # type: ignore[attr-defined]
     return JsonResponse({"object": "list", "data": data})
+
+
+@router.get("/models/{model}", response={200: Model, **ERRORS},
+            summary="One route this key may use", operation_id="retrieve_model")
+async def model(request: HttpRequest, model: str) -> HttpResponse:
+    found = await hops.db(routes_for)(request.auth, model)  # type: ignore[attr-defined]
+    if not found:  # unknown, or not this key's: the same answer, so names cannot be probed
+        raise Refusal(404, "model_not_found", f"The model (route) {model!r} does not exist.",
+                      param="model")
+    return JsonResponse(found[0])
 

@@ -8,7 +8,7 @@ what is written here.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -32,15 +32,32 @@ class UsageOut(BaseModel):
     total_tokens: int
 
 
+class CalledFunction(BaseModel):
+    name: str
+    arguments: str = Field(..., description="JSON text, as the model wrote it.")
+
+
+class ToolCall(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: CalledFunction
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None = Field(..., description="null when the answer is tool calls only.")
+    refusal: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    function_call: CalledFunction | None = Field(None, description="Legacy `functions` only.")
+    reasoning_content: str | None = Field(None, description="The model's reasoning, when "
+                                          "the engine gives it (llama.cpp, Ollama's thinking).")
 
 
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
-    finish_reason: str
+    logprobs: dict[str, Any] | None = None
+    finish_reason: Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 
 
 class ChatCompletion(BaseModel):
@@ -52,6 +69,7 @@ class ChatCompletion(BaseModel):
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str = Field(..., description="The route that answered.")
+    system_fingerprint: str
     choices: list[Choice]
     usage: UsageOut
 
@@ -61,6 +79,8 @@ class Model(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "dihya"
+    capabilities: list[str] = Field(..., description="What the route's enabled engines can "
+                                    "do: chat, tools, json_schema, vision, audio, logprobs…")
 
 
 class ModelList(BaseModel):
@@ -97,6 +117,8 @@ class Job(BaseModel):
     finished: int | None
     engine: str | None = Field(..., description="The engine that served, once succeeded.")
     result: str | None = Field(..., description="The answer's text, once succeeded.")
+    tool_calls: list[ToolCall] | None = Field(..., description="The answer's tool calls, if "
+                                              "it made any.")
     finish_reason: str | None
     usage: UsageOut | None
     attempts: list[AttemptOut] = Field(..., description="The fallback history, in order.")

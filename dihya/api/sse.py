@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError
 
 from dihya.generation.pipeline import Admission, Streaming
 from fallbacks.runner import RunResult
-from fallbacks.spec import Usage
+from fallbacks.spec import ChatRequest, Completion, Delta, ToolCallDelta, Usage
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,32 @@ def usage_body(usage: Usage) -> dict[str, int]:
             "total_tokens": usage.total_tokens}
 
 
+#: OpenAI's answers carry one; ours names the gateway, not a backend configuration.
+SYSTEM_FINGERPRINT = "fp_dihya"
+
+
+def finish_of(reason: str | None, request: ChatRequest) -> str:
+    reason = reason or "stop"
+    return "function_call" if reason == "tool_calls" and request.legacy_functions else reason
+
+
+def message_body(c: Completion, request: ChatRequest) -> dict[str, Any]:
+    """The assistant message as OpenAI's schema has it: content null beside tool calls."""
+    message: dict[str, Any] = {"role": "assistant",
+                               "content": c.text if c.text or not c.tool_calls else None,
+                               "refusal": c.refusal}
+    if c.tool_calls and request.legacy_functions:
+        message["function_call"] = {"name": c.tool_calls[0].name,
+                                    "arguments": c.tool_calls[0].arguments}
+    elif c.tool_calls:
+        message["tool_calls"] = [{"id": t.id, "type": "function",
+                                  "function": {"name": t.name, "arguments": t.arguments}}
+                                 for t in c.tool_calls]
+    if c.reasoning:
+        message["reasoning_content"] = c.reasoning  # llama.cpp's name, read by many clients
+    return message
+
+
 def completion(admission: Admission, result: RunResult) -> dict[str, Any]:
     c = result.completion
     return {
@@ -39,10 +65,47 @@ def completion(admission: Admission, result: RunResult) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": admission.route.name,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text},
-                     "finish_reason": c.finish_reason or "stop"}],
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+        "choices": [{"index": 0, "message": message_body(c, admission.request),
+                     "logprobs": c.logprobs,
+                     "finish_reason": finish_of(c.finish_reason, admission.request)}],
         "usage": usage_body(c.usage),
     }
+
+
+def tool_call_chunk(f: ToolCallDelta) -> dict[str, Any]:
+    """A fragment as OpenAI streams it: index, id, type and name first, then arguments."""
+    body: dict[str, Any] = {"index": f.index}
+    function: dict[str, str] = {}
+    if f.id:
+        body["id"] = f.id
+        body["type"] = "function"
+    if f.name:
+        function["name"] = f.name
+    if f.arguments or f.id or f.name:
+        function["arguments"] = f.arguments
+    body["function"] = function
+    return body
+
+
+def delta_body(delta: Delta, request: ChatRequest, *, first: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if first:
+        body["role"] = "assistant"
+        body["content"] = delta.text if delta.text or not delta.tool_calls else None
+    elif delta.text:
+        body["content"] = delta.text
+    if delta.reasoning:
+        body["reasoning_content"] = delta.reasoning
+    if delta.tool_calls and request.legacy_functions:
+        function: dict[str, str] = {"arguments": "".join(f.arguments for f in delta.tool_calls
+                                                         if f.index == 0)}
+        if name := next((f.name for f in delta.tool_calls if f.index == 0 and f.name), None):
+            function["name"] = name
+        body["function_call"] = function
+    elif delta.tool_calls:
+        body["tool_calls"] = [tool_call_chunk(f) for f in delta.tool_calls]
+    return body
 
 
 def event(payload: dict[str, Any] | str) -> bytes:
@@ -54,12 +117,15 @@ async def chunks(admission: Admission, streaming: Streaming) -> AsyncIterator[by
     """Relay the pipeline's deltas as OpenAI chunks. Must be an async generator: Django streams
     those under ASGI, while a sync one would be collected whole before the first byte."""
     base = {"id": completion_id(admission), "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": admission.route.name}
+            "created": int(time.time()), "model": admission.route.name,
+            "system_fingerprint": SYSTEM_FINGERPRINT}
     with_usage = admission.include_usage
+    request = admission.request
 
-    def chunk(delta: dict[str, str], finish_reason: str | None = None) -> bytes:
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None,
+              logprobs: dict[str, Any] | None = None) -> bytes:
         body: dict[str, Any] = {**base, "choices": [
-            {"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+            {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
         if with_usage:
             body["usage"] = None
         return event(body)
@@ -69,11 +135,10 @@ async def chunks(admission: Admission, streaming: Streaming) -> AsyncIterator[by
     first = True
     try:
         async for delta in streaming.deltas:
-            if first:
-                yield chunk({"role": "assistant", "content": delta.text})
-                first = False
-            elif delta.text:
-                yield chunk({"content": delta.text})
+            body = delta_body(delta, request, first=first)
+            if body or delta.logprobs:
+                yield chunk(body, logprobs=delta.logprobs)
+            first = False
             finish_reason = delta.finish_reason or finish_reason
             usage = delta.usage or usage
     except (OperationalError, InterfaceError) as exc:  # recording it: a database restart
@@ -89,7 +154,7 @@ async def chunks(admission: Admission, streaming: Streaming) -> AsyncIterator[by
             "message": f"The engine {streaming.engine} failed after the answer began: {exc}",
             "type": "service_unavailable", "param": None, "code": "engine_failed_mid_stream"}})
         return
-    yield chunk({}, finish_reason)
+    yield chunk({}, finish_of(finish_reason, request))
     if with_usage:
         yield event({**base, "choices": [], "usage": usage_body(usage)})
     yield event("[DONE]")

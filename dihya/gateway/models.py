@@ -149,6 +149,8 @@ class Generation(models.Model):
     stream = models.BooleanField(default=False)
     request = models.JSONField(default=dict, help_text="Messages and parameters.")
     result = models.TextField(blank=True)
+    tool_calls = models.JSONField(default=list, blank=True,
+                                  help_text="The tool calls of the answer: id, name, arguments.")
     finish_reason = models.CharField(max_length=32, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)

@@ -53,6 +53,9 @@ def report(g: Generation) -> dict[str, Any]:
         "finished": epoch(g.finished),
         "engine": g.engine_name or None,
         "result": g.result if succeeded else None,
+        "tool_calls": [{"id": c["id"], "type": "function",
+                        "function": {"name": c["name"], "arguments": c["arguments"]}}
+                       for c in g.tool_calls] if succeeded and g.tool_calls else None,
         "finish_reason": g.finish_reason or None,
         "usage": {"prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
                   "total_tokens": g.prompt_tokens + g.completion_tokens} if succeeded else None,

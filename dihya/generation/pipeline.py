@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dihya.gateway.models import Attempt, Generation
-from dihya.generation import gates, hops, identity
+from dihya.generation import capabilities, gates, hops, identity, records, requests
 from dihya.generation.admission import Admission, Caller
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
@@ -36,7 +36,7 @@ from fallbacks import breaker, catalog
 from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
 from fallbacks.runner import AttemptRecord, RunFailed, Runner, RunResult
-from fallbacks.spec import ChatRequest, Delta, Message, RouteSpec, Usage
+from fallbacks.spec import ChatRequest, Delta, RouteSpec, Usage
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,9 @@ def admit(caller: Caller, body: ChatBody, *, queued: bool = False,
     if caller.allowed_routes is not None and route.id not in caller.allowed_routes:
         raise Refusal(403, "route_not_allowed",
                       f"This API key may not use the route {body.model!r}.", param="model")
-    request = chat_request(body, route)
+    dropped = requests.unknown_fields(body, route.drop_params)
+    request, dropped_too = capabilities.fit(chat_request(body, route), route)
+    dropped += dropped_too
     generation = Generation(
         source=caller.source,
         client=caller.client,
@@ -80,6 +82,8 @@ def admit(caller: Caller, body: ChatBody, *, queued: bool = False,
     admission = Admission(generation, route, request, caller,
                           include_usage=bool(body.stream_options
                                              and body.stream_options.include_usage))
+    if dropped:
+        admission.notes.setdefault("headers", {})["X-Dihya-Dropped-Params"] = ",".join(dropped)
     try:
         with transaction.atomic():
             for gate in gates.active():
@@ -169,36 +173,15 @@ def chat_request(body: ChatBody, route: RouteSpec) -> ChatRequest:
                       f"{param} is {asked}; route {route.name!r} allows at most "
                       f"{route.max_tokens}.",
                       param=param)
-    return ChatRequest(
-        messages=tuple(Message(m.role, m.text) for m in body.messages),
-        max_tokens=asked or route.max_tokens,
-        temperature=body.temperature,
-        top_p=body.top_p,
-        stop=body.stops,
-        seed=body.seed,
-    )
+    return records.request_of(body, asked or route.max_tokens)
 
 
 def request_record(request: ChatRequest) -> dict[str, Any]:
-    return {
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-        "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "stop": list(request.stop),
-        "seed": request.seed,
-    }
+    return records.record_of(request)
 
 
 def request_from_record(record: dict[str, Any]) -> ChatRequest:
-    return ChatRequest(
-        messages=tuple(Message(m["role"], m["content"]) for m in record["messages"]),
-        max_tokens=record["max_tokens"],
-        temperature=record.get("temperature"),
-        top_p=record.get("top_p"),
-        stop=tuple(record.get("stop") or ()),
-        seed=record.get("seed"),
-    )
+    return records.from_record(record)
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -216,10 +199,11 @@ def record(admission: Admission, outcome: RunResult | RunFailed) -> bool:
     whether this run's end was written (False: it was overtaken, see `_finish`)."""
     if isinstance(outcome, RunFailed):
         finish_failed(admission, outcome.attempts, outcome.code, str(outcome))
-        raise refusal_for(outcome)
+        raise refusal_for(outcome, admission.request)
     c = outcome.completion
     return finish_succeeded(admission, outcome.attempts, c.text, c.finish_reason, c.usage,
-                            outcome.engine.id, outcome.engine.name)
+                            outcome.engine.id, outcome.engine.name,
+                            tool_calls=records.calls_record(c.tool_calls))
 
 
 async def complete(admission: Admission) -> RunResult:
@@ -253,11 +237,12 @@ async def stream(admission: Admission) -> Streaming:
         raise
     except RunFailed as failed:
         await hops.db(finish_failed)(admission, failed.attempts, failed.code, str(failed))
-        raise refusal_for(failed) from None
+        raise refusal_for(failed, admission.request) from None
     admission.notes["attempts"] = started.attempts  # what the answer's headers account for
 
     async def relay() -> AsyncIterator[Delta]:
         parts: list[str] = []
+        calls = records.ToolCallJoiner()
         usage: Usage | None = None
         finish_reason = "stop"
         error: ProviderError | None = None
@@ -267,6 +252,7 @@ async def stream(admission: Admission) -> Streaming:
             delta = started.first
             while True:
                 parts.append(delta.text)
+                calls.add(delta.tool_calls)
                 usage = delta.usage or usage
                 finish_reason = delta.finish_reason or finish_reason
                 yield delta
@@ -286,7 +272,8 @@ async def stream(admission: Admission) -> Streaming:
                 run.stream_ended(started, None)
                 await hops.db(finish_succeeded)(
                     admission, started.attempts, "".join(parts), finish_reason,
-                    usage or Usage(0, 0), started.engine.id, started.engine.name)
+                    usage or Usage(0, 0), started.engine.id, started.engine.name,
+                    tool_calls=calls.record())
             elif error is not None:
                 run.stream_ended(started, error)
                 await hops.db(finish_failed)(
@@ -317,18 +304,22 @@ def heartbeat(generation_id: UUID) -> None:
         heartbeat=timezone.now())
 
 
-def refusal_for(failed: RunFailed) -> Refusal:
+def refusal_for(failed: RunFailed, request: ChatRequest | None = None) -> Refusal:
     if failed.code == "engine_rejected_request":
         return Refusal(400, "invalid_request", f"The engine rejected the request: {failed}")
+    if failed.code == "unsupported_parameter" and request is not None:
+        return capabilities.refusal(failed, request)
     return Refusal(503, failed.code, str(failed), type_="service_unavailable")
 
 
 # --- recording -------------------------------------------------------------------------------
 def finish_succeeded(admission: Admission, attempts: list[AttemptRecord], text: str,
-                     finish_reason: str, usage: Usage, engine_id: int, engine_name: str) -> bool:
+                     finish_reason: str, usage: Usage, engine_id: int, engine_name: str,
+                     tool_calls: list[dict[str, str]] | None = None) -> bool:
     g = admission.generation
     g.status = Generation.Status.SUCCEEDED
     g.result = text
+    g.tool_calls = tool_calls or []
     g.finish_reason = finish_reason[:32]  # the column; an engine may say anything
     g.prompt_tokens = usage.prompt_tokens
     g.completion_tokens = usage.completion_tokens
@@ -359,7 +350,8 @@ def _finish(admission: Admission, attempts: list[AttemptRecord], usage: Usage | 
     with transaction.atomic():
         updated = Generation.objects.filter(
             pk=g.pk, status=Generation.Status.RUNNING, deliveries=g.deliveries).update(
-            status=g.status, result=g.result, finish_reason=g.finish_reason,
+            status=g.status, result=g.result, tool_calls=g.tool_calls,
+            finish_reason=g.finish_reason,
             prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
             engine_id=g.engine_id, engine_name=g.engine_name, error_code=g.error_code,
             error_message=g.error_message, finished=g.finished)

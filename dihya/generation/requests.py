@@ -1,59 +1,108 @@
 """The body a client sends for a generation, as OpenAI's chat completions API defines it.
 
 One schema for every entry point (chat completions, jobs, the `generate` command): what it
-accepts is what the OpenAPI document says. Unknown fields are ignored, as OpenAI's SDKs send
-fields we do not use (`n`, `logprobs`…); known fields are checked strictly. Limits on
-messages and characters, and the deny patterns, are read from settings when a body is
-validated (dihya.generation.validation), so they follow the environment and `override_settings`.
+accepts is what the OpenAPI document says. Nothing is dropped silently: a field this schema
+does not know is refused with `unsupported_parameter` naming it (`unknown_fields`), unless it
+is harmless (`metadata`, `store`, `service_tier`, `user`, `stream_options`: declared below) or
+the route lists it in its `drop_params`, then it is dropped and the answer says so. Known
+fields are checked strictly; tool schemas must be JSON Schemas. Limits on messages and
+characters, and the deny patterns, are read from settings when a body is validated
+(dihya.generation.validation), so they follow the environment and `override_settings`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dihya.generation import validation as security
+from dihya.generation.errors import Refusal
+from dihya.generation.messages import STRICT, ChatMessage, Text, text_of
 
-# Every string a client sends: no control character but tab/newline/CR, no lone surrogate.
-Text = Annotated[str, AfterValidator(security.clean_text)]
+__all__ = ["ChatBody", "ChatMessage", "JobBody", "Text", "text_of", "unknown_fields"]
 
-
-class ContentPart(BaseModel):
-    type: Literal["text"]
-    text: Text
+FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
 
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    role: Literal["system", "user", "assistant", "developer", "tool"]
-    content: Text | list[ContentPart] = Field(..., description="Text, or a list of text parts.")
-    name: Text | None = Field(None, max_length=64)
-
-    @field_validator("content")
-    @classmethod
-    def _allowed(cls, value: str | list[ContentPart]) -> str | list[ContentPart]:
-        security.check_message(text_of(value))
+def json_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A JSON Schema, checked against its metaschema (a malformed one is the client's 400)."""
+    if value is None:
         return value
+    try:
+        jsonschema.validators.validator_for(value).check_schema(value)
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+    return value
 
-    @property
-    def text(self) -> str:
-        return text_of(self.content)
+
+class FunctionDef(BaseModel):
+    model_config = STRICT
+    name: str = Field(..., pattern=FUNCTION_NAME)
+    description: Text | None = None
+    parameters: dict[str, Any] | None = Field(None, description="A JSON Schema.")
+    strict: bool | None = None
+
+    _schema = field_validator("parameters")(json_schema)
 
 
-def text_of(content: str | list[ContentPart]) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(part.text for part in content)
+class ToolDef(BaseModel):
+    model_config = STRICT
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class NamedFunction(BaseModel):
+    model_config = STRICT
+    name: str = Field(..., pattern=FUNCTION_NAME)
+
+
+class NamedToolChoice(BaseModel):
+    model_config = STRICT
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class TextFormat(BaseModel):
+    model_config = STRICT
+    type: Literal["text"]
+
+
+class JsonObjectFormat(BaseModel):
+    model_config = STRICT
+    type: Literal["json_object"]
+
+
+class JsonSchemaSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(..., pattern=FUNCTION_NAME)
+    description: Text | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+    _schema = field_validator("schema_")(json_schema)
+
+
+class JsonSchemaFormat(BaseModel):
+    model_config = STRICT
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormatIn = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat,
+                             Field(discriminator="type")]
 
 
 class StreamOptions(BaseModel):
+    model_config = STRICT
     include_usage: bool = False
+    include_obfuscation: bool | None = None
 
 
 class ChatBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Unknown fields are kept aside (model_extra) and judged against the route at admission.
+    model_config = ConfigDict(extra="allow")
 
     model: Text = Field(..., min_length=1, max_length=64, description="The route's name.")
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
@@ -65,8 +114,29 @@ class ChatBody(BaseModel):
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
+    tools: list[ToolDef] | None = Field(None, max_length=128)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[FunctionDef] | None = Field(None, max_length=128,
+                                                description="Legacy: prefer tools.")
+    function_call: Literal["none", "auto"] | NamedFunction | None = Field(
+        None, description="Legacy: prefer tool_choice.")
+    response_format: ResponseFormatIn | None = None
+    n: int | None = Field(None, ge=1, le=128,
+                          description="Dihya answers one choice: more is unsupported.")
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    logit_bias: dict[Annotated[str, Field(pattern=r"^\d{1,9}$")],
+                     Annotated[int, Field(ge=-100, le=100)]] | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
     user: Text | None = Field(None, max_length=256,
                               description="The end user on whose behalf the call is made.")
+    # Harmless: accepted, not forwarded.
+    metadata: dict[str, Text] | None = None
+    store: bool | None = None
+    service_tier: str | None = Field(None, max_length=32)
 
     @field_validator("messages")
     @classmethod
@@ -95,3 +165,17 @@ class ChatBody(BaseModel):
 class JobBody(ChatBody):
     callback_url: Text | None = Field(None, max_length=500,
                                       description="Where the finished job is POSTed, signed.")
+
+
+def unknown_fields(body: ChatBody, droppable: frozenset[str]) -> list[str]:
+    """The fields we cannot honour that the route lets us drop (unknown ones, `n` > 1); a
+    400 `unsupported_parameter` for the first one it does not."""
+    unsupported = list(body.model_extra or ())
+    if body.n is not None and body.n > 1:
+        unsupported.append("n")
+    for name in unsupported:
+        if name not in droppable:
+            raise Refusal(400, "unsupported_parameter",
+                          f"Unsupported parameter: {name!r} is not supported by this gateway.",
+                          param=name)
+    return sorted(unsupported)

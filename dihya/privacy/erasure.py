@@ -152,6 +152,7 @@ def _generations(p: Person) -> list[dict[str, Any]]:
     return [{"id": str(g.pk), "created": g.created.isoformat(), "status": g.status,
              "route": g.route_name, "engine": g.engine_name, "client": g.client_id,
              "user": g.end_user, "request": g.request, "result": g.result,
+             "tool_calls": g.tool_calls,
              "error": g.error_code, "prompt_tokens": g.prompt_tokens,
              "completion_tokens": g.completion_tokens,
              "attempts": [a.as_report() for a in g.attempts.all()]}

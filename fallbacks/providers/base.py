@@ -31,6 +31,8 @@ class Provider(ABC):
     label: ClassVar[str]
     #: Whether the provider cannot work without an API key (hosted APIs).
     key_required: ClassVar[bool] = False
+    #: What an engine of this provider can do unless its row says otherwise.
+    capabilities: ClassVar[frozenset[str]] = frozenset({"chat"})
 
     def __init__(self, engine: EngineSpec, client: httpx.AsyncClient) -> None:
         self.engine = engine

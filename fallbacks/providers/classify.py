@@ -16,6 +16,10 @@ Sources for the shapes handled here (fixtures in tests/providers/fixtures/ cite 
   "type": "unavailable_error"}}.
 - Ollama: {"error": "model 'x' not found"} with 404; 429 when rate limited; mid-stream
   errors as an NDJSON line {"error": "..."} — docs.ollama.com/api/errors.
+- Capability errors, answered by engines asked for what they cannot do: llama.cpp "tools
+  param requires --jinja flag" and "image input is not supported"; Ollama "model 'x' does
+  not support tools" (also thinking, vision); vLLM '"auto" tool choice requires
+  --enable-auto-tool-choice and --tool-call-parser to be set'.
 - Mistral: {"object": "error", "message", "type", "param", "code"}, e.g. type
   `rate_limited` code "1300", `service_tier_capacity_exceeded` code "3505", `invalid_model`;
   older gateway answers {"message": "Requests rate limit exceeded"}; 401 "Unauthorized".
@@ -48,6 +52,11 @@ MODEL_CODES = frozenset({"model_not_found", "invalid_model"})
 
 QUOTA_MARKERS = ("insufficient_quota", "exceeded your current quota", "quota exceeded",
                  "quota_exceeded", "out of credit", "usage limit", "credit balance")
+CAPABILITY_MARKERS = ("does not support tools", "does not support thinking",
+                      "does not support vision", "does not support images", "requires --jinja",
+                      "tool choice requires", "--enable-auto-tool-choice",
+                      "image input is not supported", "audio input is not supported",
+                      "multimodal is not supported", "does not support")
 CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too many tokens",
                    "exceeds the available context", "exceed_context_size", "context window",
                    "prompt too long")
@@ -116,6 +125,9 @@ def classify_response(status: int, headers: httpx.Headers | dict[str, str],
         return ProviderError(Failure.AUTH, text, status=status)
     if status == 408:
         return ProviderError(Failure.TIMEOUT, text, status=status)
+    if status in (400, 422, 500, 501) and err.says(frozenset(), CAPABILITY_MARKERS):
+        # Not the client's bad request and not a sick engine: this one cannot do it.
+        return ProviderError(Failure.UNSUPPORTED, text, status=status)
     if 400 <= status < 500 and err.says(CONTEXT_CODES, CONTEXT_MARKERS):
         return ProviderError(Failure.CONTEXT_TOO_LONG, text, status=status)
     if status == 404 or (400 <= status < 500 and err.says(MODEL_CODES)):

@@ -7,11 +7,21 @@ streaming as newline-delimited JSON objects, the last one with `"done": true`. E
 happens mid-stream arrives as one more NDJSON line `{"error": "..."}` under the 200 already
 sent. A stream that ends before `"done": true` was cut. `base_url` is the server root
 (`http://127.0.0.1:11434`).
+
+Tools: Ollama takes OpenAI's `tools`, but tool-call arguments are JSON objects (not text),
+a tool result is `{"role": "tool", "content", "tool_name"}` (the function's name, not a call
+id), calls come back without ids (we make OpenAI-style `call_…` ids) and whole in one stream
+line, and `done_reason` stays `stop` after a tool call (we say `tool_calls`). Structured
+output is `format` ("json" or the JSON schema itself); images are base64 strings in the
+message's `images`; `think` turns reasoning on, answered as `message.thinking`. What it has
+no spelling for (`logit_bias`, `logprobs`, a forced `tool_choice`, audio, image URLs that
+are not data URLs) is `unsupported` on this engine, never sent without a word.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,24 +32,114 @@ from fallbacks.providers.base import (
     json_object,
     translate_errors,
 )
+from fallbacks.providers.openai_wire import finish_reason
 from fallbacks.providers.registry import register
-from fallbacks.spec import ChatRequest, Completion, Delta, Usage
+from fallbacks.spec import (
+    ChatRequest,
+    Completion,
+    Delta,
+    Message,
+    Part,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from fallbacks.text import clean_output
 
 
 def chat_body(model: str, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
     options: dict[str, Any] = {"num_predict": request.max_tokens}
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed")):
-        if (value := getattr(request, ours)) is not None:
-            options[theirs] = value
+    for key in ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"):
+        if (value := getattr(request, key)) is not None:
+            options[key] = value
     if request.stop:
         options["stop"] = list(request.stop)
-    return {
+    for field, set_ in (("logit_bias", bool(request.logit_bias)), ("logprobs", request.logprobs),
+                        ("tool_choice", request.tool_choice in ("required", "function"))):
+        if set_:
+            raise ProviderError(Failure.UNSUPPORTED, f"Ollama's native API has no {field}")
+    body: dict[str, Any] = {
         "model": model,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "messages": messages_body(request.messages),
         "stream": stream,
         "options": options,
     }
+    if request.tools and request.tool_choice != "none":
+        body["tools"] = [tool_body(t) for t in request.tools]
+    if (rf := request.response_format) is not None and rf.type != "text":
+        body["format"] = rf.schema if rf.type == "json_schema" and rf.schema else "json"
+    if request.reasoning_effort is not None:
+        # `think`: true/false, or a level for the models that take one (gpt-oss).
+        body["think"] = (False if request.reasoning_effort == "none"
+                         else request.reasoning_effort if request.reasoning_effort in LEVELS
+                         else True)
+    return body
+
+
+LEVELS = ("low", "medium", "high")
+
+
+def messages_body(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """OpenAI's messages in Ollama's terms: tool-call arguments as objects, a tool result
+    named by its function (`tool_name`, found from the call it answers), images as base64."""
+    names = {c.id: c.name for m in messages for c in m.tool_calls}
+    out = []
+    for m in messages:
+        body: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            body["tool_calls"] = [{"function": {"name": c.name,
+                                                "arguments": arguments_object(c.arguments)}}
+                                  for c in m.tool_calls]
+        if m.role == "tool" and m.tool_call_id is not None:
+            body["tool_name"] = names.get(m.tool_call_id, m.name or "")
+        if m.parts:
+            body["images"] = [image_base64(p) for p in m.parts]
+        out.append(body)
+    return out
+
+
+def arguments_object(arguments: str) -> Any:
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError:
+        return {}  # what the model wrote was not JSON: Ollama wants an object
+    return value if isinstance(value, dict) else {}
+
+
+def image_base64(part: Part) -> str:
+    if part.type != "image_url":
+        raise ProviderError(Failure.UNSUPPORTED, "Ollama's native API takes no audio")
+    if not part.url.startswith("data:") or ";base64," not in part.url:
+        # We never fetch a client's URL for an engine (SSRF): another engine may take it.
+        raise ProviderError(Failure.UNSUPPORTED, "Ollama takes images as base64 data only")
+    return part.url.partition(";base64,")[2]
+
+
+def tool_body(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters or {
+        "type": "object", "properties": {}}}
+    if tool.description is not None:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
+
+
+def tool_calls_of(message: dict[str, Any]) -> tuple[ToolCall, ...]:
+    """Ollama's calls with OpenAI ids (Ollama gives none, or its own) and JSON-text arguments."""
+    calls = message.get("tool_calls") or []
+    found = []
+    try:
+        for call in calls:
+            function = call["function"]
+            arguments = function.get("arguments")
+            call_id = str(call.get("id") or "call_" + uuid.uuid4().hex[:24])
+            found.append(ToolCall(clean_output(call_id),
+                                  clean_output(str(function["name"])),
+                                  clean_output(arguments if isinstance(arguments, str)
+                                               else json.dumps(arguments or {}))))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ProviderError(Failure.BAD_RESPONSE, "a tool call without function.name") from exc
+    return tuple(found)
 
 
 def usage_of(data: dict[str, Any]) -> Usage:
@@ -49,8 +149,9 @@ def usage_of(data: dict[str, Any]) -> Usage:
         return Usage()  # counts are bookkeeping; an unreadable one must not lose the answer
 
 
-def finish_of(data: dict[str, Any]) -> str:
-    return "length" if data.get("done_reason") == "length" else "stop"
+def finish_of(data: dict[str, Any], *, tool_calls: bool = False) -> str:
+    """Ollama's done_reason (stop, length, load, unload) in OpenAI's set."""
+    return finish_reason(data.get("done_reason"), tool_calls=tool_calls)
 
 
 def error_of(data: dict[str, Any]) -> ProviderError | None:
@@ -73,6 +174,7 @@ def text_of(data: dict[str, Any]) -> str:
 class Ollama(Provider):
     name = "ollama"
     label = "Ollama (native API)"
+    capabilities = frozenset({"chat", "tools", "json_schema"})
 
     async def complete(self, request: ChatRequest) -> Completion:
         data = json_object(await self.post_json("api/chat", chat_body(self.engine.model, request,
@@ -81,11 +183,15 @@ class Ollama(Provider):
             raise err
         if "message" not in data:
             raise ProviderError(Failure.BAD_RESPONSE, "no message in answer")
-        return Completion(text=text_of(data), finish_reason=finish_of(data),
-                          usage=usage_of(data), engine=self.engine.name)
+        message = data["message"] if isinstance(data["message"], dict) else {}
+        calls = tool_calls_of(message)
+        return Completion(text=text_of(data), finish_reason=finish_of(data, tool_calls=bool(calls)),
+                          usage=usage_of(data), engine=self.engine.name, tool_calls=calls,
+                          reasoning=clean_output(str(message.get("thinking") or "")))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         body = chat_body(self.engine.model, request, stream=True)
+        calls = 0
         async with self.open_stream("POST", "api/chat", body) as response:
             with translate_errors():
                 async for line in response.aiter_lines():
@@ -98,12 +204,19 @@ class Ollama(Provider):
                     if err := error_of(data):
                         raise err
                     text = text_of(data)
+                    message = data.get("message") or {}
+                    # Ollama sends each tool call whole, in one line: one fragment each.
+                    found = tuple(ToolCallDelta(calls + i, c.id, c.name, c.arguments)
+                                  for i, c in enumerate(tool_calls_of(message)))
+                    calls += len(found)
+                    thinking = clean_output(str(message.get("thinking") or ""))
                     if data.get("done"):
-                        yield Delta(text=text, finish_reason=finish_of(data),
-                                    usage=usage_of(data))
+                        yield Delta(text=text, finish_reason=finish_of(data,
+                                                                       tool_calls=calls > 0),
+                                    usage=usage_of(data), tool_calls=found, reasoning=thinking)
                         return
-                    if text:
-                        yield Delta(text=text)
+                    if text or found or thinking:
+                        yield Delta(text=text, tool_calls=found, reasoning=thinking)
         raise ProviderError(Failure.CONNECT, "stream ended before done")
 
     async def probe(self) -> None:

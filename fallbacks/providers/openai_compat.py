@@ -10,7 +10,9 @@ was cut, whatever it said before.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from fallbacks.errors import Failure, ProviderError
@@ -21,27 +23,54 @@ from fallbacks.providers.base import (
     json_object,
     translate_errors,
 )
+from fallbacks.providers.openai_wire import (
+    Dialect,
+    finish_reason,
+    reasoning_of,
+    tool_call_deltas,
+    tool_calls_of,
+)
 from fallbacks.providers.registry import register
-from fallbacks.spec import ChatRequest, Completion, Delta, Usage
+from fallbacks.spec import ChatRequest, Completion, Delta, ToolCallDelta, Usage
 from fallbacks.text import clean_output
 
 
-def chat_body(model: str, request: ChatRequest, *, stream: bool, seed_field: str = "seed",
-              usage_in_stream: bool = True) -> dict[str, Any]:
+def chat_body(model: str, request: ChatRequest, *, stream: bool,
+              dialect: Dialect | None = None, usage_in_stream: bool = True) -> dict[str, Any]:
+    dialect = dialect or Dialect()
     body: dict[str, Any] = {
         "model": model,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "messages": [dialect.message(m) for m in request.messages],
         "max_tokens": request.max_tokens,
         "stream": stream,
     }
     if stream and usage_in_stream:
         body["stream_options"] = {"include_usage": True}
-    for key, field in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", seed_field)):
+    for key, field in (("temperature", "temperature"), ("top_p", "top_p"),
+                       ("seed", dialect.seed_field)):
         if (value := getattr(request, key)) is not None:
             body[field] = value
     if request.stop:
         body["stop"] = list(request.stop)
+    dialect.extras(request, body)
     return body
+
+
+def new_call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+def with_ids(delta: Delta, seen: set[int]) -> Delta:
+    """The first fragment of each tool call carries an id (some servers send none)."""
+    if not delta.tool_calls:
+        return delta
+    fragments = []
+    for f in delta.tool_calls:
+        if f.index not in seen:
+            seen.add(f.index)
+            f = f if f.id else replace(f, id=new_call_id())
+        fragments.append(f)
+    return replace(delta, tool_calls=tuple(fragments))
 
 
 def parse_usage(data: Any) -> Usage | None:
@@ -69,15 +98,18 @@ def content_text(content: Any) -> str:
 class OpenAICompatible(Provider):
     name = "openai"
     label = "OpenAI-compatible (llama.cpp, vLLM, LM Studio, Ollama /v1…)"
+    # Tools need llama.cpp's --jinja or vLLM's tool parser; an engine without them answers a
+    # capability error, which the runner treats as `unsupported` (next engine).
+    capabilities = frozenset({"chat", "tools", "json_schema", "logprobs"})
     chat_path: ClassVar[str] = "chat/completions"
     models_path: ClassVar[str] = "models"
-    #: What the protocol calls the sampling seed.
-    seed_field: ClassVar[str] = "seed"
+    #: How this API spells what OpenAI spells (Mistral's differs).
+    dialect: ClassVar[Dialect] = Dialect()
     #: Whether to ask for the final usage chunk (`stream_options`); some servers reject it.
     usage_in_stream: ClassVar[bool] = True
 
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        return chat_body(self.engine.model, request, stream=stream, seed_field=self.seed_field,
+        return chat_body(self.engine.model, request, stream=stream, dialect=self.dialect,
                          usage_in_stream=self.usage_in_stream)
 
     async def complete(self, request: ChatRequest) -> Completion:
@@ -89,13 +121,22 @@ class OpenAICompatible(Provider):
             raise err
         try:
             choice = data["choices"][0]
-            text = clean_output(content_text(choice["message"].get("content")))
-            finish = clean_output(str(choice.get("finish_reason") or "stop"))
+            message = choice["message"]
+            text = clean_output(content_text(message.get("content")))
+            calls = tool_calls_of(message)
+            logprobs = choice.get("logprobs")
+            refusal = message.get("refusal")
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProviderError(Failure.BAD_RESPONSE, "no choices[0].message in answer") from exc
         usage = parse_usage(data.get("usage")) or Usage()
-        return Completion(text=text, finish_reason=finish, usage=usage,
-                          engine=self.engine.name)
+        return Completion(text=text, engine=self.engine.name, usage=usage,
+                          finish_reason=finish_reason(choice.get("finish_reason"),
+                                                      tool_calls=bool(calls)),
+                          tool_calls=tuple(c if c.id else replace(c, id=new_call_id())
+                                           for c in calls),
+                          reasoning=reasoning_of(message),
+                          logprobs=logprobs if isinstance(logprobs, dict) else None,
+                          refusal=refusal if isinstance(refusal, str) else None)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         async with self.open_stream("POST", self.chat_path,
@@ -109,8 +150,12 @@ class OpenAICompatible(Provider):
                 except ValueError as exc:
                     raise ProviderError(Failure.BAD_RESPONSE, "answer is not JSON") from exc
                 whole = self.completion(data)
-                yield Delta(text=whole.text, finish_reason=whole.finish_reason, usage=whole.usage)
+                yield Delta(text=whole.text, finish_reason=whole.finish_reason, usage=whole.usage,
+                            reasoning=whole.reasoning, logprobs=whole.logprobs,
+                            tool_calls=tuple(ToolCallDelta(i, c.id, c.name, c.arguments)
+                                             for i, c in enumerate(whole.tool_calls)))
                 return
+            seen: set[int] = set()  # tool calls begun: each must start with an id
             with translate_errors():
                 async for line in response.aiter_lines():
                     if not line.startswith("data:"):
@@ -124,8 +169,8 @@ class OpenAICompatible(Provider):
                         raise ProviderError(Failure.BAD_RESPONSE, "bad SSE chunk") from exc
                     if err := in_band_error(chunk):
                         raise err
-                    delta = self._delta(chunk)
-                    if delta.text or delta.finish_reason or delta.usage:
+                    delta = with_ids(self._delta(chunk), seen)
+                    if delta.output or delta.finish_reason or delta.usage:
                         yield delta
         raise ProviderError(Failure.CONNECT, "stream ended without [DONE]")
 
@@ -137,12 +182,16 @@ class OpenAICompatible(Provider):
             return Delta(usage=usage)
         try:
             choice = choices[0]
-            text = clean_output(content_text((choice.get("delta") or {}).get("content")))
+            delta = choice.get("delta") or {}
+            text = clean_output(content_text(delta.get("content")))
+            calls = tool_call_deltas(delta)
             finish = choice.get("finish_reason")
+            logprobs = choice.get("logprobs")
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProviderError(Failure.BAD_RESPONSE, "bad choices in SSE chunk") from exc
-        return Delta(text=text, finish_reason=clean_output(str(finish)) if finish else None,
-                     usage=usage)
+        return Delta(text=text, finish_reason=finish_reason(finish) if finish else None,
+                     usage=usage, tool_calls=calls, reasoning=reasoning_of(delta),
+                     logprobs=logprobs if isinstance(logprobs, dict) else None)
 
     async def probe(self) -> None:
         with translate_errors():

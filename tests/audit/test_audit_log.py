@@ -3,13 +3,16 @@ hash chain that catches edited and deleted rows but survives erasure of personal
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from django.core.management import CommandError, call_command
 
 from audit import consent, log
 from audit.models import AuditEvent
+from dihya.generation import pipeline
+from dihya.generation.requests import ChatBody
 from dihya.lib.pseudonyms import pseudonym
-from tests.audit.conftest import SECRET_PROMPT, admit, run
+from tests.audit.conftest import SECRET_PROMPT, admit, reply, run
 
 
 @pytest.fixture
@@ -105,3 +108,28 @@ def test_a_refused_admission_is_audited_outside_its_rolled_back_transaction(rout
     event = AuditEvent.objects.get(kind="consent_refused")
     assert (event.subject, event.client, event.status) == (pseudonym("alice"), "helpdesk",
                                                            "consent_required")
+
+
+def test_tool_arguments_and_results_are_content_redacted_alike(settings, route, helpdesk, alice,
+                                                               engine):
+    settings.DIHYA_AUDIT_CONTENT = True
+    consent.grant(alice)
+    answer = reply("")
+    answer["choices"][0]["message"]["tool_calls"] = [{
+        "id": "call_2", "type": "function",
+        "function": {"name": "mail", "arguments": '{"to": "alice.martin@example.org"}'}}]
+    engine.mock(return_value=httpx.Response(200, json=answer))
+    body = ChatBody(model="default", user="alice", messages=[
+        {"role": "user", "content": "Mail me"},
+        {"role": "assistant", "content": None, "tool_calls": [{
+            "id": "call_1", "type": "function",
+            "function": {"name": "card", "arguments": '{"n": "4111 1111 1111 1111"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "alice.martin@example.org"}])
+    run(pipeline.admit(pipeline.Caller(client=helpdesk), body))
+
+    details = AuditEvent.objects.get(kind="generation").details
+    stored = str(details)
+    assert "4111" not in stored and "alice.martin" not in stored
+    assert details["prompt"][2] == "[email]"
+    assert details["prompt_tool_calls"][0]["arguments"] == '{"n": "[card]"}'
+    assert details["tool_calls"][0]["arguments"] == '{"to": "[email]"}'

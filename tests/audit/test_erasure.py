@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -16,7 +17,7 @@ from audit.models import AuditEvent, Consent, ErasureReceipt, ExternalIdentity
 from dihya.gateway.models import Generation
 from dihya.lib.pseudonyms import pseudonym
 from dihya.privacy import erasure
-from tests.audit.conftest import SECRET_PROMPT, admit, run
+from tests.audit.conftest import SECRET_PROMPT, admit, reply, run
 
 TEXT = (models.CharField, models.TextField, models.JSONField)
 
@@ -174,3 +175,18 @@ def test_erasure_and_retention_reach_the_sign_in_records(alice, settings):
     assert BreakerState.objects.get(engine=engine).changed_by == ""
     assert erasure.purge_expired({"sign_in": 30})["sign_in_records"] == 1
     assert not AccessLog.objects.exists()
+
+
+def test_tool_calls_are_exported_and_erased_with_the_person(route, helpdesk, alice, engine):
+    consent.grant(alice)
+    answer = reply("")
+    answer["choices"][0]["message"]["tool_calls"] = [{
+        "id": "call_9", "type": "function",
+        "function": {"name": "lookup", "arguments": '{"who": "tool-secret-77"}'}}]
+    engine.mock(return_value=httpx.Response(200, json=answer))
+    run(admit(helpdesk, content="Look me up"))
+
+    exported = erasure.export(alice)["generations"][0]
+    assert exported["tool_calls"][0]["arguments"] == '{"who": "tool-secret-77"}'
+    erasure.erase(alice, by="self")
+    assert holding("tool-secret-77") == []

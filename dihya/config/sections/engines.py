@@ -5,6 +5,9 @@ DIHYA_ENGINE_KEY_VARIABLES, fallbacks.models), and a key stored in the database 
 the file moves its engine to another host (scheme, host or port of `base_url`): the file cannot
 carry a key, so a new host never inherits the old one's.
 
+`capabilities:` lists what the engine can do (fallbacks.spec.CAPABILITIES); left out, the
+provider's defaults apply, and export writes what applies either way.
+
 `price:` is the engine's price for cost limits (quotas' EnginePrice row); an engine without
 one costs nothing, and a file that leaves `price:` out removes the row.
 """
@@ -12,7 +15,7 @@ one costs nothing, and a file that leaves `price:` out removes the row.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
@@ -21,8 +24,11 @@ from pydantic import Field, field_validator
 from dihya.config.base import Item, Name, Section, Strict
 from fallbacks.models import Engine, validate_key_variable
 from fallbacks.providers import registry
+from fallbacks.spec import CAPABILITIES
 from quotas.models import EnginePrice
 
+Capability = Literal["chat", "tools", "json_schema", "vision", "audio", "logprobs", "embeddings"]
+assert set(get_args(Capability)) == set(CAPABILITIES)  # one vocabulary
 CENT = Decimal("0.0001")  # EnginePrice keeps 4 decimal places
 
 
@@ -65,6 +71,7 @@ class EngineItem(Item):
     enabled: bool = True
     max_concurrency: int | None = Field(None, ge=1, le=2**31 - 1)
     context_window: int | None = Field(None, ge=1, le=2**31 - 1)
+    capabilities: list[Capability] | None = None
     price: Price | None = None
     notes: str = ""
 
@@ -122,12 +129,15 @@ class EnginesSection(Section[EngineItem]):
                                             read=engine.read_timeout,
                                             total=engine.total_timeout),
             enabled=engine.enabled, max_concurrency=engine.max_concurrency,
-            context_window=engine.context_window, price=_price_item(engine), notes=engine.notes,
+            context_window=engine.context_window,
+            capabilities=ordered(engine.capability_set()),
+            price=_price_item(engine), notes=engine.notes,
         ) for engine in engines}
 
     def same(self, wanted: EngineItem, current: EngineItem) -> bool:
-        ignore = {"api_key"}
-        return wanted.model_dump(exclude=ignore) == current.model_dump(exclude=ignore)
+        ignore = {"api_key", "capabilities"}
+        return (wanted.model_dump(exclude=ignore) == current.model_dump(exclude=ignore)
+                and capabilities_of(wanted) == capabilities_of(current))
 
     def write(self, item: EngineItem) -> None:
         engine = Engine.objects.filter(name=item.name).first() or Engine(name=item.name)
@@ -142,6 +152,8 @@ class EnginesSection(Section[EngineItem]):
         engine.enabled = item.enabled
         engine.max_concurrency = item.max_concurrency
         engine.context_window = item.context_window
+        engine.capabilities = (ordered(frozenset(item.capabilities))
+                               if item.capabilities is not None else [])
         engine.notes = item.notes
         # A stored key survives every apply that leaves the engine on its host; the file
         # cannot bring a new key, so moving the engine elsewhere clears it (the change then
@@ -157,6 +169,16 @@ class EnginesSection(Section[EngineItem]):
 
     def delete(self, names: set[str]) -> None:
         Engine.objects.filter(name__in=names).delete()
+
+
+def ordered(capabilities: frozenset[str]) -> list[Capability]:
+    return [c for c in CAPABILITIES if c in capabilities]  # type: ignore[misc]
+
+
+def capabilities_of(item: EngineItem) -> list[Capability]:
+    if item.capabilities is not None:
+        return ordered(frozenset(item.capabilities))
+    return ordered(registry.get(item.provider).capabilities)
 
 
 def _price_item(engine: Engine) -> Price | None:

@@ -54,6 +54,7 @@ class RouteItem(Item):
     context_fit: bool = False
     sticky: bool = False
     retry: Retry = Field(default_factory=Retry)
+    drop_params: list[str] = Field(default_factory=list, max_length=64)
 
     @field_validator("strategy")
     @classmethod
@@ -122,6 +123,7 @@ class RoutesSection(Section[RouteItem]):
                 max_attempts=route.max_attempts, deadline=route.deadline,
                 first_token_timeout=route.first_token_timeout,
                 when_full=route.when_full),  # type: ignore[arg-type]  # the model's choices
+            drop_params=list(route.drop_params or []),
         ) for route in routes}
 
     def write(self, item: RouteItem) -> None:
@@ -137,6 +139,7 @@ class RoutesSection(Section[RouteItem]):
         route.deadline = item.retry.deadline
         route.first_token_timeout = item.retry.first_token_timeout
         route.when_full = item.retry.when_full
+        route.drop_params = sorted(set(item.drop_params))
         route.save()
         ids = dict(Engine.objects.filter(name__in=item.engine_names).values_list("name", "id"))
         RouteEngine.objects.filter(route=route).exclude(engine_id__in=ids.values()).delete()

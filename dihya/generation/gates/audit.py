@@ -54,8 +54,14 @@ class AuditGate(Gate):
         if g.error_code:
             details["error"] = g.error_code
         if settings.DIHYA_AUDIT_CONTENT:
+            # Tool arguments and results are content too: redacted alike (audit.log.record).
             details["prompt"] = [m.get("content", "") for m in g.request.get("messages", [])]
+            if called := [c for m in g.request.get("messages", [])
+                          for c in m.get("tool_calls", ())]:
+                details["prompt_tool_calls"] = called
             details["answer"] = g.result
+            if g.tool_calls:
+                details["tool_calls"] = g.tool_calls
         client = admission.caller.client
         log.record("generation", subject=pseudonym(g.end_user) if g.end_user else "",
                    actor=client.name if client else g.source, client=client.name if client else "",

@@ -34,8 +34,7 @@ class QuotaGate(Gate):
         if not bounds:
             return
         request = admission.request
-        chars = sum(len(m.content) + len(m.role) for m in request.messages)
-        tokens = plans.estimate_tokens(chars, request.max_tokens)
+        tokens = plans.estimate_tokens(request.prompt_chars, request.max_tokens)
         amounts = {"requests": 1, "tokens": tokens}
         if any(b.metric == "cost" for b in bounds):
             amounts["cost"] = plans.estimate_cost(tokens - request.max_tokens,
@@ -57,7 +56,8 @@ class QuotaGate(Gate):
             ledger.release(g.pk)
             return
         # An engine that reported no usage for a real answer: keep the conservative estimate.
-        tokens = None if usage.total_tokens == 0 and g.result else usage.total_tokens
+        answered = bool(g.result or g.tool_calls)
+        tokens = None if usage.total_tokens == 0 and answered else usage.total_tokens
         ledger.settle(g.pk, tokens=tokens, cost=lambda: plans.real_cost(usage.prompt_tokens,
                                                                usage.completion_tokens,
                                                                g.engine_id))

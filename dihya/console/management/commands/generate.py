@@ -1,8 +1,15 @@
-"""Queue a generation, wait for a worker to run it, print the text and the attempts."""
+"""Queue a generation, wait for a worker to run it, print the text and the attempts.
+
+`--body FILE` (or `-` for stdin) takes a whole chat completions body, the one the API and
+the jobs API take (tools, response_format, content parts…); tool calls are printed as JSON.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
@@ -17,7 +24,9 @@ class Command(BaseCommand):
     help = "Run one generation through the workers, e.g. generate \"Say hello\" --route default"
 
     def add_arguments(self, parser):
-        parser.add_argument("prompt")
+        parser.add_argument("prompt", nargs="?", default="")
+        parser.add_argument("--body", default="",
+                            help="A JSON chat completions body (a file, or - for stdin).")
         parser.add_argument("--route", default="default")
         parser.add_argument("--user", default="", help="End user on whose behalf to ask.")
         parser.add_argument("--max-tokens", type=int, default=None)
@@ -26,15 +35,26 @@ class Command(BaseCommand):
         parser.add_argument("--inline", action="store_true",
                             help="Run in this process instead of on a worker.")
 
-    def handle(self, *args, prompt: str, route: str, user: str, max_tokens: int | None,
-               wait: float, inline: bool, **options):
-        if not prompt.strip():
+    def handle(self, *args, prompt: str, body: str, route: str, user: str,
+               max_tokens: int | None, wait: float, inline: bool, **options):
+        if not prompt.strip() and not body:
             raise CommandError("the prompt is empty")
         try:
-            body = ChatBody(model=route, messages=[{"role": "user", "content": prompt}],
-                            max_tokens=max_tokens, user=user or None)
+            if body:
+                raw = sys.stdin.read() if body == "-" else Path(body).read_text()
+                try:
+                    data = json.loads(raw)
+                except ValueError as exc:
+                    raise CommandError(f"the body is not JSON: {exc}") from exc
+                if not isinstance(data, dict):
+                    raise CommandError("the body must be a JSON object")
+                data.setdefault("model", route)
+                chat = ChatBody.model_validate(data)
+            else:
+                chat = ChatBody(model=route, messages=[{"role": "user", "content": prompt}],
+                                max_tokens=max_tokens, user=user or None)
             caller = pipeline.Caller(client=None, source=Generation.Source.COMMAND)
-            admission = pipeline.admit(caller, body, queued=True)
+            admission = pipeline.admit(caller, chat, queued=True)
         except ValidationError as exc:
             raise CommandError(f"invalid request: {exc.errors()[0]['msg']}") from exc
         except Refusal as exc:
@@ -44,7 +64,7 @@ class Command(BaseCommand):
             jobs.run(generation.pk)
         else:
             jobs.enqueue(generation)
-        self.stderr.write(f"generation {generation.pk} queued on route {route!r}")
+        self.stderr.write(f"generation {generation.pk} queued on route {chat.model!r}")
         if not wait and not inline:
             return
         deadline = time.monotonic() + wait
@@ -65,4 +85,6 @@ class Command(BaseCommand):
                                f"{generation.error_message}")
         self.stderr.write(f"served by {generation.engine_name} "
                           f"({generation.prompt_tokens}+{generation.completion_tokens} tokens)")
+        if generation.tool_calls:
+            self.stdout.write(json.dumps({"tool_calls": generation.tool_calls}))
         self.stdout.write(generation.result)

@@ -1,0 +1,72 @@
+"""Whether a route can serve what a request needs, before anything is admitted.
+
+A request needs capabilities (`ChatRequest.needs`: tools, json_schema, vision, audio,
+logprobs); each engine declares its own (`Engine.capabilities`). If no engine of the route
+has one the request needs, the client is told at once — `400 unsupported_parameter` naming
+the field — unless the route lists that field in `drop_params`: then it is removed from the
+request and the answer reports it (`X-Dihya-Dropped-Params`). Which engine of the route
+serves is the runner's business (it skips the engines that lack something); this module
+never calls an engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dihya.generation.errors import Refusal
+from fallbacks.runner import RunFailed
+from fallbacks.spec import ChatRequest, RouteSpec
+
+#: The request field a capability answers for.
+PARAM_OF = {"tools": "tools", "json_schema": "response_format", "logprobs": "logprobs",
+            "vision": "messages", "audio": "messages"}
+
+
+def param_of(capability: str, request: ChatRequest) -> str:
+    if capability == "tools" and request.legacy_functions:
+        return "functions"
+    return PARAM_OF.get(capability, capability)
+
+
+def fit(request: ChatRequest, route: RouteSpec) -> tuple[ChatRequest, list[str]]:
+    """The request the route can serve, and the fields dropped to make it so."""
+    if not route.engines:
+        return request, []  # the runner says the route has no engine
+    can = frozenset().union(*(engine.capabilities for engine in route.engines))
+    dropped: list[str] = []
+    for capability in sorted(request.needs - can):
+        param = param_of(capability, request)
+        if param not in route.drop_params:
+            raise unsupported(route.name, capability, param)
+        request = without(request, capability)
+        dropped.append(param)
+    return request, dropped
+
+
+def without(request: ChatRequest, capability: str) -> ChatRequest:
+    if capability == "tools":
+        return dataclasses.replace(request, tools=(), tool_choice=None, tool_name=None,
+                                   parallel_tool_calls=None, legacy_functions=False)
+    if capability == "json_schema":
+        return dataclasses.replace(request, response_format=None)
+    if capability == "logprobs":
+        return dataclasses.replace(request, logprobs=False, top_logprobs=None)
+    kind = "image_url" if capability == "vision" else "input_audio"
+    return dataclasses.replace(request, messages=tuple(
+        dataclasses.replace(m, parts=tuple(p for p in m.parts if p.type != kind))
+        if m.parts else m for m in request.messages))
+
+
+def unsupported(route: str, capability: str, param: str) -> Refusal:
+    return Refusal(400, "unsupported_parameter",
+                   f"No engine of route {route!r} supports {param!r} (it needs the "
+                   f"{capability!r} capability).", param=param)
+
+
+def refusal(failed: RunFailed, request: ChatRequest) -> Refusal:
+    """The runner found no engine with all the request needs (each lacked something)."""
+    missing = sorted(request.needs - {"chat"})
+    param = param_of(missing[0], request) if missing else None
+    return Refusal(400, "unsupported_parameter",
+                   f"No engine of the route can serve this request: {failed}", param=param)
+
