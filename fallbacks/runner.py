@@ -247,10 +247,11 @@ class Runner:
 
 
 async def holding(stream: AsyncIterator[Delta], slot: slots.Slot) -> AsyncIterator[Delta]:
-    """The rest of a stream, keeping the engine's slot until it ends (or is dropped)."""
+    """The rest of a stream, keeping the engine's slot (its lease renewed) until it ends."""
     try:
         async for delta in stream:
             yield delta
+            await slot.keep()
     finally:
         await aclose_quietly(stream)
         await slot.release()

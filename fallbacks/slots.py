@@ -37,6 +37,9 @@ COUNTED = 1_000_000  # numbers of the leases that only count (engines without a 
 class Slot:
     """A slot that holds nothing: for engines without a cap."""
 
+    async def keep(self) -> None:
+        return None
+
     async def release(self) -> None:
         return None
 
@@ -45,12 +48,24 @@ NOOP = Slot()
 
 
 class Lease(Slot):
-    def __init__(self, engine_id: int, holder: str, counted: bool = False) -> None:
+    def __init__(self, engine_id: int, holder: str, counted: bool = False,
+                 seconds: float = 130.0) -> None:
         self.engine_id = engine_id
         self.holder = holder
         self.counted = counted
+        self.seconds = seconds
+        self.renew_at = time.monotonic() + seconds / 2
         self.released = False
         _load.started(engine_id)
+
+    async def keep(self) -> None:
+        """Extend the lease while its request still runs (a stream may outlast it): past half
+        its length, one UPDATE pushes the expiry a whole length further. Without it a long
+        stream's slot expired and another request took it: the cap overshot."""
+        if self.released or time.monotonic() < self.renew_at:
+            return
+        self.renew_at = time.monotonic() + self.seconds / 2
+        await sync_to_async(extend)(self.engine_id, self.holder, self.seconds)
 
     async def release(self) -> None:
         if not self.released:
@@ -67,10 +82,10 @@ async def acquire(engine: EngineSpec, wait_until: float | None = None) -> Slot |
         if not engine.counted:
             return NOOP
         await sync_to_async(count)(engine.id, holder, lease)
-        return Lease(engine.id, holder, counted=True)
+        return Lease(engine.id, holder, counted=True, seconds=lease)
     while True:
         if await sync_to_async(take)(engine.id, engine.max_concurrency, holder, lease):
-            return Lease(engine.id, holder)
+            return Lease(engine.id, holder, seconds=lease)
         if wait_until is None or time.monotonic() + WAIT_STEP >= wait_until:
             return None
         await asyncio.sleep(WAIT_STEP)
@@ -93,6 +108,13 @@ def take(engine_id: int, cap: int, holder: str, lease: float) -> bool:
             ignore_conflicts=True)
         return take(engine_id, cap, holder, lease)
     return False
+
+
+def extend(engine_id: int, holder: str, seconds: float) -> None:
+    from fallbacks.models import EngineSlot
+
+    EngineSlot.objects.filter(engine_id=engine_id, holder=holder).update(
+        expires=timezone.now() + dt.timedelta(seconds=seconds))
 
 
 def free(engine_id: int, holder: str) -> None:
