@@ -127,8 +127,11 @@ def test_it_lists_open_alerts_only(db, admin_client):
 
 
 def test_it_shows_each_engines_share_latency_average_and_in_flight(db, make_engine,
-                                                                     admin_client):
+                                                                     admin_client, monkeypatch):
+    from fallbacks import latency
     from fallbacks.models import EngineLatency, EngineSlot
+
+    monkeypatch.setattr(latency, "store", latency.DatabaseStore)  # the averages below are rows
 
     a, b = make_engine("http://127.0.0.1:9/v1", name="a"), make_engine("http://127.0.0.1:9/v1",
                                                                       name="b")
