@@ -55,7 +55,7 @@ def test_the_engine_with_tools_serves_and_the_other_is_skipped(api, fake_engine,
     assert response.status_code == 200, response.text
     assert response.headers["X-Dihya-Engine"] == "agent" and len(fake_engine.requests) == 1
     assert list(Attempt.objects.order_by("position").values_list("outcome", "detail")) == [
-        ("unsupported", "lacks tools"), ("ok", "")]
+        ("unsupported", "lacks tools"), ("ok", "ordered: the route's order")]
 
 
 def test_engines_declare_capabilities_in_files_and_rows(db):

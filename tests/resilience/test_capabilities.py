@@ -52,6 +52,9 @@ class Recording:
     def skip_reason(self, engine: EngineSpec) -> str | None:
         return None
 
+    def available(self, engine: EngineSpec) -> bool:
+        return True
+
     def record(self, engine: EngineSpec, error: object) -> None:
         self.told.append((engine.name, error))
 
