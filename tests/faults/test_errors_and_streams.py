@@ -51,7 +51,8 @@ def test_it_retries_500s_opens_then_closes_after_the_probe(db, primary_and_llama
 def test_a_429_puts_the_primary_in_cooldown_until_its_reset(db, primary_and_llama, proxy,
                                                            django_capture_on_commit_callbacks):
     patient(primary_and_llama[0])
-    proxy.set("status", status=429, times=1, headers={"Retry-After": "2"},
+    # Long enough that the next call lands inside the cooldown even on a loaded machine.
+    proxy.set("status", status=429, times=1, headers={"Retry-After": "6"},
               body='{"error": {"message": "Rate limit reached", "type": "requests"}}')
 
     with django_capture_on_commit_callbacks(execute=True):
