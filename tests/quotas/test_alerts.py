@@ -24,7 +24,8 @@ from tests.quotas.conftest import NOON, bound
 
 HOOK = "http://hooks.test/dihya"
 SECRET = "whsec-test"
-channels = override_settings(DIHYA_ALERT_EMAILS=["ops@example.org"], DIHYA_ALERT_WEBHOOK_SECRET=SECRET,
+channels = override_settings(DIHYA_ALERT_EMAILS=["ops@example.org"],
+                             DIHYA_ALERT_WEBHOOK_SECRET=SECRET,
                              DIHYA_ALERT_WEBHOOKS=[HOOK], DIHYA_WEBHOOK_SECRET=SECRET,
                              DIHYA_ALLOW_PRIVATE_WEBHOOKS=True)
 
