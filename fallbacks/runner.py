@@ -26,7 +26,16 @@ from fallbacks import http, latency, slots, strategies, structured
 from fallbacks.errors import Failure, ProviderError
 from fallbacks.policy import NOT_THE_ENGINE, Action
 from fallbacks.providers import registry
-from fallbacks.spec import ChatRequest, Completion, Delta, EngineSpec, RouteSpec
+from fallbacks.spec import (
+    ChatRequest,
+    Completion,
+    Delta,
+    EmbeddingRequest,
+    Embeddings,
+    EngineSpec,
+    Request,
+    RouteSpec,
+)
 
 OK = "ok"
 NO_SLOT = "no_free_slot"
@@ -93,6 +102,13 @@ class RunResult:
 
 
 @dataclass(slots=True)
+class EmbedResult:
+    embeddings: Embeddings
+    engine: EngineSpec
+    attempts: list[AttemptRecord]
+
+
+@dataclass(slots=True)
 class StreamRun:
     """A stream that has produced its first delta; fallback is over from here on."""
 
@@ -154,6 +170,36 @@ class Runner:
         latency.observe(engine.id, latency.FIRST_TOKEN, attempts[-1].latency_ms)
         return StreamRun(engine, attempts, first, rest)
 
+    async def embed(self, route: RouteSpec, request: EmbeddingRequest,
+                    user: str = "") -> EmbedResult:
+        """Fall back among the route's engines that embed with the route's model, and accept
+        only vectors of the route's length: vectors of two models (or two lengths) in one
+        index are silently wrong search results, so a mismatch is a failed attempt."""
+        want = request.dimensions or route.embedding_dimension
+        model = embedding_model(route)
+
+        async def call(engine: EngineSpec, timeout: float, slot: slots.Slot) -> Embeddings:
+            try:
+                async with asyncio.timeout(min(engine.total_timeout, timeout)):
+                    answer = await provider_for(engine).embed(request)
+            finally:
+                await slot.release()
+            if len(answer.vectors) != len(request.inputs):
+                raise ProviderError(Failure.BAD_RESPONSE,
+                                    f"{len(answer.vectors)} vectors for {len(request.inputs)} "
+                                    "inputs")
+            if want and any(len(v) != want for v in answer.vectors):
+                raise ProviderError(Failure.BAD_RESPONSE,
+                                    f"answered vectors of {answer.dimension} dimensions; the "
+                                    f"route's are {want}")
+            return answer
+
+        engine, answer, attempts = await self._walk(
+            route, call, self.plan(route, request, user=user), request.needs,
+            model=model)
+        self.health.record(engine, None)
+        return EmbedResult(answer, engine, attempts)
+
     def stream_ended(self, run: StreamRun, error: ProviderError | None) -> None:
         """Tell health how the stream ended, and mark the attempt if it died mid-way."""
         self.health.record(run.engine, error)
@@ -163,7 +209,7 @@ class Runner:
             attempt.detail = ("mid-stream: " + error.detail)[:500]
             attempt.status_code = error.status
 
-    def plan(self, route: RouteSpec, request: ChatRequest, *, stream: bool = False,
+    def plan(self, route: RouteSpec, request: Request, *, stream: bool = False,
              user: str = "") -> strategies.Plan:
         """The order this request tries the engines in: the route's strategy decides, from
         memory only (breakers, requests in flight, latency averages)."""
@@ -174,7 +220,7 @@ class Runner:
     async def _walk(self, route: RouteSpec,
                     call: Callable[[EngineSpec, float, slots.Slot], Awaitable[T]],
                     plan: strategies.Plan,
-                    needs: frozenset[str] = frozenset(),
+                    needs: frozenset[str] = frozenset(), model: str | None = None,
                     ) -> tuple[EngineSpec, T, list[AttemptRecord]]:
         policy = route.policy
         attempts: list[AttemptRecord] = []
@@ -186,7 +232,7 @@ class Runner:
                 attempts.append(AttemptRecord(engine.id, engine.name, position,
                                               plan.skipped[engine.id], 0.0))
                 continue
-            if self._skip(engine, position, attempts, needs) is not None:
+            if self._skip(engine, position, attempts, needs, model) is not None:
                 continue
             retries = 0
             while True:
@@ -227,11 +273,16 @@ class Runner:
         raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last)
 
     def _skip(self, engine: EngineSpec, position: int, attempts: list[AttemptRecord],
-              needs: frozenset[str] = frozenset()) -> str | None:
+              needs: frozenset[str] = frozenset(), model: str | None = None) -> str | None:
         if missing := needs - engine.capabilities:
             # At no cost and without a word to health: the engine is fine, the request not for it.
             attempts.append(AttemptRecord(engine.id, engine.name, position, UNSUPPORTED, 0.0,
                                           "lacks " + ", ".join(sorted(missing))))
+            return UNSUPPORTED
+        if model is not None and engine.model != model:
+            attempts.append(AttemptRecord(engine.id, engine.name, position, UNSUPPORTED, 0.0,
+                                          f"embeds with {engine.model!r}; the route's vectors "
+                                          f"are {model!r}'s"))
             return UNSUPPORTED
         reason = self.health.skip_reason(engine)
         if reason is not None:
@@ -244,6 +295,13 @@ class Runner:
                                       ms(started), error.detail, error.status))
         if error.failure not in NOT_THE_ENGINE:
             self.health.record(engine, error)
+
+
+def embedding_model(route: RouteSpec) -> str | None:
+    """The model a route's embeddings come from: its first embedding engine's, in the route's
+    order (not the strategy's, which changes per request). Its other engines must name the
+    same model to serve as its fallbacks."""
+    return next((e.model for e in route.engines if "embeddings" in e.capabilities), None)
 
 
 async def holding(stream: AsyncIterator[Delta], slot: slots.Slot) -> AsyncIterator[Delta]:

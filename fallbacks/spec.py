@@ -52,6 +52,9 @@ class RouteSpec:
     sticky: bool = False
     #: Request fields the route drops (and reports) rather than refuses.
     drop_params: frozenset[str] = frozenset()
+    #: The length of the vectors this route's embeddings have: pinned by the admin, or
+    #: recorded from the first answer; None until then. Answers of another length fail.
+    embedding_dimension: int | None = None
 
 
 #: The characters an image or audio clip counts as in quota estimates (about 1,000 tokens).
@@ -209,3 +212,46 @@ class Delta:
     def output(self) -> bool:
         """Whether this delta carries any of the answer (text, reasoning or a tool call)."""
         return bool(self.text or self.tool_calls or self.reasoning)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRequest:
+    """What an embedding provider is asked for: texts (or token arrays, as OpenAI's `input`
+    allows), in order, and the vector length the client asked for, if any."""
+
+    inputs: tuple[str | tuple[int, ...], ...]
+    dimensions: int | None = None
+
+    @property
+    def prompt_chars(self) -> int:
+        """What the inputs weigh in characters, for the quota's token estimate: a token of a
+        token array counts as four characters (the estimate's own ratio)."""
+        return sum(len(i) if isinstance(i, str) else 4 * len(i) for i in self.inputs)
+
+    @property
+    def max_tokens(self) -> int:
+        """An embedding generates no tokens (what strategies and quotas ask of any request)."""
+        return 0
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset({"embeddings"})
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    """An engine's answer: one vector per input, in the inputs' order."""
+
+    vectors: tuple[tuple[float, ...], ...] = field(hash=False, compare=False)
+    usage: Usage
+    engine: str
+    #: The model the engine says it used (informational; the route's engines are one model).
+    model: str = ""
+
+    @property
+    def dimension(self) -> int:
+        return len(self.vectors[0]) if self.vectors else 0
+
+
+#: Anything a route can be asked: a chat completion or embeddings.
+Request = ChatRequest | EmbeddingRequest

@@ -23,7 +23,7 @@ from fallbacks.providers.classify import (  # noqa: F401 - re-exported for provi
     parse_duration,
     retry_after_seconds,
 )
-from fallbacks.spec import ChatRequest, Completion, Delta, EngineSpec
+from fallbacks.spec import ChatRequest, Completion, Delta, EmbeddingRequest, Embeddings, EngineSpec
 
 
 class Provider(ABC):
@@ -43,6 +43,11 @@ class Provider(ABC):
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[Delta]: ...
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        """One vector per input. A provider whose API has no embeddings leaves this: the
+        runner never calls it, since its engines do not declare `embeddings`."""
+        raise ProviderError(Failure.UNSUPPORTED, f"{self.label} serves no embeddings")
 
     @abstractmethod
     async def probe(self) -> None:

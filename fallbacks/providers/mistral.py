@@ -70,6 +70,8 @@ class Mistral(OpenAICompatible):
     capabilities = frozenset({"chat", "tools", "json_schema"})
     chat_path = "v1/chat/completions"
     models_path = "v1/models"
+    embeddings_path = "v1/embeddings"
+    dimensions_field = "output_dimension"
     dialect = MistralDialect()
     usage_in_stream = False
 

@@ -31,7 +31,15 @@ from fallbacks.providers.openai_wire import (
     tool_calls_of,
 )
 from fallbacks.providers.registry import register
-from fallbacks.spec import ChatRequest, Completion, Delta, ToolCallDelta, Usage
+from fallbacks.spec import (
+    ChatRequest,
+    Completion,
+    Delta,
+    EmbeddingRequest,
+    Embeddings,
+    ToolCallDelta,
+    Usage,
+)
 from fallbacks.text import clean_output
 
 
@@ -82,6 +90,21 @@ def parse_usage(data: Any) -> Usage | None:
         return None
 
 
+def embeddings_of(data: dict[str, Any], engine: str) -> Embeddings:
+    """OpenAI's embeddings list, in input order (`index` says it; servers may reorder)."""
+    if err := in_band_error(data):
+        raise err
+    try:
+        items = sorted(data["data"], key=lambda item: int(item.get("index", 0)))
+        vectors = tuple(tuple(float(x) for x in item["embedding"]) for item in items)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProviderError(Failure.BAD_RESPONSE, "no data[].embedding floats in answer") from exc
+    usage = parse_usage(data.get("usage")) or Usage()
+    model = data.get("model")
+    return Embeddings(vectors=vectors, usage=Usage(usage.prompt_tokens, 0), engine=engine,
+                      model=model if isinstance(model, str) else "")
+
+
 def content_text(content: Any) -> str:
     """Message content as text: a string, or (Mistral, newer OpenAI) a list of typed parts."""
     if content is None:
@@ -103,6 +126,9 @@ class OpenAICompatible(Provider):
     capabilities = frozenset({"chat", "tools", "json_schema", "logprobs"})
     chat_path: ClassVar[str] = "chat/completions"
     models_path: ClassVar[str] = "models"
+    embeddings_path: ClassVar[str] = "embeddings"
+    #: How the body names the vector length asked for (Mistral: `output_dimension`).
+    dimensions_field: ClassVar[str] = "dimensions"
     #: How this API spells what OpenAI spells (Mistral's differs).
     dialect: ClassVar[Dialect] = Dialect()
     #: Whether to ask for the final usage chunk (`stream_options`); some servers reject it.
@@ -192,6 +218,17 @@ class OpenAICompatible(Provider):
         return Delta(text=text, finish_reason=finish_reason(finish) if finish else None,
                      usage=usage, tool_calls=calls, reasoning=reasoning_of(delta),
                      logprobs=logprobs if isinstance(logprobs, dict) else None)
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        """POST /embeddings (llama.cpp with --embeddings, vLLM): floats asked for, whatever
+        the client wants; the gateway encodes base64 itself."""
+        body: dict[str, Any] = {"model": self.engine.model, "encoding_format": "float",
+                                "input": [i if isinstance(i, str) else list(i)
+                                          for i in request.inputs]}
+        if request.dimensions:
+            body[self.dimensions_field] = request.dimensions
+        data = json_object(await self.post_json(self.embeddings_path, body))
+        return embeddings_of(data, self.engine.name)
 
     async def probe(self) -> None:
         with translate_errors():

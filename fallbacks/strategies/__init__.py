@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fallbacks.spec import ChatRequest, EngineSpec, RouteSpec
+from fallbacks.spec import EngineSpec, Request, RouteSpec
 from fallbacks.strategies import fit, registry, sticky
 from fallbacks.strategies.base import Ask, Average, Choice, Strategy, always, idle, unmeasured
 
@@ -30,7 +30,7 @@ class Plan:
     skipped: dict[int, str] = field(default_factory=dict)
 
 
-def plan(route: RouteSpec, request: ChatRequest, *, stream: bool = False, user: str = "",
+def plan(route: RouteSpec, request: Request, *, stream: bool = False, user: str = "",
          available: Callable[[EngineSpec], bool] = always,
          in_flight: Callable[[int], int] = idle,
          latency: Callable[[int, str], Average | None] = unmeasured) -> Plan:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
-from fallbacks.spec import ChatRequest, EngineSpec, RouteSpec
+from fallbacks.spec import EngineSpec, Request, RouteSpec
 
 Engines = tuple[EngineSpec, ...]
 
@@ -48,7 +48,7 @@ class Ask:
     """One request, as a strategy sees it."""
 
     route: RouteSpec
-    request: ChatRequest
+    request: Request
     stream: bool = False
     tokens: int = 0              # estimated prompt + max_tokens (fallbacks.strategies.fit)
     prompt_tokens: int = 0       # the estimated prompt alone

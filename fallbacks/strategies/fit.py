@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 
 from fallbacks.errors import Failure
-from fallbacks.spec import ChatRequest, EngineSpec
+from fallbacks.spec import ChatRequest, EngineSpec, Request
 
 CONTEXT_TOO_LONG = Failure.CONTEXT_TOO_LONG.value  # the outcome of an engine's own 400, too
 PER_MESSAGE = 4
 
 
-def prompt_tokens(request: ChatRequest) -> int:
+def prompt_tokens(request: Request) -> int:
+    if not isinstance(request, ChatRequest):  # embeddings: each input is embedded alone
+        return math.ceil(request.prompt_chars / 4)
     chars = sum(len(m.content) for m in request.messages)
     return math.ceil(chars / 4) + PER_MESSAGE * len(request.messages)
 
