@@ -75,7 +75,9 @@ def seed(upstream: str, llama: str, request_limit: int, token_limit: int,
         return found
 
     def client(name: str, routes: list[Route], plan_: Plan, end_users: bool = False) -> str:
-        c, _ = ApiClient.objects.update_or_create(name=name, defaults={"end_users": end_users})
+        # End users are named by their Dihya username (ApiClient.user_ids): alice below.
+        c, _ = ApiClient.objects.update_or_create(
+            name=name, defaults={"end_users": end_users, "user_ids": "username"})
         c.routes.set(routes)
         Assignment.objects.update_or_create(client=c, defaults={"plan": plan_})
         return keys.issue(c, name="bench")[1]
