@@ -286,6 +286,9 @@ DIHYA_MAX_WAITS_PER_KEY = env.int("DIHYA_MAX_WAITS_PER_KEY", default=8)
 # How long a process remembers which quota plans apply to a client or person (an edit in the
 # same process applies at once; counters are never cached: quotas/plans.py).
 DIHYA_PLAN_CACHE_SECONDS = env.float("DIHYA_PLAN_CACHE_SECONDS", default=5.0)
+# How long a process may reuse a route's snapshot without a new route stamp (edits in the same
+# process, or in any process with Redis, apply at once: fallbacks/catalog.py).
+DIHYA_ROUTE_CACHE_SECONDS = env.float("DIHYA_ROUTE_CACHE_SECONDS", default=5.0)
 # Circuit breakers (fallbacks.breaker): open after N consecutive failures, probe after the
 # cooldown; each process re-reads the shared state at most every REFRESH seconds.
 DIHYA_BREAKER_FAILURES = env.int("DIHYA_BREAKER_FAILURES", default=3)

@@ -129,6 +129,17 @@ def _forget_plans():
     plans.forget()
 
 
+@pytest.fixture(autouse=True)
+def _forget_routes():
+    """Route snapshots are remembered per process by name; a test's rollback deletes its
+    routes without a signal, and the next test may create one of the same name."""
+    from fallbacks import catalog
+
+    catalog._remembered.clear()
+    yield
+    catalog._remembered.clear()
+
+
 @pytest.fixture
 def dead_url() -> str:
     """A URL on which nothing listens: connections are refused at once."""

@@ -116,7 +116,9 @@ def test_it_refuses_unknown_fields_by_name_unless_the_route_drops_them(api, rout
             "unsupported_parameter", "messages[0].cache_control")
     assert not fake_engine.requests and not Generation.objects.exists()
 
-    Route.objects.filter(name="default").update(drop_params=["prediction", "n"])
+    route = Route.objects.get(name="default")
+    route.drop_params = ["prediction", "n"]
+    route.save()  # as the admin and `config apply` do: the route snapshot is renewed
     response = post(api, key, {**hello, "prediction": {"type": "content"}, "n": 2})
     assert response.status_code == 200, response.text
     assert response.headers["X-Dihya-Dropped-Params"] == "n,prediction"
