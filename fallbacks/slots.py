@@ -190,10 +190,15 @@ class Load:
         fresh = time.monotonic() - self.loaded_at < settings.DIHYA_LOAD_REFRESH
         if not force and fresh and all(i in self.loaded for i in ids):
             return
+        # This process's own count is taken before the database is read: a request that
+        # starts in between is then counted twice for a moment, never missed (least_busy
+        # would send the next request to an engine it believes idle).
+        with self.lock:
+            mine_then = dict(self.mine)
         counts = in_use_by_engine(ids)
         with self.lock:
             self.loaded = {**self.loaded, **dict.fromkeys(ids, 0), **counts}
-            self.mine_then = dict(self.mine)
+            self.mine_then = mine_then
             self.loaded_at = time.monotonic()
 
 
