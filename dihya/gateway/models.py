@@ -44,6 +44,12 @@ class ApiClient(models.Model):
                  ("sub", "the identity provider's `sub` of people who signed in with it")],
         help_text="How the client names people in `user`. Its own ids reach only people it "
                   "has met (through a consent link or the consent API) or an admin linked.")
+    drop_params = models.JSONField(
+        default=list, blank=True,
+        help_text="Request fields this client's calls drop (and report in "
+                  "X-Dihya-Dropped-Params) instead of being refused with unsupported_parameter, "
+                  "on every route, besides those the route drops: for an app whose SDK always "
+                  "sends a field no engine honours, e.g. logit_bias.")
     created = models.DateTimeField(auto_now_add=True)
     signing_secret = models.TextField(blank=True, editable=False,
                                       help_text="Sealed secret signing its job callbacks.")

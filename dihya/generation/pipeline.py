@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -63,6 +63,8 @@ def admit(caller: Caller, body: ChatBody, *, queued: bool = False,
     if caller.allowed_routes is not None and route.id not in caller.allowed_routes:
         raise Refusal(403, "route_not_allowed",
                       f"This API key may not use the route {body.model!r}.", param="model")
+    if caller.client is not None and caller.client.drop_params:  # the app's own, everywhere
+        route = replace(route, drop_params=route.drop_params | set(caller.client.drop_params))
     dropped = requests.unknown_fields(body, route.drop_params)
     request, dropped_too = capabilities.fit(chat_request(body, route), route)
     dropped += dropped_too

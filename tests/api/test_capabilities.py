@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from dihya import config
-from dihya.gateway.models import Attempt, Generation
+from dihya.gateway.models import ApiClient, Attempt, Generation
 from fallbacks.models import Engine, Route
 from tests.api.fake_engine import answer, fake_engine  # noqa: F401 - a fixture
 
@@ -34,11 +34,31 @@ def test_a_route_without_tools_refuses_them_by_name_or_drops_them(api, fake_engi
     assert response.json()["error"]["param"] == "tools"
     assert not fake_engine.requests and not Generation.objects.exists()
 
-    Route.objects.filter(name="default").update(drop_params=["tools"])
+    route = Route.objects.get(name="default")
+    route.drop_params = ["tools"]
+    route.save()  # as the admin and `config apply` do: the route snapshot is renewed
     response = post(api, key, ASK)
     assert response.status_code == 200, response.text
     assert response.headers["X-Dihya-Dropped-Params"] == "tools"
     assert "tools" not in fake_engine.requests[0]
+
+
+def test_a_client_that_drops_a_field_gets_it_dropped_on_every_route(api, fake_engine,  # noqa: F811
+                                                                    make_engine, make_route,
+                                                                    make_key):
+    make_route("default", make_engine(fake_engine.url, capabilities=["chat"]))
+    dropping = make_key("agent")
+    ApiClient.objects.filter(name="agent").update(drop_params=["tools"])
+    strict = make_key("strict")
+
+    response = post(api, dropping, ASK)
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Dihya-Dropped-Params"] == "tools"
+    assert "tools" not in fake_engine.requests[0]
+
+    response = post(api, strict, ASK)  # the route drops nothing: another client is refused
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "tools"
 
 
 def test_the_engine_with_tools_serves_and_the_other_is_skipped(api, fake_engine,  # noqa: F811

@@ -129,3 +129,14 @@ def test_the_command_checks_without_applying(db, tmp_path, capsys):
 
     assert "valid" in capsys.readouterr().out
     assert not Engine.objects.exists()
+
+
+def test_a_clients_dropped_fields_apply_and_export_as_a_set(applied):
+    dropping = SAMPLE.replace("end_users: true}", "end_users: true, drop_params: [tools, n, n]}")
+
+    (change,) = config.apply_yaml(dropping)
+
+    assert (change.kind, change.name, change.action) == ("client", "app", "updated")
+    assert ApiClient.objects.get(name="app").drop_params == ["n", "tools"]
+    assert config.load_yaml(config.export_yaml())["clients"][0]["drop_params"] == ["n", "tools"]
+    assert config.apply_yaml(dropping.replace("[tools, n, n]", "[n, tools]")) == []

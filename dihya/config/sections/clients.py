@@ -24,6 +24,7 @@ class ClientItem(Item):
     routes: list[Name] = Field(default_factory=list)
     end_users: bool = False
     user_ids: Literal["client", "username", "email", "sub"] = "client"
+    drop_params: list[str] = Field(default_factory=list, max_length=64)
     active: bool = True
     plan: str | None = Field(None, min_length=1, max_length=64)
 
@@ -76,18 +77,22 @@ class ClientsSection(Section[ClientItem]):
         return {client.name: ClientItem.model_construct(
             name=client.name, routes=[route.name for route in client.routes.all()],
             end_users=client.end_users, user_ids=client.user_ids,  # type: ignore[arg-type]
-            active=client.active, plan=_plan_name(client),
+            drop_params=list(client.drop_params or []), active=client.active,
+            plan=_plan_name(client),
         ) for client in clients}
 
     def same(self, wanted: ClientItem, current: ClientItem) -> bool:
-        # The order of a client's routes means nothing: compare them as sets.
-        return (wanted.model_dump(exclude={"routes"}) == current.model_dump(exclude={"routes"})
-                and set(wanted.routes) == set(current.routes))
+        # The order of a client's routes and dropped fields means nothing: compare as sets.
+        unordered = {"routes", "drop_params"}
+        return (wanted.model_dump(exclude=unordered) == current.model_dump(exclude=unordered)
+                and set(wanted.routes) == set(current.routes)
+                and set(wanted.drop_params) == set(current.drop_params))
 
     def write(self, item: ClientItem) -> None:
         client = ApiClient.objects.filter(name=item.name).first() or ApiClient(name=item.name)
         client.end_users = item.end_users
         client.user_ids = item.user_ids
+        client.drop_params = sorted(set(item.drop_params))
         client.active = item.active
         client.save()
         client.routes.set(Route.objects.filter(name__in=item.routes))
