@@ -96,3 +96,19 @@ def test_a_route_pinned_to_its_dimension_is_served(embedding_engine):
     result = loop.run(Runner().embed(route(embedding_engine, dimension=576),
                                      EmbeddingRequest(("hello",))))
     assert result.embeddings.dimension == 576
+
+
+def test_a_chat_server_declared_to_embed_moves_on_to_the_embedding_server(llama,
+                                                                          embedding_engine):
+    """The chat llama.cpp (no --embeddings) answers 501: unsupported, and the next serves."""
+    chat = EngineSpec(id=2, name="llama-chat", provider="openai", base_url=llama,
+                      model=embedding_engine.model, read_timeout=60.0, capabilities=CAPS)
+    spec = route(embedding_engine)
+    spec = RouteSpec(id=1, name="embed", strategy="ordered", max_tokens=0,
+                     engines=(chat, *spec.engines))
+
+    result = loop.run(Runner().embed(spec, EmbeddingRequest(("hello",))))
+
+    assert [(a.engine, a.outcome, a.status_code) for a in result.attempts] == [
+        ("llama-chat", "unsupported", 501), ("llama-embed", "ok", None)]
+    assert "Start it with `--embeddings`" in result.attempts[0].detail
