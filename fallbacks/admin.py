@@ -173,7 +173,8 @@ class RouteEngineInline(SortableTabularInline):
 @admin.register(Route)
 class RouteAdmin(SortableAdminBase, admin.ModelAdmin):
     inlines = (RouteEngineInline,)
-    list_display = ("name", "fallback_order", "strategy", "max_tokens", "description")
+    list_display = ("name", "fallback_order", "strategy", "max_tokens", "embedding_dimension",
+                    "description")
     list_filter = ("strategy",)
     search_fields = ("name", "description")
 

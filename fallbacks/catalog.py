@@ -172,7 +172,19 @@ def load_route_spec(name: str) -> RouteSpec | None:
         context_fit=route.context_fit,
         sticky=route.sticky,
         drop_params=frozenset(route.drop_params or ()),
+        embedding_dimension=route.embedding_dimension,
     )
+
+
+def pin_embedding_dimension(route_id: int, dimension: int) -> None:
+    """Record the first answer's vector length on a route that has none, so that every later
+    answer must match it. One conditional UPDATE: of two first answers racing, the first
+    written wins (the other was served already; the route's next request checks against the
+    winner); a pinned route is never changed here, only by an admin. Route id 0 (a one-engine
+    test route) is no row."""
+    if route_id and dimension > 0:
+        Route.objects.filter(pk=route_id, embedding_dimension__isnull=True).update(
+            embedding_dimension=dimension)
 
 
 def policy_of(route: Route) -> RetryPolicy:

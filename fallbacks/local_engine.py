@@ -12,6 +12,10 @@ from pathlib import Path
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2-135m"
+#: The same GGUF served in embedding mode: a demo embedding model (SmolLM2 is a chat model,
+#: its mean-pooled hidden states are 576-float vectors of modest retrieval quality).
+EMBEDDING_ALIAS = "smollm2-135m-embed"
+EMBEDDING_DIMENSION = 576
 
 
 class LocalEngineUnavailable(RuntimeError):
@@ -38,19 +42,30 @@ def available() -> bool:
 
 
 def start(port: int, *, host: str = "127.0.0.1", slots: int = 4, ctx: int = 4096,
-          threads: int = 2):
-    """Start the server in this process and return it; it serves until the process ends."""
+          threads: int = 2, embeddings: bool = False):
+    """Start the server in this process and return it; it serves until the process ends.
+
+    With `embeddings`, llama.cpp's `--embeddings` with mean pooling: `/v1/embeddings` answers
+    (without it, 501 "does not support embeddings"). It ignores OpenAI's `dimensions`: its
+    vectors are always the model's width."""
     try:
         import xllamacpp
     except ImportError as exc:
         raise LocalEngineUnavailable("xllamacpp is not installed (pip install '.[local]')") from exc
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path())
-    params.model_alias = MODEL_ALIAS
+    params.model_alias = EMBEDDING_ALIAS if embeddings else MODEL_ALIAS
     params.n_ctx = ctx
     params.n_parallel = slots
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.hostnames = [host]
     params.port = port
+    if embeddings:
+        params.embedding = True
+        params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
+        # One KV cache for all slots: with a cache per slot (the default here), an input that
+        # lands in a slot after another input of the same request came back as another vector
+        # (cosine 0.87 to itself, measured with 2 slots and 3 inputs); unified, it is exact.
+        params.kv_unified = True
     return xllamacpp.Server(params)

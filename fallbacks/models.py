@@ -232,6 +232,10 @@ class Route(models.Model):
         default=list, blank=True,
         help_text="Request fields this route drops (and reports in X-Dihya-Dropped-Params) "
         "instead of refusing them with unsupported_parameter, e.g. logit_bias, tools.")
+    embedding_dimension = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Length of this route's embedding vectors (blank: recorded from the first "
+        "answer). An engine that answers another length is a failed attempt, never mixed in.")
     engines: models.ManyToManyField[Engine, RouteEngine] = models.ManyToManyField(
         Engine, through="RouteEngine", related_name="routes")
     created = models.DateTimeField(auto_now_add=True)

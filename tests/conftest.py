@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -84,11 +85,13 @@ class Process:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
 
 
-def start_llama(tmp_path_factory, *, slots: int = 4) -> tuple[Process, str]:
+def start_llama(tmp_path_factory, *, slots: int = 4,
+                embeddings: bool = False) -> tuple[Process, str]:
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     proc = Process([sys.executable, "manage.py", "serve_local_engine", "--port", str(port),
-                    "--slots", str(slots)], env=child_env(), log=log)
+                    "--slots", str(slots), *(["--embeddings"] if embeddings else [])],
+                   env=child_env(), log=log)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: httpx.get(base + "/health", timeout=1).status_code == 200,
@@ -106,6 +109,24 @@ def llama(tmp_path_factory) -> Iterator[str]:
         pytest.skip("the local engine is not installed (make test installs it)")
     proc, url = start_llama(tmp_path_factory)
     yield url
+    proc.stop()
+
+
+@dataclass(frozen=True)
+class EmbeddingEngine:
+    url: str  # …/v1
+    model: str
+    dimension: int
+
+
+@pytest.fixture(scope="session")
+def embedding_engine(tmp_path_factory) -> Iterator[EmbeddingEngine]:
+    """A second real llama.cpp server, SmolLM2 in embedding mode (`--embeddings`, mean
+    pooling): /v1/embeddings answers 576 floats per input and ignores `dimensions`."""
+    if not local_engine.available():
+        pytest.skip("the local engine is not installed (make test installs it)")
+    proc, url = start_llama(tmp_path_factory, slots=2, embeddings=True)
+    yield EmbeddingEngine(url, local_engine.EMBEDDING_ALIAS, local_engine.EMBEDDING_DIMENSION)
     proc.stop()
 
 

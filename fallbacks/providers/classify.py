@@ -19,7 +19,10 @@ Sources for the shapes handled here (fixtures in tests/providers/fixtures/ cite 
 - Capability errors, answered by engines asked for what they cannot do: llama.cpp "tools
   param requires --jinja flag" and "image input is not supported"; Ollama "model 'x' does
   not support tools" (also thinking, vision); vLLM '"auto" tool choice requires
-  --enable-auto-tool-choice and --tool-call-parser to be set'.
+  --enable-auto-tool-choice and --tool-call-parser to be set'. For embeddings: llama.cpp
+  without `--embeddings` answers 501 "This server does not support embeddings. Start it with
+  `--embeddings`"; Ollama and OpenAI-style servers, asked to embed with a chat-only model,
+  "does not support embeddings" / "does not support the embeddings API".
 - Mistral: {"object": "error", "message", "type", "param", "code"}, e.g. type
   `rate_limited` code "1300", `service_tier_capacity_exceeded` code "3505", `invalid_model`;
   older gateway answers {"message": "Requests rate limit exceeded"}; 401 "Unauthorized".
@@ -56,7 +59,9 @@ CAPABILITY_MARKERS = ("does not support tools", "does not support thinking",
                       "does not support vision", "does not support images", "requires --jinja",
                       "tool choice requires", "--enable-auto-tool-choice",
                       "image input is not supported", "audio input is not supported",
-                      "multimodal is not supported", "does not support")
+                      "multimodal is not supported", "does not support embeddings",
+                      "start it with `--embeddings`", "does not support the embeddings api",
+                      "embeddings are not supported", "does not support")
 CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too many tokens",
                    "exceeds the available context", "exceed_context_size", "context window",
                    "prompt too long")

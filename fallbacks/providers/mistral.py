@@ -13,6 +13,11 @@ way every time, so a conversation that began elsewhere continues here. It finish
 engine), never sent without them. A key is mandatory: without one the engine is skipped as
 not configured, before any call. `base_url` is the host (`https://api.mistral.ai`); the
 `/v1` prefix is added here (and not twice if it was given).
+
+Embeddings: `POST /v1/embeddings` (docs.mistral.ai/api/endpoint/embeddings), OpenAI's body
+and answer but for the vector length, `output_dimension` (codestral-embed; mistral-embed is
+1024 wide and takes none), and `input` as text only: token arrays are `unsupported` here.
+`encoding_format: float` is Mistral's default too; `output_dtype` is left at its float default.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class Mistral(OpenAICompatible):
     models_path = "v1/models"
     embeddings_path = "v1/embeddings"
     dimensions_field = "output_dimension"
+    token_inputs = False
     dialect = MistralDialect()
     usage_in_stream = False
 

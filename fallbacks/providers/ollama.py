@@ -16,6 +16,12 @@ output is `format` ("json" or the JSON schema itself); images are base64 strings
 message's `images`; `think` turns reasoning on, answered as `message.thinking`. What it has
 no spelling for (`logit_bias`, `logprobs`, a forced `tool_choice`, audio, image URLs that
 are not data URLs) is `unsupported` on this engine, never sent without a word.
+
+Embeddings: `POST /api/embed` with `{"model", "input": [texts], "truncate", "dimensions"?}`,
+answered `{"model", "embeddings": [[floats], …], "prompt_eval_count"}` in input order. We send
+`truncate: false`: Ollama's default cuts a long input silently, where OpenAI refuses it, and a
+vector of half a document is a wrong search result (too long is then a context error). Ollama
+takes text only: token arrays are `unsupported` here.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from fallbacks.spec import (
     ChatRequest,
     Completion,
     Delta,
+    EmbeddingRequest,
+    Embeddings,
     Message,
     Part,
     Tool,
@@ -161,6 +169,27 @@ def error_of(data: dict[str, Any]) -> ProviderError | None:
     return classify_response(500, {}, json.dumps({"error": data["error"]}))
 
 
+def embed_body(model: str, request: EmbeddingRequest) -> dict[str, Any]:
+    if not all(isinstance(i, str) for i in request.inputs):
+        raise ProviderError(Failure.UNSUPPORTED, "Ollama embeds text only, not token arrays")
+    body: dict[str, Any] = {"model": model, "input": list(request.inputs), "truncate": False}
+    if request.dimensions:
+        body["dimensions"] = request.dimensions
+    return body
+
+
+def embeddings_of(data: dict[str, Any], engine: str) -> Embeddings:
+    if err := error_of(data):
+        raise err
+    try:
+        vectors = tuple(tuple(float(x) for x in vector) for vector in data["embeddings"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProviderError(Failure.BAD_RESPONSE, "no embeddings[] floats in answer") from exc
+    model = data.get("model")
+    return Embeddings(vectors=vectors, usage=Usage(usage_of(data).prompt_tokens, 0),
+                      engine=engine, model=model if isinstance(model, str) else "")
+
+
 def text_of(data: dict[str, Any]) -> str:
     message = data.get("message")
     if message is None and data.get("done"):
@@ -218,6 +247,11 @@ class Ollama(Provider):
                     if text or found or thinking:
                         yield Delta(text=text, tool_calls=found, reasoning=thinking)
         raise ProviderError(Failure.CONNECT, "stream ended before done")
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        body = embed_body(self.engine.model, request)
+        return embeddings_of(json_object(await self.post_json("api/embed", body)),
+                             self.engine.name)
 
     async def probe(self) -> None:
         with translate_errors():

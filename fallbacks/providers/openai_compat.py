@@ -129,6 +129,8 @@ class OpenAICompatible(Provider):
     embeddings_path: ClassVar[str] = "embeddings"
     #: How the body names the vector length asked for (Mistral: `output_dimension`).
     dimensions_field: ClassVar[str] = "dimensions"
+    #: Whether `input` may hold token arrays (OpenAI, llama.cpp, vLLM; Mistral: text only).
+    token_inputs: ClassVar[bool] = True
     #: How this API spells what OpenAI spells (Mistral's differs).
     dialect: ClassVar[Dialect] = Dialect()
     #: Whether to ask for the final usage chunk (`stream_options`); some servers reject it.
@@ -222,6 +224,9 @@ class OpenAICompatible(Provider):
     async def embed(self, request: EmbeddingRequest) -> Embeddings:
         """POST /embeddings (llama.cpp with --embeddings, vLLM): floats asked for, whatever
         the client wants; the gateway encodes base64 itself."""
+        if not self.token_inputs and not all(isinstance(i, str) for i in request.inputs):
+            raise ProviderError(Failure.UNSUPPORTED,
+                                f"{self.label} embeds text only, not token arrays")
         body: dict[str, Any] = {"model": self.engine.model, "encoding_format": "float",
                                 "input": [i if isinstance(i, str) else list(i)
                                           for i in request.inputs]}

@@ -45,6 +45,13 @@ CASES = [
      "routes[0].engines[1]: unknown engine 'ghost'"),
     (document(routes="{name: r, engines: [good], max_tokens: '512'}"),
      "routes[0].max_tokens: Input should be a valid integer"),
+    (document(routes="{name: r, engines: [good], embedding_dimension: 0}"),
+     "routes[0].embedding_dimension: Input should be greater than or equal to 1"),
+    (document(routes="{name: r, engines: [good], embedding_dimension: wide}"),
+     "routes[0].embedding_dimension: Input should be a valid integer"),
+    (document("{name: x, provider: openai, base_url: 'http://h.example', model: m, "
+              "capabilities: [embedding]}"),
+     "engines[1].capabilities[0]: Input should be"),
     (document(routes="{name: r, engines: [good], strategy: random}"),
      "routes[0].strategy: unknown strategy 'random'"),
     (document(routes="{name: r, engines: [good, good]}"),

@@ -6,6 +6,11 @@ one of the registered strategies (fallbacks.strategies, plug-ins included); `con
 and `sticky` switch those filters on. `retry:` is the route's retry policy
 (fallbacks.policy), the same fields as the admin's; like an engine's `timeout:`, omitted keys
 take the model's defaults and export always shows it.
+
+`embedding_dimension` pins the length of the route's embedding vectors. Unlike the other
+fields, leaving it out keeps what the route has — a length the gateway recorded from the first
+answer is what the apps' stored vectors have, and re-applying a file must not forget it;
+`embedding_dimension: null` clears it (as the admin can), a number sets it.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class RouteItem(Item):
     sticky: bool = False
     retry: Retry = Field(default_factory=Retry)
     drop_params: list[str] = Field(default_factory=list, max_length=64)
+    embedding_dimension: int | None = Field(None, ge=1, le=2**31 - 1)
 
     @field_validator("strategy")
     @classmethod
@@ -82,6 +88,12 @@ class RoutesSection(Section[RouteItem]):
     key = "routes"
     kind = "route"
     item = RouteItem
+
+    def same(self, wanted: RouteItem, current: RouteItem) -> bool:
+        if "embedding_dimension" not in wanted.model_fields_set:  # left out: kept as it is
+            wanted = wanted.model_copy(update={
+                "embedding_dimension": current.embedding_dimension})
+        return super().same(wanted, current)
 
     def existing_names(self) -> set[str]:
         return set(Route.objects.values_list("name", flat=True))
@@ -124,6 +136,7 @@ class RoutesSection(Section[RouteItem]):
                 first_token_timeout=route.first_token_timeout,
                 when_full=route.when_full),  # type: ignore[arg-type]  # the model's choices
             drop_params=list(route.drop_params or []),
+            embedding_dimension=route.embedding_dimension,
         ) for route in routes}
 
     def write(self, item: RouteItem) -> None:
@@ -140,6 +153,8 @@ class RoutesSection(Section[RouteItem]):
         route.first_token_timeout = item.retry.first_token_timeout
         route.when_full = item.retry.when_full
         route.drop_params = sorted(set(item.drop_params))
+        if "embedding_dimension" in item.model_fields_set:
+            route.embedding_dimension = item.embedding_dimension
         route.save()
         ids = dict(Engine.objects.filter(name__in=item.engine_names).values_list("name", "id"))
         RouteEngine.objects.filter(route=route).exclude(engine_id__in=ids.values()).delete()

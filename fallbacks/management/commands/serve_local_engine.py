@@ -23,8 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--slots", type=int, default=4, help="Concurrent requests served.")
         parser.add_argument("--threads", type=int, default=2)
+        parser.add_argument("--embeddings", action="store_true",
+                            help="Serve /v1/embeddings (mean pooling) as "
+                                 f"{local_engine.EMBEDDING_ALIAS}.")
 
-    def handle(self, *args, port: int, host: str, slots: int, threads: int, **options):
+    def handle(self, *args, port: int, host: str, slots: int, threads: int,
+               embeddings: bool = False, **options):
         # Block SIGINT and SIGTERM before llama.cpp starts its threads, which inherit the mask:
         # a signal for the process then stays pending until this thread takes it below.
         # (Before, a Ctrl-C the kernel handed to one of llama.cpp's threads never woke a main
@@ -35,12 +39,14 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: caught.set())
         signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         try:
-            server = local_engine.start(port, host=host, slots=slots, threads=threads)
+            server = local_engine.start(port, host=host, slots=slots, threads=threads,
+                                        embeddings=embeddings)
         except local_engine.LocalEngineUnavailable as exc:
             raise CommandError(str(exc)) from exc
         except Exception as exc:  # xllamacpp raises plain errors, e.g. port in use
             raise CommandError(f"llama.cpp server did not start on {host}:{port}: {exc}") from exc
-        self.stdout.write(f"local engine ({local_engine.MODEL_ALIAS}) listening on "
+        alias = local_engine.EMBEDDING_ALIAS if embeddings else local_engine.MODEL_ALIAS
+        self.stdout.write(f"local engine ({alias}) listening on "
                           f"{server.listening_address}/v1", ending="\n")
         self.stdout.flush()
         # A timeout, in case a thread of the library unblocked the signals: the handler above
