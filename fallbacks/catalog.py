@@ -182,9 +182,9 @@ def pin_embedding_dimension(route_id: int, dimension: int) -> None:
     written wins (the other was served already; the route's next request checks against the
     winner); a pinned route is never changed here, only by an admin. Route id 0 (a one-engine
     test route) is no row."""
-    if route_id and dimension > 0:
-        Route.objects.filter(pk=route_id, embedding_dimension__isnull=True).update(
-            embedding_dimension=dimension)
+    if route_id and dimension > 0 and Route.objects.filter(
+            pk=route_id, embedding_dimension__isnull=True).update(embedding_dimension=dimension):
+        forget()  # an UPDATE sends no signal: the snapshots must learn the pin
 
 
 def policy_of(route: Route) -> RetryPolicy:

@@ -17,12 +17,14 @@ def test_the_snapshot_carries_the_pin(db):
 
 def test_the_first_answer_pins_a_blank_route_and_a_later_one_does_not(db):
     route = Route.objects.create(name="embed")
+    assert catalog.route_spec("embed").embedding_dimension is None  # remembered, blank
 
     catalog.pin_embedding_dimension(route.pk, 576)
     catalog.pin_embedding_dimension(route.pk, 1024)
 
     route.refresh_from_db()
     assert route.embedding_dimension == 576
+    assert catalog.route_spec("embed").embedding_dimension == 576  # the snapshot learnt it
 
 
 def test_it_never_overwrites_what_the_admin_pinned(db):
