@@ -1,8 +1,9 @@
 """The process's outbound HTTP client for engines.
 
 One `httpx.AsyncClient` per event loop, reused for every call so connections are pooled
-(a new client per call costs a TCP and often a TLS handshake). Timeouts are always set per
-request by the provider; the client's own default is only a backstop.
+(a new client per call costs a TCP and often a TLS handshake), over a pool whose
+bookkeeping stays flat however many connections it holds (`fallbacks.pool`). Timeouts are
+always set per request by the provider; the client's own default is only a backstop.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import asyncio
 import weakref
 
 import httpx
+
+from fallbacks.pool import Transport
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
     weakref.WeakKeyDictionary()
@@ -25,7 +28,7 @@ def client() -> httpx.AsyncClient:
     if existing is None or existing.is_closed:
         existing = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=5.0),
-            limits=LIMITS,
+            transport=Transport(LIMITS),
             follow_redirects=False,
             trust_env=False,
             headers={"user-agent": "dihya-gateway"},

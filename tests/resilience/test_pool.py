@@ -1,0 +1,130 @@
+"""The engines' connection pool (fallbacks.pool) keeps httpcore's behaviour: connections are
+reused, bounded, given back, and a connection the server closed or that outlived its
+keep-alive is never used again — against a real HTTP/1.1 server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from fallbacks import pool
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Server:
+    """A keep-alive HTTP/1.1 server counting its connections; it may close idle ones."""
+
+    def __init__(self, delay: float = 0.0, close_after: float | None = None) -> None:
+        self.delay = delay
+        self.close_after = close_after
+        self.accepted = 0
+        self.open = 0
+        self.most_open = 0
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"),
+                                                  self.close_after)
+                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+                    return  # the client left, or the connection sat idle past close_after
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                await reader.readexactly(length)
+                await asyncio.sleep(self.delay)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        finally:
+            self.open -= 1
+            writer.close()
+
+
+def client(**limits: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=pool.Transport(httpx.Limits(**limits)))
+
+
+async def test_sequential_calls_open_one_connection():
+    server = Server()
+    async with server as url, client(max_connections=10) as http:
+        for _ in range(20):
+            await http.post(url, content=b"hi")
+    assert server.accepted == 1
+
+
+async def test_it_never_opens_more_than_max_connections_and_queues_the_rest():
+    server = Server(delay=0.05)
+    async with server as url, client(max_connections=3) as http:
+        answers = await asyncio.gather(*(http.post(url, content=b"hi") for _ in range(12)))
+    assert [a.status_code for a in answers] == [200] * 12
+    assert server.most_open <= 3 and server.accepted == 3
+
+
+async def test_idle_connections_beyond_the_keepalive_limit_are_closed():
+    server = Server(delay=0.05)
+    async with server as url, client(max_connections=10, max_keepalive_connections=2) as http:
+        await asyncio.gather(*(http.post(url, content=b"hi") for _ in range(8)))
+        await http.post(url, content=b"hi")  # a pass of the pool after the burst
+        await asyncio.sleep(0.05)
+        assert server.open <= 2
+        assert len(http._transport._pool.connections) <= 2  # type: ignore[attr-defined]
+
+
+async def test_a_connection_the_server_closed_is_not_reused():
+    server = Server(close_after=0.05)
+    async with server as url, client(max_connections=10) as http:
+        await http.post(url, content=b"hi")
+        await asyncio.sleep(0.2)  # the server hangs up on the idle connection
+
+        answer = await http.post(url, content=b"hi")
+
+    assert answer.text == "ok" and server.accepted == 2
+
+
+async def test_a_connection_past_its_keepalive_is_not_reused():
+    server = Server()
+    async with server as url, client(max_connections=10, keepalive_expiry=0.05) as http:
+        await http.post(url, content=b"hi")
+        await asyncio.sleep(0.15)
+
+        await http.post(url, content=b"hi")
+
+    assert server.accepted == 2
+
+
+async def test_a_sweep_closes_expired_idle_connections_no_request_asks_for(monkeypatch):
+    server = Server(delay=0.05)
+    async with server as url, client(max_connections=10, keepalive_expiry=0.05) as http:
+        await asyncio.gather(*(http.post(url, content=b"hi") for _ in range(4)))
+        await asyncio.sleep(0.15)  # all four expired, and no request comes to reuse them
+        connections = http._transport._pool  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(pool, "SWEEP_EVERY", 1e9)
+        connections._swept_at = asyncio.get_running_loop().time()
+        assert connections._assign_requests_to_connections() == []  # not yet: no sweep due
+        monkeypatch.setattr(pool, "SWEEP_EVERY", 0.0)
+        closing = connections._assign_requests_to_connections()  # e.g. when a request ends
+
+        assert len(closing) == 4 and connections.connections == []
+        await connections._close_connections(closing)
