@@ -232,6 +232,20 @@ def gateway(database_url: str, *, redis_url: str = "", server: str = "uvicorn",
     return proc, f"http://127.0.0.1:{port}"
 
 
+def relay(upstream_v1: str, *, name: str = "relay") -> tuple[Proc, str]:
+    """The bare Django + ninja + httpx relay (bench/relay/), served exactly like the gateway."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIHYA_", "DATABASE_URL",
+                                                                    "REDIS_URL"))}
+    env.update(DJANGO_SETTINGS_MODULE="bench.relay.settings", SECRET_KEY=SECRET,
+               PYTHONUNBUFFERED="1", BENCH_RELAY_UPSTREAM=upstream_v1)
+    proc = start(name, [sys.executable, "-m", "uvicorn", "bench.relay.app:application",
+                        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                        "--log-level", "warning", "--backlog", "4096"], env)
+    wait_port(port, 60, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def qcluster(database_url: str, *, redis_url: str = "", workers: int = 1,
              poll: float | None = None) -> Proc:
     extra = {"DIHYA_WORKERS": str(workers)}
