@@ -74,17 +74,14 @@ async def overhead(b: Bench) -> dict[str, Any]:
 
 
 async def streaming(b: Bench) -> dict[str, Any]:
+    """Time to first token at concurrency 1, direct and through each server, interleaved."""
     out: dict[str, Any] = {}
-    n = b.size(200)
-    direct = await load.load(b.upstream + "/ok/v1/chat/completions",
-                             load.body("fake", stream=True), n=n, concurrency=1, warmup=10,
-                             max_seconds=b.cap)
-    throughs = {}
+    cases = {"direct": load.Case(b.upstream + "/ok/v1/chat/completions",
+                                 load.body("fake", stream=True), proc=b.upstream_proc)}
     for name, url, model, headers, proc in servers_under_test(b):
-        throughs[name] = await load.load(url, load.body(model, stream=True, user="alice"), n=n,
-                                         concurrency=1, headers=headers, proc=proc, warmup=20,
-                                         max_seconds=b.cap)
-    out["fake"] = pair(direct, throughs)
+        cases[name] = load.Case(url, load.body(model, stream=True, user="alice"), headers, proc)
+    runs = await load.interleaved(cases, n=b.size(200), warmup=20, max_seconds=b.cap)
+    out["fake"] = pair(runs)
     b.say("streaming fake: TTFT direct " + str(out["fake"]["direct"].get("ttft_p50_ms"))
           + " ms, added " + str(out["fake"]["added_ttft_p50_ms"]))
     if b.llama:
@@ -97,36 +94,31 @@ async def streaming(b: Bench) -> dict[str, Any]:
 
 
 async def llama(b: Bench, out: dict[str, Any]) -> None:
-    n = b.size(20, minimum=5)
-    llama_direct = await load.load(b.llama + "/chat/completions",
-                                   load.body("smollm2-135m", stream=True, max_tokens=16),
-                                   n=n, concurrency=1, warmup=2, max_seconds=b.cap)
     relay_proc, relay = procs.relay(b.llama, name="relay-llama")
-    throughs: dict[str, load.Run] = {}
     try:
-        for name, url, model, headers in (
-                ("relay", load.chat_url(relay), "smollm2-135m", {}),
-                ("gateway", load.chat_url(b.gateway), "llama", load.auth(b.key))):
-            throughs[name] = await load.load(
-                url, load.body(model, stream=True, max_tokens=16, user="alice"), n=n,
-                concurrency=1, headers=headers, warmup=2, max_seconds=b.cap)
+        def case(url: str, model: str, headers: dict[str, str] | None = None,
+                 user: str | None = "alice") -> load.Case:
+            return load.Case(url, load.body(model, stream=True, max_tokens=16, user=user),
+                             headers or {})
+
+        cases = {"direct": case(b.llama + "/chat/completions", "smollm2-135m", user=None),
+                 "relay": case(load.chat_url(relay), "smollm2-135m"),
+                 "gateway": case(load.chat_url(b.gateway), "llama", load.auth(b.key))}
+        if b.peer:
+            from bench import peers
+
+            cases["litellm"] = case(load.chat_url(b.peer), "llama", load.auth(peers.MASTER_KEY))
+        runs = await load.interleaved(cases, n=b.size(20, minimum=5), warmup=2,
+                                      max_seconds=b.cap * 2)
     finally:
         relay_proc.stop()
-    if b.peer:
-        from bench import peers
-
-        throughs["litellm"] = await load.load(
-            load.chat_url(b.peer), load.body("llama", stream=True, max_tokens=16,
-                                             user="alice"),
-            n=n, concurrency=1, headers=load.auth(peers.MASTER_KEY), warmup=2,
-            max_seconds=b.cap)
-    out["llama"] = pair(llama_direct, throughs)
+    out["llama"] = pair(runs)
     b.say(f"streaming llama: TTFT direct {out['llama']['direct'].get('ttft_p50_ms')} ms, "
           f"added {out['llama']['added_ttft_p50_ms']}")
     # Direct, through the gateway, direct again: llama.cpp's own time varies a lot when
     # the two cores are shared, and the two direct runs show by how much.
     many = b.size(50, minimum=10)
-    runs = []
+    bursts = []
     for where in ("direct", "gateway", "direct"):
         url, model, headers = ((b.llama + "/chat/completions", "smollm2-135m", {})
                                if where == "direct" else
@@ -134,20 +126,22 @@ async def llama(b: Bench, out: dict[str, Any]) -> None:
         body = load.body(model, stream=True, max_tokens=4,
                          user="alice" if where == "gateway" else None)
         burst = await load.burst(url, body, n=many, headers=headers, timeout=b.cap * 2)
-        runs.append((where, burst))
+        bursts.append((where, burst))
     out["llama_concurrent"] = {
-        "streams": many, "gateway_wall_s": round(runs[1][1].wall, 2),
-        "direct_wall_s": [round(runs[0][1].wall, 2), round(runs[2][1].wall, 2)],
-        "gateway": runs[1][1].summary(), "direct": runs[0][1].summary()}
-    b.say(f"{many} concurrent llama streams: direct {runs[0][1].wall:.1f} s, gateway "
-          f"{runs[1][1].wall:.1f} s ({runs[1][1].statuses}), direct {runs[2][1].wall:.1f} s")
+        "streams": many, "gateway_wall_s": round(bursts[1][1].wall, 2),
+        "direct_wall_s": [round(bursts[0][1].wall, 2), round(bursts[2][1].wall, 2)],
+        "gateway": bursts[1][1].summary(), "direct": bursts[0][1].summary()}
+    b.say(f"{many} concurrent llama streams: direct {bursts[0][1].wall:.1f} s, gateway "
+          f"{bursts[1][1].wall:.1f} s ({bursts[1][1].statuses}), direct {bursts[2][1].wall:.1f} s")
 
 
-def pair(direct: load.Run, throughs: dict[str, load.Run]) -> dict[str, Any]:
+def pair(runs: dict[str, load.Run]) -> dict[str, Any]:
     """The direct run and each server's, with what each adds to the first token and in all."""
-    d = direct.summary()
+    d = runs["direct"].summary()
     out: dict[str, Any] = {"direct": d, "added_ttft_p50_ms": {}, "added_total_p50_ms": {}}
-    for name, run in throughs.items():
+    for name, run in runs.items():
+        if name == "direct":
+            continue
         s = out[name] = run.summary()
         if d.get("ttft_p50_ms") is not None and s.get("ttft_p50_ms") is not None:
             out["added_ttft_p50_ms"][name] = round(s["ttft_p50_ms"] - d["ttft_p50_ms"], 2)

@@ -236,7 +236,8 @@ def sections(r: dict[str, Any]) -> list[str]:
     if rows:
         out += ["## 2. Streaming (concurrency 1)", "",
                 "Time to first token p50 in ms, and in brackets what each server adds to the "
-                "direct call's.", "",
+                "direct call's. The servers are measured interleaved (one request to each in "
+                "turn), so that the machine's drift falls on all of them alike.", "",
                 table(["upstream", "TTFT direct", *(f"TTFT {SERVERS[k]}" for k in SERVERS),
                        "total p50 direct", *(f"total p50 {SERVERS[k]}" for k in SERVERS)],
                       rows), ""]
@@ -303,7 +304,8 @@ def sections(r: dict[str, Any]) -> list[str]:
         sq = so.get("sqlite") or {}
         out += ["## 7. Scale-out (PostgreSQL + Redis, concurrency 50)", "",
                 f"{so.get('n')} requests per run, the same call as section 1. The first row is "
-                "SQLite (the main gateway of this run), for the CPU ratio: PostgreSQL + Redis "
+                "SQLite (the main gateway of this run), for the CPU ratio (the gateway "
+                "processes' CPU; PostgreSQL's and Redis's own is not in it): PostgreSQL + Redis "
                 f"with one process costs {fmt(so.get('cpu_ratio_pg_vs_sqlite'), TIMES)} SQLite's "
                 f"CPU per call; 1 → 2 web processes: {TIMES} {fmt(so.get('rps_gain_1_to_2'))} "
                 "throughput (the load generator, PostgreSQL and Redis share the same 2 cores).",
