@@ -8,7 +8,7 @@ PORT ?= 8000
 ENGINE_PORT ?= 8081
 WORKERS ?= 2
 
-.PHONY: run test lint typecheck imports check bench install clean demo
+.PHONY: run test lint typecheck imports check bench bench-peers install clean demo
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -66,8 +66,21 @@ imports: $(VENV)/.installed-dev,local
 
 check: lint typecheck imports
 
+# `make bench` compares Dihya with the bare relay (bench/relay/) and, once `make bench-peers`
+# has installed it, with the LiteLLM proxy: all three in the same run.
 bench: $(VENV)/.installed-dev,local .env
 	$(BIN)/python -m bench
+
+# The peer lives in a throw-away virtualenv of its own (never .venv): LiteLLM and its proxy
+# extra's requirements one by one (var/peers/litellm/setup.json says which the index lacks).
+# Then overhead and streaming with the peer, written to var/bench/peers/ so that a partial run
+# never replaces the docs; the next `make bench` puts LiteLLM in docs/benchmarks.md.
+# `rm -rf var/peers` to install it again.
+var/peers/litellm/setup.json: | $(VENV)/.installed-dev,local
+	$(BIN)/python -m bench.peers setup
+
+bench-peers: $(VENV)/.installed-dev,local .env var/peers/litellm/setup.json
+	$(BIN)/python -m bench --only overhead,streaming --peers --out var/bench/peers
 
 clean:
 	rm -rf $(VENV) staticfiles var .pytest_cache

@@ -1,9 +1,11 @@
 """`make bench` / `python -m bench [--quick] [--only overhead,quotas]`: measure the gateway.
 
-Starts its own fake upstream, llama.cpp engine, gateways, workers and scratch databases
-(var/bench/, PostgreSQL dihya_bench and Redis db 14 when reachable), all on loopback, runs the
-sections of issue 9 and writes docs/benchmarks.json and docs/benchmarks.md. Every loop is
-bounded in count and in time; a section that fails is reported as failed and the run goes on.
+Starts its own fake upstream, llama.cpp engine, gateways, the bare relay (bench/relay/), the
+LiteLLM proxy when `make bench-peers` installed it (var/peers/litellm), workers and scratch
+databases (var/bench/, PostgreSQL dihya_bench and Redis db 14 when reachable), all on loopback,
+runs the sections of issues 9 and 18 and writes docs/benchmarks.json and docs/benchmarks.md.
+Every loop is bounded in count and in time; a section that fails is reported as failed and the
+run goes on.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import failover, jobs, load, overhead, procs, quotas, report, scale, strategies
+from bench import failover, jobs, load, overhead, peers, procs, quotas, report, scale, strategies
 from bench.context import Bench
 
 SECTIONS = {
@@ -42,6 +44,11 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0,
                         help="seconds any one measured loop may take")
     parser.add_argument("--no-llama", action="store_true", help="skip the real engine")
+    peer_flags = parser.add_mutually_exclusive_group()
+    peer_flags.add_argument("--peers", action="store_true",
+                      help="compare with the LiteLLM proxy (fails without make bench-peers)")
+    peer_flags.add_argument("--no-peers", action="store_true",
+                      help="leave the peer out even when var/peers/litellm has it")
     parser.add_argument("--out", default=str(DOCS), help="where benchmarks.md/.json go")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite benchmarks.md from benchmarks.json (after editing "
@@ -53,9 +60,17 @@ def main() -> None:
         (out / "benchmarks.md").write_text(report.markdown(results))
         return
     scale_ = args.scale if args.scale is not None else (0.1 if args.quick else 1.0)
-    b = Bench(scale=scale_, cap=20.0 if args.quick else args.cap, quick=args.quick)
+    b = Bench(scale=scale_, cap=20.0 if args.quick else args.cap, quick=args.quick,
+              no_llama=args.no_llama)
     chosen = [s for s in (args.only.split(",") if args.only else SECTIONS) if s]
-    results = asyncio.run(run(b, chosen, with_llama=not args.no_llama and not args.quick))
+    peer = None if args.no_peers else peers.available()
+    if args.peers and peer is None:
+        raise SystemExit("--peers: no usable LiteLLM in var/peers/litellm; run make bench-peers")
+    b.peer_note = ("left out (--no-peers)" if args.no_peers else
+                   "not installed: run make bench-peers" if peer is None else
+                   peers.describe(peer))
+    results = asyncio.run(run(b, chosen, with_llama=not args.no_llama and not args.quick,
+                              with_peer=peer is not None))
     results["meta"] = report.machine(b, time.monotonic() - b.started, quick=args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +79,8 @@ def main() -> None:
     b.say(f"wrote {out / 'benchmarks.md'} and benchmarks.json")
 
 
-async def run(b: Bench, chosen: list[str], with_llama: bool) -> dict[str, Any]:
+async def run(b: Bench, chosen: list[str], with_llama: bool,
+              with_peer: bool = False) -> dict[str, Any]:
     results: dict[str, Any] = {}
     up, b.upstream = procs.upstream()
     b.upstream_proc = up
@@ -75,8 +91,11 @@ async def run(b: Bench, chosen: list[str], with_llama: bool) -> dict[str, Any]:
     b.seeded = procs.seed(b.database_url, b.upstream, llama=b.llama)
     b.key = b.seeded["key"]
     b.gateway_proc, b.gateway = procs.gateway(b.database_url)
-    b.say(f"gateway {b.gateway} (uvicorn, SQLite), upstream {b.upstream}, "
-          f"llama {b.llama or 'not started'}")
+    b.relay_proc, b.relay = procs.relay(b.upstream + "/ok/v1")
+    if with_peer and {"overhead", "streaming"} & set(chosen):
+        b.peer_proc, b.peer = peers.litellm_proxy(b.upstream, llama=b.llama)
+    b.say(f"gateway {b.gateway} (uvicorn, SQLite), relay {b.relay}, upstream {b.upstream}, "
+          f"llama {b.llama or 'not started'}, LiteLLM {b.peer or b.peer_note}")
     try:
         for name in chosen:
             t0 = time.monotonic()
@@ -89,7 +108,8 @@ async def run(b: Bench, chosen: list[str], with_llama: bool) -> dict[str, Any]:
             if name == "failover" and b.gateway_proc is not None:
                 results.setdefault("footprint_web", {"web_rss_mb": b.gateway_proc.rss_mb()})
     finally:
-        for p in (b.gateway_proc, up, engine[0] if engine else None):
+        for p in (b.gateway_proc, b.relay_proc, b.peer_proc, up,
+                  engine[0] if engine else None):
             if p is not None:
                 p.stop()
     return results

@@ -15,6 +15,7 @@ class Bench:
     scale: float = 1.0            # multiplies every request count (--quick: 0.1)
     cap: float = 60.0             # seconds any one measured loop may take
     quick: bool = False           # --quick: the smallest useful version of each section
+    no_llama: bool = False        # --no-llama: the real engine is not started
     server: str = "uvicorn"
     database_url: str = ""
     upstream: str = ""
@@ -22,6 +23,11 @@ class Bench:
     gateway: str = ""
     gateway_proc: Proc | None = None
     llama: str = ""
+    relay: str = ""               # the bare Django + ninja + httpx relay on the fake upstream
+    relay_proc: Proc | None = None
+    peer: str = ""                # the LiteLLM proxy, when `make bench-peers` installed it
+    peer_proc: Proc | None = None
+    peer_note: str = ""           # why there is no peer, or what its install skipped
     key: str = ""
     seeded: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)

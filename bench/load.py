@@ -9,6 +9,7 @@ generator's own cost never counts as the gateway's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import time
@@ -142,6 +143,47 @@ async def load(url: str, payload: dict[str, Any], *, n: int, concurrency: int,
             done = sum(run.statuses.values())
             run.cpu_ms_per_request = (proc.cpu_seconds() - cpu0) * 1000 / max(1, done)
     return run
+
+
+@dataclass
+class Case:
+    """One server of an interleaved comparison: where to send what, and whose CPU to read."""
+
+    url: str
+    payload: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    proc: Proc | None = None
+
+
+async def interleaved(cases: dict[str, Case], *, n: int, warmup: int = 0,
+                      max_seconds: float = 60.0) -> dict[str, Run]:
+    """`n` rounds of one request to each case in turn, at concurrency 1. On a shared machine
+    whose speed drifts (other work, the engine's own warm-up) every case shifts alike, where
+    sequential runs would put the drift into the differences. Each server serves only its own
+    requests, so its CPU per request is still its own."""
+    runs = {name: Run() for name in cases}
+    async with contextlib.AsyncExitStack() as stack:
+        http = {name: await stack.enter_async_context(client(1)) for name in cases}
+        for _ in range(warmup):
+            for name, c in cases.items():
+                await one(http[name], c.url, c.payload, c.headers, Run())
+        cpu0 = {name: c.proc.cpu_seconds() for name, c in cases.items() if c.proc}
+        deadline = time.monotonic() + max_seconds
+        for _ in range(n):
+            if time.monotonic() > deadline:
+                for run in runs.values():
+                    run.timed_out = True
+                break
+            for name, c in cases.items():
+                t0 = time.perf_counter()
+                await one(http[name], c.url, c.payload, c.headers, runs[name])
+                runs[name].wall += time.perf_counter() - t0
+        for name, c in cases.items():
+            if c.proc is not None:
+                done = sum(runs[name].statuses.values())
+                runs[name].cpu_ms_per_request = ((c.proc.cpu_seconds() - cpu0[name]) * 1000
+                                                 / max(1, done))
+    return runs
 
 
 async def burst(url: str, payload: dict[str, Any], *, n: int, headers: dict[str, str],

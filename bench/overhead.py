@@ -1,9 +1,12 @@
 """Section 1 (overhead) and 2 (streaming): what the gateway adds to a call, and at what CPU.
 
-Each concurrency level is measured twice in the same run, straight to the fake upstream and
-through `/v1/chat/completions` with the whole pipeline on (API key, consent of an end user,
-quota reservation and settlement on two subjects, generation and attempt rows, audit event),
-and reported side by side with the ratio. The gateway's CPU per request comes from the kernel.
+Each concurrency level is measured in the same run straight to the fake upstream, through the
+bare relay (bench/relay/: Django async view + ninja body + httpx, nothing else), through
+`/v1/chat/completions` with the whole pipeline on (API key, consent of an end user, quota
+reservation and settlement on two subjects, generation and attempt rows, audit event) and,
+when `make bench-peers` installed it, through the LiteLLM proxy (one process, no database).
+Every server is one uvicorn process; its CPU per request comes from the kernel. The ratios
+Dihya/relay and Dihya/LiteLLM are computed here, next to the figures they come from.
 """
 
 from __future__ import annotations
@@ -13,88 +16,137 @@ from typing import Any
 from bench import load, procs
 from bench.context import Bench
 
+N = 500  # requests per cell at full scale, as issue 18 measures
+
+
+def servers_under_test(b: Bench) -> list[tuple[str, str, str, dict[str, str], procs.Proc | None]]:
+    """(name, chat URL, model, headers, process) of every server a cell goes through."""
+    out = [("relay", load.chat_url(b.relay), "fake", {}, b.relay_proc),
+           ("gateway", load.chat_url(b.gateway), "bench", load.auth(b.key), b.gateway_proc)]
+    if b.peer:
+        from bench import peers
+
+        out.append(("litellm", load.chat_url(b.peer), "bench", load.auth(peers.MASTER_KEY),
+                    b.peer_proc))
+    return out
+
+
+def ratio(a: Any, b: Any, digits: int = 2) -> float | None:
+    return round(a / b, digits) if isinstance(a, int | float) and b else None
+
+
+def compare(g: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:
+    """Dihya's figures over another server's: CPU per call, throughput and p99."""
+    return {"cpu": ratio(g.get("cpu_ms_per_request"), other.get("cpu_ms_per_request")),
+            "rps": ratio(g.get("rps"), other.get("rps")),
+            "p99": ratio(g.get("p99_ms"), other.get("p99_ms"))}
+
 
 async def overhead(b: Bench) -> dict[str, Any]:
-    out: dict[str, Any] = {"server": b.server, "levels": {}}
+    out: dict[str, Any] = {"server": b.server, "levels": {}, "n": b.size(N)}
+    if b.peer_note:
+        out["peer_note"] = b.peer_note
     direct_url = b.upstream + "/ok/v1/chat/completions"
     for concurrency in (1, 10, 50):
-        n = b.size(500 if concurrency == 1 else 1000)
+        n = b.size(N)
         direct = await load.load(direct_url, load.body("fake"), n=n, concurrency=concurrency,
                                  proc=b.upstream_proc, warmup=20, max_seconds=b.cap)
-        through = await load.load(load.chat_url(b.gateway), load.body("bench", user="alice"),
-                                  n=n, concurrency=concurrency, headers=load.auth(b.key),
-                                  proc=b.gateway_proc, warmup=50, max_seconds=b.cap)
-        d, g = direct.summary(), through.summary()
-        level = {"direct": d, "gateway": g}
+        level: dict[str, Any] = {"direct": direct.summary()}
+        for name, url, model, headers, proc in servers_under_test(b):
+            run = await load.load(url, load.body(model, user="alice"), n=n,
+                                  concurrency=concurrency, headers=headers, proc=proc,
+                                  warmup=50, max_seconds=b.cap)
+            level[name] = run.summary()
+        d, g = level["direct"], level["gateway"]
         if d["p50_ms"] is not None and g["p50_ms"] is not None:
             level["added_p50_ms"] = round(g["p50_ms"] - d["p50_ms"], 2)
             level["added_p99_ms"] = round(g["p99_ms"] - d["p99_ms"], 2)
-            level["rps_ratio"] = round(g["rps"] / d["rps"], 3) if d["rps"] else None
+            level["rps_ratio"] = ratio(g["rps"], d["rps"], 3)
+        level["vs_relay"] = compare(g, level["relay"])
+        if "litellm" in level:
+            level["vs_litellm"] = compare(g, level["litellm"])
         out["levels"][str(concurrency)] = level
-        b.say(f"overhead c={concurrency}: direct p50 {d['p50_ms']} ms {d['rps']} req/s | "
-              f"gateway p50 {g['p50_ms']} ms {g['rps']} req/s, "
-              f"{g.get('cpu_ms_per_request')} ms CPU/req, statuses {g['statuses']}")
+        b.say(f"overhead c={concurrency}: " + " | ".join(
+            f"{k} {v['rps']} req/s p99 {v['p99_ms']} ms "
+            f"{v.get('cpu_ms_per_request', '-')} ms CPU {v['statuses']}"
+            for k, v in level.items() if isinstance(v, dict) and "statuses" in v))
     return out
 
 
 async def streaming(b: Bench) -> dict[str, Any]:
+    """Time to first token at concurrency 1, direct and through each server, interleaved."""
     out: dict[str, Any] = {}
-    n = b.size(200)
-    direct = await load.load(b.upstream + "/ok/v1/chat/completions",
-                             load.body("fake", stream=True), n=n, concurrency=1, warmup=10,
-                             max_seconds=b.cap)
-    through = await load.load(load.chat_url(b.gateway), load.body("bench", stream=True,
-                                                                  user="alice"),
-                              n=n, concurrency=1, headers=load.auth(b.key),
-                              proc=b.gateway_proc, warmup=20, max_seconds=b.cap)
-    out["fake"] = pair(direct, through)
-    b.say(f"streaming fake: TTFT direct {out['fake']['direct'].get('ttft_p50_ms')} ms, "
-          f"gateway {out['fake']['gateway'].get('ttft_p50_ms')} ms")
+    cases = {"direct": load.Case(b.upstream + "/ok/v1/chat/completions",
+                                 load.body("fake", stream=True), proc=b.upstream_proc)}
+    for name, url, model, headers, proc in servers_under_test(b):
+        cases[name] = load.Case(url, load.body(model, stream=True, user="alice"), headers, proc)
+    runs = await load.interleaved(cases, n=b.size(200), warmup=20, max_seconds=b.cap)
+    out["fake"] = pair(runs)
+    b.say("streaming fake: TTFT direct " + str(out["fake"]["direct"].get("ttft_p50_ms"))
+          + " ms, added " + str(out["fake"]["added_ttft_p50_ms"]))
     if b.llama:
-        n = b.size(20, minimum=5)
-        llama_direct = await load.load(b.llama + "/chat/completions",
-                                       load.body("smollm2-135m", stream=True, max_tokens=16),
-                                       n=n, concurrency=1, warmup=2, max_seconds=b.cap)
-        llama_gw = await load.load(load.chat_url(b.gateway),
-                                   load.body("llama", stream=True, max_tokens=16, user="alice"),
-                                   n=n, concurrency=1, headers=load.auth(b.key), warmup=2,
-                                   max_seconds=b.cap)
-        out["llama"] = pair(llama_direct, llama_gw)
-        b.say(f"streaming llama: TTFT direct {out['llama']['direct'].get('ttft_p50_ms')} ms, "
-              f"gateway {out['llama']['gateway'].get('ttft_p50_ms')} ms")
-        # Direct, through the gateway, direct again: llama.cpp's own time varies a lot when
-        # the two cores are shared, and the two direct runs show by how much.
-        many = b.size(50, minimum=10)
-        runs = []
-        for where in ("direct", "gateway", "direct"):
-            url, model, headers = ((b.llama + "/chat/completions", "smollm2-135m", {})
-                                   if where == "direct" else
-                                   (load.chat_url(b.gateway), "llama", load.auth(b.key)))
-            body = load.body(model, stream=True, max_tokens=4,
-                             user="alice" if where == "gateway" else None)
-            burst = await load.burst(url, body, n=many, headers=headers, timeout=b.cap * 2)
-            runs.append((where, burst))
-        out["llama_concurrent"] = {
-            "streams": many, "gateway_wall_s": round(runs[1][1].wall, 2),
-            "direct_wall_s": [round(runs[0][1].wall, 2), round(runs[2][1].wall, 2)],
-            "gateway": runs[1][1].summary(), "direct": runs[0][1].summary()}
-        b.say(f"{many} concurrent llama streams: direct {runs[0][1].wall:.1f} s, gateway "
-              f"{runs[1][1].wall:.1f} s ({runs[1][1].statuses}), direct {runs[2][1].wall:.1f} s")
+        await llama(b, out)
     else:
-        out["llama"] = {"skipped": "the local engine (xllamacpp + SmolLM2) is not installed"}
+        out["llama"] = {"skipped": "not started in a --quick or --no-llama run" if b.quick
+                        or b.no_llama else "the local engine (xllamacpp + SmolLM2) is not "
+                        "installed"}
     return out
 
 
-def pair(direct: load.Run, through: load.Run) -> dict[str, Any]:
-    d, g = direct.summary(), through.summary()
-    out = {"direct": d, "gateway": g}
-    if d.get("ttft_p50_ms") is not None and g.get("ttft_p50_ms") is not None:
-        out["added_ttft_p50_ms"] = round(g["ttft_p50_ms"] - d["ttft_p50_ms"], 2)
-        out["added_total_p50_ms"] = round(g["p50_ms"] - d["p50_ms"], 2)
+async def llama(b: Bench, out: dict[str, Any]) -> None:
+    relay_proc, relay = procs.relay(b.llama, name="relay-llama")
+    try:
+        def case(url: str, model: str, headers: dict[str, str] | None = None,
+                 user: str | None = "alice") -> load.Case:
+            return load.Case(url, load.body(model, stream=True, max_tokens=16, user=user),
+                             headers or {})
+
+        cases = {"direct": case(b.llama + "/chat/completions", "smollm2-135m", user=None),
+                 "relay": case(load.chat_url(relay), "smollm2-135m"),
+                 "gateway": case(load.chat_url(b.gateway), "llama", load.auth(b.key))}
+        if b.peer:
+            from bench import peers
+
+            cases["litellm"] = case(load.chat_url(b.peer), "llama", load.auth(peers.MASTER_KEY))
+        runs = await load.interleaved(cases, n=b.size(20, minimum=5), warmup=2,
+                                      max_seconds=b.cap * 2)
+    finally:
+        relay_proc.stop()
+    out["llama"] = pair(runs)
+    b.say(f"streaming llama: TTFT direct {out['llama']['direct'].get('ttft_p50_ms')} ms, "
+          f"added {out['llama']['added_ttft_p50_ms']}")
+    # Direct, through the gateway, direct again: llama.cpp's own time varies a lot when
+    # the two cores are shared, and the two direct runs show by how much.
+    many = b.size(50, minimum=10)
+    bursts = []
+    for where in ("direct", "gateway", "direct"):
+        url, model, headers = ((b.llama + "/chat/completions", "smollm2-135m", {})
+                               if where == "direct" else
+                               (load.chat_url(b.gateway), "llama", load.auth(b.key)))
+        body = load.body(model, stream=True, max_tokens=4,
+                         user="alice" if where == "gateway" else None)
+        burst = await load.burst(url, body, n=many, headers=headers, timeout=b.cap * 2)
+        bursts.append((where, burst))
+    out["llama_concurrent"] = {
+        "streams": many, "gateway_wall_s": round(bursts[1][1].wall, 2),
+        "direct_wall_s": [round(bursts[0][1].wall, 2), round(bursts[2][1].wall, 2)],
+        "gateway": bursts[1][1].summary(), "direct": bursts[0][1].summary()}
+    b.say(f"{many} concurrent llama streams: direct {bursts[0][1].wall:.1f} s, gateway "
+          f"{bursts[1][1].wall:.1f} s ({bursts[1][1].statuses}), direct {bursts[2][1].wall:.1f} s")
+
+
+def pair(runs: dict[str, load.Run]) -> dict[str, Any]:
+    """The direct run and each server's, with what each adds to the first token and in all."""
+    d = runs["direct"].summary()
+    out: dict[str, Any] = {"direct": d, "added_ttft_p50_ms": {}, "added_total_p50_ms": {}}
+    for name, run in runs.items():
+        if name == "direct":
+            continue
+        s = out[name] = run.summary()
+        if d.get("ttft_p50_ms") is not None and s.get("ttft_p50_ms") is not None:
+            out["added_ttft_p50_ms"][name] = round(s["ttft_p50_ms"] - d["ttft_p50_ms"], 2)
+            out["added_total_p50_ms"][name] = round(s["p50_ms"] - d["p50_ms"], 2)
     return out
-
-
-
 
 
 async def servers(b: Bench) -> dict[str, Any]:

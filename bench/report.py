@@ -61,46 +61,97 @@ def verdict(ok: bool | None) -> str:
     return "—" if ok is None else ("met" if ok else "**missed**")
 
 
+def at_most(x: float | None, limit: float) -> str:
+    return verdict(x <= limit if x is not None else None)
+
+
+def times(a: Any, b: Any) -> float | None:
+    return a / b if isinstance(a, int | float) and isinstance(b, int | float) and b else None
+
+
+TIMES = "\u00d7"  # the multiplication sign of the ratios
+NO_PEER = "not measured (run `make bench-peers`)"
+
+
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    c1 = get(r, "overhead", "levels", "1") or {}
-    c10 = get(r, "overhead", "levels", "10") or {}
-    cpu = get(c10, "gateway", "cpu_ms_per_request")
-    rows = [("Gateway CPU per non-streamed request, whole pipeline (c=10)", "≤ 5 ms",
-             fmt(cpu, " ms"), verdict(cpu <= 5 if cpu is not None else None))]
-    rps = get(c10, "gateway", "rps")
-    rows.append(("Throughput at c=10 (peer: ~45 req/s)", "≥ 180 req/s", fmt(rps, " req/s"),
-                 verdict(rps >= 180 if rps is not None else None)))
-    a50, a99 = c1.get("added_p50_ms"), c1.get("added_p99_ms")
-    rows.append(("Added latency at c=1, p50", "≤ 5 ms", fmt(a50, " ms"),
-                 verdict(a50 <= 5 if a50 is not None else None)))
-    rows.append(("Added latency at c=1, p99", "≤ 10 ms", fmt(a99, " ms"),
-                 verdict(a99 <= 10 if a99 is not None else None)))
-    ttft = get(r, "streaming", "fake", "added_ttft_p50_ms")
-    rows.append(("Added time to first token (fake upstream), p50", "≤ 5 ms", fmt(ttft, " ms"),
-                 verdict(ttft <= 5 if ttft is not None else None)))
+    """Issue 18's targets beside this run's figures (the ratios are within this run)."""
+    levels = get(r, "overhead", "levels") or {}
+    rows = []
+    for c in ("1", "10", "50"):
+        g, relay = get(levels, c, "gateway") or {}, get(levels, c, "relay") or {}
+        x = times(g.get("cpu_ms_per_request"), relay.get("cpu_ms_per_request"))
+        rows.append((f"CPU per non-streamed call, whole pipeline, c={c}: Dihya / bare relay",
+                     f"≤ 1.3{TIMES}", f"{fmt(g.get('cpu_ms_per_request'))} / "
+                     f"{fmt(relay.get('cpu_ms_per_request'))} ms = {fmt(x, TIMES)}"
+                     if x is not None else "—", at_most(x, 1.3)))
+    for c in ("1", "10", "50"):
+        g, peer = get(levels, c, "gateway") or {}, get(levels, c, "litellm")
+        x = times(g.get("rps"), (peer or {}).get("rps"))
+        rows.append((f"Throughput, c={c}: Dihya / LiteLLM", f"≥ 3{TIMES}",
+                     f"{fmt(g.get('rps'))} / {fmt(peer.get('rps'))} req/s = {fmt(x, TIMES)}"
+                     if peer and x is not None else NO_PEER if levels else "—",
+                     verdict(x >= 3 if x is not None else None)))
+    for c in ("10", "50"):
+        g, peer = get(levels, c, "gateway") or {}, get(levels, c, "litellm")
+        a, b = g.get("p99_ms"), (peer or {}).get("p99_ms")
+        rows.append((f"p99 at c={c}: Dihya vs LiteLLM", "below LiteLLM's",
+                     f"{fmt(a)} vs {fmt(b)} ms" if peer else NO_PEER if levels else "—",
+                     verdict(a < b if a is not None and b is not None else None)))
+    for name, label in (("fake", "fake upstream"), ("llama", "llama.cpp")):
+        added = get(r, "streaming", name, "added_ttft_p50_ms", "gateway")
+        rows.append((f"Added time to first token, p50, {label}", "≤ 3 ms", fmt(added, " ms"),
+                     at_most(added, 3)))
+    so = r.get("scaleout") or {}
+    sqlite = so.get("sqlite") or {}
+    pg1: dict[str, Any] = next(
+        (x for x in so.get("runs") or [] if x.get("web_processes") == 1), {})
+    x = so.get("cpu_ratio_pg_vs_sqlite")
+    rows.append(("CPU per call, PostgreSQL + Redis / SQLite (same call, c=50, one process)",
+                 f"≤ 1.3{TIMES}", f"{fmt(pg1.get('cpu_ms_per_request'))} / "
+                 f"{fmt(sqlite.get('cpu_ms_per_request'))} ms = {fmt(x, TIMES)}"
+                 if x is not None else "—", at_most(x, 1.3)))
+    peer50 = get(levels, "50", "litellm")
+    x = times(pg1.get("rps"), (peer50 or {}).get("rps"))
+    rows.append(("Throughput on PostgreSQL + Redis, c=50, one process / LiteLLM's at c=50",
+                 f"≥ 3{TIMES}", f"{fmt(pg1.get('rps'))} / {fmt(peer50.get('rps'))} req/s = "
+                 f"{fmt(x, TIMES)}" if peer50 and x is not None else
+                 NO_PEER if pg1 else "—", verdict(x >= 3 if x is not None else None)))
+    gain = so.get("rps_gain_1_to_2")
+    rows.append(("Throughput from 1 to 2 web processes, PostgreSQL + Redis, c=50",
+                 "reported (the load generator shares the 2 cores)",
+                 f"{TIMES} {fmt(gain)}" if gain is not None else "—", "—"))
+    runs = get(r, "quotas", "runs") or []
+    over = sum(x["requests"]["over_admitted"] + x["tokens"]["over_admitted"] for x in runs)
+    rows.append(("Kept: quota over-admission, 1,000 concurrent calls, both databases, 1 and 4 "
+                 "processes", "0", fmt(over if runs else None),
+                 verdict(over == 0 if runs else None)))
     cases = get(r, "failover", "cases") or {}
     extras = [c.get("extra_vs_healthy_ms") for c in cases.values()]
     worst = max((e for e in extras if e is not None), default=None)
-    rows.append(("Failover: following requests vs healthy p50 (worst case, every tier)",
-                 "≤ 2 ms", fmt(worst, " ms"), verdict(worst <= 2 if worst is not None else None)))
+    rows.append(("Kept: failover, following requests vs healthy p50 (worst case, every tier)",
+                 "≤ 2 ms", fmt(worst, " ms"), at_most(worst, 2)))
     first = get(cases, "hang-stream", "first_ms")
-    rows.append(("Hanging engine, first streamed request (first-token timeout 0.5 s)",
+    rows.append(("Kept: hanging engine, first streamed request (first-token timeout 0.5 s)",
                  "≤ 0.5 s + a healthy call", fmt(first, " ms"),
                  verdict(first <= 500 + 50 if first is not None else None)))
-    runs = get(r, "quotas", "runs") or []
-    over = sum(x["requests"]["over_admitted"] + x["tokens"]["over_admitted"] for x in runs)
-    rows.append(("Quota over-admission, 1,000 concurrent calls, all databases and process "
-                 "counts", "0", fmt(over if runs else None),
-                 verdict(over == 0 if runs else None)))
-    redis = [x for x in get(r, "jobs", "runs") or [] if x["broker"] == "redis"]
-    p50 = min((x["latency_p50_ms"] for x in redis if x["latency_p50_ms"] is not None),
-              default=None)
-    rows.append(("Jobs: enqueue-to-done p50, Redis broker", "< 50 ms", fmt(p50, " ms"),
-                 verdict(p50 < 50 if p50 is not None else None)))
-    worst = get(r, "strategies", "worst_us")
-    rows.append(("Choosing the engine order, per request (worst built-in strategy)", "< 50 µs",
-                 fmt(worst, " µs"), verdict(worst < 50 if worst is not None else None)))
     return rows
+
+
+SERVERS = {"relay": "relay", "gateway": "Dihya", "litellm": "LiteLLM"}
+
+
+def overhead_table(levels: dict[str, Any]) -> str:
+    rows = []
+    for c, lv in levels.items():
+        for key, label in (("direct", "direct"), *SERVERS.items()):
+            x = lv.get(key)
+            if x is None:
+                continue
+            rows.append([c, label, x.get("p50_ms"), x.get("p95_ms"), x.get("p99_ms"),
+                         x.get("rps"), x.get("cpu_ms_per_request"),
+                         ", ".join(f"{k}: {v}" for k, v in x.get("statuses", {}).items())])
+    return table(["concurrency", "server", "p50 ms", "p95 ms", "p99 ms", "req/s",
+                  "CPU ms/req", "answers"], rows)
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
@@ -122,8 +173,11 @@ def markdown(r: dict[str, Any]) -> str:
            f"{m.get('seconds')} s in all, load average at the end {m.get('load_average_at_end')}"
            ". The machine is shared: compare ratios within this run, not absolute times "
            "between runs.", "",
-           "## Targets (issue 9)", "",
+           "## Targets (issue 18)", "",
            table(["what", "target", "measured", "verdict"], [list(t) for t in targets(r)]), ""]
+    note = get(r, "overhead", "peer_note")
+    if note:
+        out += [f"Peer: {note}.", ""]
     out += sections(r)
     if NOTES.exists():
         out += ["", NOTES.read_text().strip()]
@@ -139,20 +193,26 @@ def sections(r: dict[str, Any]) -> list[str]:
            "one `httpx.AsyncClient` in the harness process. Every gateway call goes through the "
            "whole pipeline: API key, end-user consent, quota reservation and settlement on the "
            "client's and the person's plans, generation and attempt rows, a hash-chained audit "
-           "event. CPU per request is the gateway process's user+system time over the run "
+           "event. Beside it, in the same run and on the same fake upstream: the bare relay "
+           "(`bench/relay/`: one Django async view, the body parsed by django-ninja, forwarded "
+           "with one shared `httpx.AsyncClient`; no database, no middleware), and, after `make "
+           "bench-peers`, the LiteLLM proxy in its own virtualenv (var/peers/litellm; no "
+           "database, `LITELLM_LOCAL_MODEL_COST_MAP=True`, a master key). Each is one uvicorn "
+           "process. CPU per request is the server process's user+system time over the run "
            "divided by the requests (the load generator's CPU is not in it).", ""]
     levels = get(r, "overhead", "levels") or {}
     if levels:
-        rows = []
-        for c, lv in levels.items():
-            d, g = lv["direct"], lv["gateway"]
-            rows.append([c, d["p50_ms"], g["p50_ms"], d["p95_ms"], g["p95_ms"], d["p99_ms"],
-                         g["p99_ms"], d["rps"], g["rps"], g.get("cpu_ms_per_request"),
-                         lv.get("rps_ratio")])
         out += ["## 1. Overhead (non-streamed, fake upstream)", "",
-                table(["concurrency", "p50 direct", "p50 gateway", "p95 direct", "p95 gateway",
-                       "p99 direct", "p99 gateway", "req/s direct", "req/s gateway",
-                       "gateway CPU ms/req", "throughput ratio"], rows), ""]
+                f"{get(r, 'overhead', 'n')} requests per cell. direct: straight to the fake "
+                "upstream; relay: the bare Django async view + ninja body + httpx "
+                "(bench/relay/); Dihya: the whole pipeline; LiteLLM: its proxy, no database. "
+                "One uvicorn process each.", "", overhead_table(levels), "",
+                table(["concurrency", "CPU Dihya/relay", "req/s Dihya/relay",
+                       "p99 Dihya/relay", "CPU Dihya/LiteLLM", "req/s Dihya/LiteLLM",
+                       "p99 Dihya/LiteLLM"],
+                      [[c, *(fmt(get(lv, "vs_relay", k), TIMES) for k in ("cpu", "rps", "p99")),
+                        *(fmt(get(lv, "vs_litellm", k), TIMES) if "vs_litellm" in lv else "—"
+                          for k in ("cpu", "rps", "p99"))] for c, lv in levels.items()]), ""]
     srv = r.get("servers") or {}
     if "uvicorn" in srv:
         out += ["### ASGI server (concurrency 10, same database)", "",
@@ -164,16 +224,23 @@ def sections(r: dict[str, Any]) -> list[str]:
     rows = []
     for name in ("fake", "llama"):
         s = st.get(name) or {}
+        added = s.get("added_ttft_p50_ms") or {}
         if "direct" in s:
-            rows.append([name, s["direct"].get("ttft_p50_ms"), s["gateway"].get("ttft_p50_ms"),
-                         s.get("added_ttft_p50_ms"), s["direct"].get("p50_ms"),
-                         s["gateway"].get("p50_ms")])
+            rows.append([name, s["direct"].get("ttft_p50_ms"),
+                         *(f"{fmt(get(s, k, 'ttft_p50_ms'))} (+{fmt(added.get(k))})"
+                           if k in s else "—" for k in SERVERS),
+                         s["direct"].get("p50_ms"),
+                         *(get(s, k, "p50_ms") if k in s else "—" for k in SERVERS)])
         elif s:
-            rows.append([name, s.get("skipped", "—"), "—", "—", "—", "—"])
+            rows.append([name, s.get("skipped", "—"), *["—"] * (2 * len(SERVERS) + 1)])
     if rows:
         out += ["## 2. Streaming (concurrency 1)", "",
-                table(["upstream", "TTFT p50 direct", "TTFT p50 gateway", "added TTFT",
-                       "total p50 direct", "total p50 gateway"], rows), ""]
+                "Time to first token p50 in ms, and in brackets what each server adds to the "
+                "direct call's. The servers are measured interleaved (one request to each in "
+                "turn), so that the machine's drift falls on all of them alike.", "",
+                table(["upstream", "TTFT direct", *(f"TTFT {SERVERS[k]}" for k in SERVERS),
+                       "total p50 direct", *(f"total p50 {SERVERS[k]}" for k in SERVERS)],
+                      rows), ""]
         lc = st.get("llama_concurrent")
         if lc:
             out += [f"{lc['streams']} concurrent streams on llama.cpp (4 slots, max_tokens 4): "
@@ -234,11 +301,22 @@ def sections(r: dict[str, Any]) -> list[str]:
                     ""]
     so = r.get("scaleout") or {}
     if so.get("runs"):
+        sq = so.get("sqlite") or {}
         out += ["## 7. Scale-out (PostgreSQL + Redis, concurrency 50)", "",
-                table(["web processes", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "answers"],
-                      [[x["web_processes"], x["rps"], x["p50_ms"], x["p99_ms"],
-                        x.get("cpu_ms_per_request"), str(x["statuses"])] for x in so["runs"]]),
-                ""]
+                f"{so.get('n')} requests per run, the same call as section 1. The first row is "
+                "SQLite (the main gateway of this run), for the CPU ratio (the gateway "
+                "processes' CPU; PostgreSQL's and Redis's own is not in it): PostgreSQL + Redis "
+                f"with one process costs {fmt(so.get('cpu_ratio_pg_vs_sqlite'), TIMES)} SQLite's "
+                f"CPU per call; 1 → 2 web processes: {TIMES} {fmt(so.get('rps_gain_1_to_2'))} "
+                "throughput (the load generator, PostgreSQL and Redis share the same 2 cores).",
+                "",
+                table(["database", "web processes", "req/s", "p50 ms", "p99 ms", "CPU ms/req",
+                       "answers"],
+                      ([["SQLite", 1, sq.get("rps"), sq.get("p50_ms"), sq.get("p99_ms"),
+                         sq.get("cpu_ms_per_request"), str(sq.get("statuses"))]] if sq else [])
+                      + [["PostgreSQL + Redis", x["web_processes"], x["rps"], x["p50_ms"],
+                          x["p99_ms"], x.get("cpu_ms_per_request"), str(x["statuses"])]
+                         for x in so["runs"]]), ""]
     elif so.get("skipped"):
         out += ["## 7. Scale-out", "", "Skipped: " + so["skipped"], ""]
     failed = [f"- {k}: {v['failed']}" for k, v in r.items()
