@@ -289,6 +289,8 @@ DIHYA_PLAN_CACHE_SECONDS = env.float("DIHYA_PLAN_CACHE_SECONDS", default=5.0)
 # How long a process may reuse a route's snapshot without a new route stamp (edits in the same
 # process, or in any process with Redis, apply at once: fallbacks/catalog.py).
 DIHYA_ROUTE_CACHE_SECONDS = env.float("DIHYA_ROUTE_CACHE_SECONDS", default=5.0)
+# The same for who a `user` is and whether they consent (dihya/generation/people.py).
+DIHYA_PEOPLE_CACHE_SECONDS = env.float("DIHYA_PEOPLE_CACHE_SECONDS", default=5.0)
 # Circuit breakers (fallbacks.breaker): open after N consecutive failures, probe after the
 # cooldown; each process re-reads the shared state at most every REFRESH seconds.
 DIHYA_BREAKER_FAILURES = env.int("DIHYA_BREAKER_FAILURES", default=3)

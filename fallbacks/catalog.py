@@ -2,28 +2,21 @@
 
 A route's snapshot is remembered per process, so that a request reads no configuration from
 the database (one query, an API key decrypted and a strategy looked up per engine: about a
-tenth of a call's CPU when it was read every time). An admin's edit must still apply on the
-next request, so every remembered snapshot carries the "route stamp" read from Django's cache
-when it was built, and any change to an engine, a route or a route's engine list clears this
-process's snapshots at once and writes a new stamp once committed. With Redis as the cache
-every web process and worker sees the edit on its next request; with the embedded
-local-memory cache another process (a worker, a `manage.py` command) sees it at most
-`DIHYA_ROUTE_CACHE_SECONDS` later. With the cache down, snapshots are rebuilt every time.
+tenth of a call's CPU when it was read every time). Any change to an engine, a route or a
+route's engine list forgets the snapshots (`dihya.lib.memo`: at once in this process, in every
+process on commit with Redis, within `DIHYA_ROUTE_CACHE_SECONDS` without).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from dihya.lib.memo import Remembered
 from fallbacks.models import Engine, KeyVariableError, Route, RouteEngine
 from fallbacks.policy import RetryPolicy
 from fallbacks.providers import registry
@@ -83,51 +76,19 @@ def engine_spec(engine: Engine, *, weight: int = 1, counted: bool = False,
     )
 
 
-STAMP = "dihya:routes:stamp"
-MAX_REMEMBERED = 1_000
-# Route name → (stamp, when built, snapshot or None for "no such route").
-_remembered: dict[str, tuple[object, float, RouteSpec | None]] = {}
+# Route name → snapshot (None: no such route), behind the route stamp (dihya.lib.memo).
+_remembered: Remembered[RouteSpec | None] = Remembered(
+    "dihya:routes:stamp", lambda: settings.DIHYA_ROUTE_CACHE_SECONDS, limit=1_000)
 
 
 def route_spec(name: str) -> RouteSpec | None:
     """The route called `name` with its enabled engines in order, or None if unknown."""
-    stamp = current_stamp()
-    seen = _remembered.get(name)
-    if (seen is not None and seen[0] == stamp
-            and time.monotonic() - seen[1] < settings.DIHYA_ROUTE_CACHE_SECONDS):
-        return seen[2]
-    spec = load_route_spec(name)
-    if len(_remembered) >= MAX_REMEMBERED:  # names are the clients' to choose: stay bounded
-        _remembered.clear()
-    _remembered[name] = (stamp, time.monotonic(), spec)
-    return spec
-
-
-def current_stamp() -> object:
-    """The route stamp, or, with the cache down, a new object no snapshot matches."""
-    try:
-        return cache.get(STAMP)
-    except Exception as exc:  # any backend's outage, e.g. redis.exceptions.ConnectionError
-        log.warning("cache unavailable, reading routes from the database: %s", exc)
-        return object()
+    return _remembered.get(name, lambda: load_route_spec(name))
 
 
 def forget() -> None:
-    """Drop this process's snapshots now, and every process's once the change commits.
-
-    Cleared before the commit too: this process must not serve the old route even once; a
-    request reading the uncommitted change meanwhile is cleared again by the commit."""
-    _remembered.clear()
-    transaction.on_commit(_new_stamp)
-
-
-def _new_stamp() -> None:
-    _remembered.clear()
-    try:
-        cache.set(STAMP, uuid.uuid4().hex, None)
-    except Exception as exc:  # the change is committed; other processes see it on expiry
-        log.warning("cache unavailable, other processes see this route change within %ss: %s",
-                    settings.DIHYA_ROUTE_CACHE_SECONDS, exc)
+    """A route, engine or route engine changed: every process must build its snapshot again."""
+    _remembered.forget()
 
 
 def _changed(sender: type, **kwargs: Any) -> None:

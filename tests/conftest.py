@@ -152,13 +152,16 @@ def _forget_plans():
 
 @pytest.fixture(autouse=True)
 def _forget_routes():
-    """Route snapshots are remembered per process by name; a test's rollback deletes its
-    routes without a signal, and the next test may create one of the same name."""
+    """Route snapshots and people are remembered per process by name; a test's rollback
+    deletes its rows without a signal, and the next test may create one of the same name."""
+    from dihya.generation import people
     from fallbacks import catalog
 
     catalog._remembered.clear()
+    people.remembered.clear()
     yield
     catalog._remembered.clear()
+    people.remembered.clear()
 
 
 @pytest.fixture

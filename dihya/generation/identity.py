@@ -19,12 +19,21 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from audit import identities
 from dihya.gateway.models import ApiClient, Generation
+from dihya.generation import people
 
 
 def resolve(client: ApiClient | None, end_user: str) -> AbstractBaseUser | None:
-    """The Dihya account behind a client's `user` value, or None if there is none."""
+    """The Dihya account behind a client's `user` value, or None if there is none.
+
+    Remembered between calls (forgotten on any change to accounts or identities:
+    dihya.generation.people); the client's own settings are part of what is remembered by."""
     if not end_user:
         return None
+    how = None if client is None else (client.pk, client.end_users, client.user_ids)
+    return people.remembered.get(("resolve", how, end_user), lambda: _resolve(client, end_user))
+
+
+def _resolve(client: ApiClient | None, end_user: str) -> AbstractBaseUser | None:
     if client is None:
         return _by_field(get_user_model().USERNAME_FIELD, end_user)
     if not client.end_users:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from audit import consent
 from dihya.gateway.models import Generation
 from dihya.generation import jobs
+from dihya.generation.errors import Refusal
 from tests.audit.conftest import admit
 
 
@@ -62,3 +67,30 @@ def test_a_job_put_back_in_the_queue_after_a_withdrawal_does_not_run(route, help
     job.refresh_from_db()
     assert job.error_code == "consent_required"
     assert not engine.called
+
+
+def test_a_live_call_after_a_withdrawal_is_refused_though_consent_was_remembered(
+        route, helpdesk, alice):
+    consent.grant(alice)
+    admit(helpdesk)  # the person and their consent are remembered from here on
+    with CaptureQueriesContext(connection) as second:
+        admit(helpdesk)
+    assert not [q for q in second.captured_queries
+                if '"auth_user"' in q["sql"] or '"audit_consent"' in q["sql"]]
+
+    consent.withdraw(alice)
+
+    with pytest.raises(Refusal) as refused:
+        admit(helpdesk)
+    assert refused.value.code == "consent_required"
+
+
+def test_a_deactivated_account_is_nobody_on_the_next_call(route, helpdesk, alice):
+    consent.grant(alice)
+    assert admit(helpdesk).generation.user == alice
+
+    alice.is_active = False
+    alice.save()
+
+    with pytest.raises(Refusal):  # unknown to the client now: asked to consent, not served
+        admit(helpdesk)

@@ -20,10 +20,13 @@ from django.conf import settings
 from django.urls import reverse
 
 from audit import consent, identities
+from dihya.generation import people
 from dihya.generation.errors import Refusal
 from dihya.generation.gates import Gate
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
     from dihya.gateway.models import ApiClient
     from dihya.generation.admission import Admission
 
@@ -50,6 +53,15 @@ def issue_link(client: ApiClient, end_user: str,
     """A personal consent link for this person of this client, stored now: (url, expires)."""
     token, link = identities.issue_link(client.pk, client.name, end_user, purpose)
     return link_url(token), link.expires
+
+
+def consents(user: AbstractBaseUser, *, remembered: bool) -> bool:
+    """Whether `user` consents to generation now: remembered for a live call (forgotten on
+    any change, dihya.generation.people), asked of the database when a worker claims a job."""
+    if not remembered:
+        return consent.is_active(user, consent.GENERATION)
+    return people.remembered.get(("consents", user.pk),
+                                 lambda: consent.is_active(user, consent.GENERATION))
 
 
 def refusal(message: str, url: str | None = None, expires: dt.datetime | None = None
@@ -79,7 +91,7 @@ class ConsentGate(Gate):
         if not generation.end_user:
             raise refusal(f"The client {client.name!r} serves end users: name the person this "
                           "call is for in the `user` field; they must have consented.")
-        if generation.user is not None and consent.is_active(generation.user, consent.GENERATION):
+        if generation.user is not None and consents(generation.user, remembered=link):
             return
         if not link:
             raise refusal("This person's consent to text generation is no longer active.")
