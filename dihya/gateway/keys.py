@@ -30,24 +30,24 @@ import hmac
 import logging
 import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from dihya.gateway.models import ApiClient, ApiKey
+from dihya.lib.memo import Stamp
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "dk-"
 PREFIX_LENGTH = 12  # "dk-" + 9 characters shown in the admin
 STAMP = "dihya:api-keys:stamp"
+_stamp = Stamp(STAMP)
 TOUCH_EVERY = timedelta(seconds=60)
 MAX_REMEMBERED = 10_000
 
@@ -133,12 +133,9 @@ def _known_unknown(digest: str, stamp: object) -> bool:
 
 def current_stamp() -> object:
     """The key stamp, or, with the cache down, a new object that matches no remembered entry
-    (so every key is checked against the database until the cache is back)."""
-    try:
-        return cache.get(STAMP)
-    except Exception as exc:  # any backend's outage, e.g. redis.exceptions.ConnectionError
-        log.warning("cache unavailable, checking API keys in the database: %s", exc)
-        return object()
+    (so every key is checked against the database until the cache is back). Read with the
+    other stamps of the hop in one round trip (dihya.lib.memo)."""
+    return _stamp.read()
 
 
 def _load(raw: str, digest: str, stamp: object) -> Verified | None:
@@ -174,11 +171,7 @@ def forget_all() -> None:
     """Make every process reload its keys now."""
     _remembered.clear()
     _unknown.clear()
-    try:
-        cache.set(STAMP, uuid.uuid4().hex, None)
-    except Exception as exc:  # the change is committed; see current_stamp() for the outage
-        log.warning("cache unavailable, other processes see this key change within %ss: %s",
-                    settings.DIHYA_KEY_CACHE_SECONDS, exc)
+    _stamp.renew(settings.DIHYA_KEY_CACHE_SECONDS)
 
 
 def connect() -> None:

@@ -32,6 +32,8 @@ from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.db import connections
 
+from dihya.lib import memo
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -66,7 +68,8 @@ _hops: dict[Callable, Callable] = {}
 def _make(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
     def hygienic(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return fn(*args, **kwargs)
+            with memo.read_once():  # the hop's stamps (key, route, people): one round trip
+                return fn(*args, **kwargs)
         finally:
             tidy()
 
