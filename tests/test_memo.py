@@ -45,7 +45,7 @@ def test_a_change_is_forgotten_here_at_once_and_everywhere_on_commit(
 
 
 def test_another_process_s_change_is_seen_on_the_next_read(counted):
-    remembered, get, loads = counted
+    _, get, loads = counted
     get("a")
 
     memo.shared_cache().set("test:memo:stamp", "another process committed a change")
@@ -63,15 +63,14 @@ def test_with_the_cache_down_every_read_goes_to_the_database(counted):
 
 
 def test_a_hop_reads_every_stamp_in_one_round_trip(counted):
-    _, get, loads = counted
+    _, get, _ = counted
     other = memo.Remembered("test:memo:other", lambda: 3600.0)
     cache = memo.shared_cache()
     with (mock.patch.object(cache, "get_many", return_value={}) as many,
-          mock.patch.object(cache, "get") as single):
-        with memo.read_once():
-            get("a")
-            other.get("b", lambda: "b")
-            get("c")
+          mock.patch.object(cache, "get") as single, memo.read_once()):
+        get("a")
+        other.get("b", lambda: "b")
+        get("c")
     assert many.call_count == 1 and single.call_count == 0
     assert {"test:memo:stamp", "test:memo:other"} <= set(many.call_args.args[0])
 
