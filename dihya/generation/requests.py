@@ -185,7 +185,7 @@ class EmbeddingBody(BaseModel):
     encoding_format: Literal["float", "base64"] = Field(
         "float", description="base64: little-endian float32, as OpenAI's (the openai SDK's "
         "default).")
-    dimensions: int | None = Field(None, ge=1, le=65_536,
+    dimensions: Annotated[int, Strict()] | None = Field(None, ge=1, le=65_536,
                                    description="The vector length, for models that can "
                                    "shorten theirs.")
     user: Text | None = Field(None, max_length=256,
