@@ -9,15 +9,11 @@ never reach the database: the generation row says how many and how long
 
 from __future__ import annotations
 
-import logging
-
 from dihya.generation import capabilities, records
 from dihya.generation.admission import Admission
 from dihya.generation.requests import EmbeddingBody
 from fallbacks import catalog
 from fallbacks.spec import EmbeddingRequest, Embeddings, RouteSpec
-
-log = logging.getLogger(__name__)
 
 
 def request_of(body: EmbeddingBody, route: RouteSpec) -> EmbeddingRequest:
@@ -38,6 +34,4 @@ def learn_dimension(admission: Admission, embeddings: Embeddings) -> None:
             or not isinstance(request, EmbeddingRequest) or request.dimensions is not None
             or not embeddings.dimension):
         return
-    if catalog.pin_embedding_dimension(route.id, embeddings.dimension):
-        log.info("route %s: embedding dimension pinned to %d by its first answer",
-                 route.name, embeddings.dimension)
+    catalog.pin_embedding_dimension(route.id, embeddings.dimension)

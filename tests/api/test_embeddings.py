@@ -33,9 +33,15 @@ def embedding_answer(vectors=VECTORS, *, prompt_tokens: int = 7) -> dict:
 
 
 @pytest.fixture
-def embed(api, fake_engine, make_engine, make_route):  # noqa: F811
+def fake(fake_engine):  # noqa: F811
+    """The fake OpenAI-compatible engine (tests/api/fake_engine.py)."""
+    return fake_engine
+
+
+@pytest.fixture
+def embed(api, fake, make_engine, make_route):
     """Route `embed` on one fake engine that declares embeddings; returns the engine."""
-    engine = make_engine(fake_engine.url, name="fake-embed", model="e5",
+    engine = make_engine(fake.url, name="fake-embed", model="e5",
                          capabilities=["embeddings"])
     make_route("embed", engine)
     return engine
@@ -46,9 +52,9 @@ def post(api: str, key: str, **body) -> httpx.Response:
                       json={"model": "embed", **body}, timeout=30)
 
 
-def test_it_answers_openais_list_in_input_order_with_the_engines_usage(api, embed, fake_engine,
+def test_it_answers_openais_list_in_input_order_with_the_engines_usage(api, embed, fake,
                                                                        make_key):
-    fake_engine.reply(embedding_answer())
+    fake.reply(embedding_answer())
 
     answer = post(api, make_key(routes=["embed"]), input=["first text", "second text"])
 
@@ -62,13 +68,13 @@ def test_it_answers_openais_list_in_input_order_with_the_engines_usage(api, embe
     assert answer.headers["X-Dihya-Generation"] == str(generation.pk)
     assert answer.headers["X-Dihya-Engine"] == "fake-embed"
     assert float(answer.headers["X-Dihya-Overhead-Ms"]) >= 0
-    assert fake_engine.requests == [{"model": "e5", "encoding_format": "float",
+    assert fake.requests == [{"model": "e5", "encoding_format": "float",
                                      "input": ["first text", "second text"]}]
 
 
-def test_it_records_the_call_with_its_inputs_and_not_its_vectors(api, embed, fake_engine,
+def test_it_records_the_call_with_its_inputs_and_not_its_vectors(api, embed, fake,
                                                                  make_key):
-    fake_engine.reply(embedding_answer())
+    fake.reply(embedding_answer())
 
     post(api, make_key(routes=["embed"]), input=["first text", "second text"], user="u-1")
 
@@ -82,15 +88,15 @@ def test_it_records_the_call_with_its_inputs_and_not_its_vectors(api, embed, fak
     assert list(Attempt.objects.values_list("engine_name", "outcome")) == [("fake-embed", "ok")]
 
 
-def test_base64_is_little_endian_float32_as_openai_encodes_it(api, embed, fake_engine, make_key):
-    fake_engine.reply(embedding_answer())
+def test_base64_is_little_endian_float32_as_openai_encodes_it(api, embed, fake, make_key):
+    fake.reply(embedding_answer())
 
     data = post(api, make_key(routes=["embed"]), input=["a", "b"],
                 encoding_format="base64").json()["data"]
 
     decoded = [struct.unpack("<3f", base64.b64decode(d["embedding"])) for d in data]
     assert decoded == [tuple(struct.unpack("<3f", struct.pack("<3f", *v))) for v in VECTORS]
-    assert fake_engine.requests[0]["encoding_format"] == "float"  # we encode, not the engine
+    assert fake.requests[0]["encoding_format"] == "float"  # we encode, not the engine
 
 
 @pytest.mark.parametrize(("given", "sent"), [
@@ -98,14 +104,14 @@ def test_base64_is_little_endian_float32_as_openai_encodes_it(api, embed, fake_e
     ([3, 1, 4], [[3, 1, 4]]),  # one token array
     ([[3, 1], [4, 1, 5]], [[3, 1], [4, 1, 5]]),
 ])
-def test_every_form_of_input_reaches_the_engine(api, embed, fake_engine, make_key, given, sent):
-    fake_engine.reply(embedding_answer(VECTORS[:len(sent)]))
+def test_every_form_of_input_reaches_the_engine(api, embed, fake, make_key, given, sent):
+    fake.reply(embedding_answer(VECTORS[:len(sent)]))
 
     answer = post(api, make_key(routes=["embed"]), input=given)
 
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["data"]) == len(sent)
-    assert fake_engine.requests[0]["input"] == sent
+    assert fake.requests[0]["input"] == sent
     assert Generation.objects.get().request["inputs"] == sent
 
 
@@ -130,7 +136,7 @@ def test_every_form_of_input_reaches_the_engine(api, embed, fake_engine, make_ke
     ({"input": "a", "user": 7}, "user"),
     ({"input": "a", "model": ""}, "model"),
 ])
-def test_bad_input_is_a_400_naming_the_field(api, embed, fake_engine, make_key, settings, body,
+def test_bad_input_is_a_400_naming_the_field(api, embed, fake, make_key, settings, body,
                                             param):
     settings.DIHYA_MAX_EMBEDDING_INPUTS = 2
     settings.DIHYA_MAX_MESSAGE_CHARS = 10
@@ -141,7 +147,7 @@ def test_bad_input_is_a_400_naming_the_field(api, embed, fake_engine, make_key, 
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert error["code"] == "invalid_request" and error["param"].startswith(param), error
-    assert not fake_engine.requests and not Generation.objects.exists()
+    assert not fake.requests and not Generation.objects.exists()
 
 
 def test_a_body_that_is_not_an_object_is_a_400(api, embed, make_key):
@@ -153,7 +159,7 @@ def test_a_body_that_is_not_an_object_is_a_400(api, embed, make_key):
     assert answer.json()["error"]["code"] == "invalid_request"
 
 
-def test_an_unknown_field_is_refused_unless_the_route_drops_it(api, embed, fake_engine,
+def test_an_unknown_field_is_refused_unless_the_route_drops_it(api, embed, fake,
                                                                make_key):
     key = make_key(routes=["embed"])
 
@@ -164,18 +170,18 @@ def test_an_unknown_field_is_refused_unless_the_route_drops_it(api, embed, fake_
         "message": "", "type": "invalid_request_error", "param": "truncate",
         "code": "unsupported_parameter"}
     Route.objects.filter(name="embed").update(drop_params=["truncate"])
-    fake_engine.reply(embedding_answer(VECTORS[:1]))
+    fake.reply(embedding_answer(VECTORS[:1]))
 
     dropped = post(api, key, input="a", truncate=True)
 
     assert dropped.status_code == 200, dropped.text
     assert dropped.headers["X-Dihya-Dropped-Params"] == "truncate"
-    assert "truncate" not in fake_engine.requests[0]
+    assert "truncate" not in fake.requests[0]
 
 
-def test_a_route_without_an_embedding_engine_is_a_400_naming_model(api, fake_engine, make_engine,
+def test_a_route_without_an_embedding_engine_is_a_400_naming_model(api, fake, make_engine,
                                                                    make_route, make_key):
-    make_route("default", make_engine(fake_engine.url, name="chat-only"))
+    make_route("default", make_engine(fake.url, name="chat-only"))
 
     answer = post(api, make_key(), model="default", input="a")
 
@@ -183,12 +189,12 @@ def test_a_route_without_an_embedding_engine_is_a_400_naming_model(api, fake_eng
     error = answer.json()["error"]
     assert (error["code"], error["param"]) == ("unsupported_parameter", "model")
     assert "embeddings" in error["message"]
-    assert not fake_engine.requests and not Generation.objects.exists()
+    assert not fake.requests and not Generation.objects.exists()
 
 
-def test_the_key_needs_the_chat_scope_and_the_route(api, embed, fake_engine, make_engine,
+def test_the_key_needs_the_chat_scope_and_the_route(api, embed, fake, make_engine,
                                                     make_route, make_key):
-    make_route("other", make_engine(fake_engine.url, name="other", capabilities=["embeddings"]))
+    make_route("other", make_engine(fake.url, name="other", capabilities=["embeddings"]))
 
     not_allowed = post(api, make_key("a", routes=["embed"]), model="other", input="a")
     no_scope = post(api, make_key("b", routes=["embed"], scopes=frozenset({"jobs"})), input="a")
@@ -198,16 +204,16 @@ def test_the_key_needs_the_chat_scope_and_the_route(api, embed, fake_engine, mak
         (403, "route_not_allowed")
     assert (no_scope.status_code, no_scope.json()["error"]["code"]) == (403, "scope_not_allowed")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "model_not_found")
-    assert not fake_engine.requests
+    assert not fake.requests
 
 
-def test_the_route_learns_its_dimension_and_refuses_another_after(api, embed, fake_engine,
+def test_the_route_learns_its_dimension_and_refuses_another_after(api, embed, fake,
                                                                   make_key):
     key = make_key(routes=["embed"])
-    fake_engine.reply(embedding_answer(VECTORS[:1]))
+    fake.reply(embedding_answer(VECTORS[:1]))
     assert post(api, key, input="a").status_code == 200
     assert Route.objects.get(name="embed").embedding_dimension == 3
-    fake_engine.reply(embedding_answer([[1.0, 2.0, 3.0, 4.0]]))
+    fake.reply(embedding_answer([[1.0, 2.0, 3.0, 4.0]]))
 
     mixed = post(api, key, input="b")
 
@@ -217,17 +223,17 @@ def test_the_route_learns_its_dimension_and_refuses_another_after(api, embed, fa
     assert failed.outcome == "bad_response" and "route's are 3" in failed.detail
 
 
-def test_a_call_asking_its_own_dimensions_pins_nothing(api, embed, fake_engine, make_key):
-    fake_engine.reply(embedding_answer(VECTORS[:1]))
+def test_a_call_asking_its_own_dimensions_pins_nothing(api, embed, fake, make_key):
+    fake.reply(embedding_answer(VECTORS[:1]))
 
     answer = post(api, make_key(routes=["embed"]), input="a", dimensions=3)
 
     assert answer.status_code == 200, answer.text
-    assert fake_engine.requests[0]["dimensions"] == 3
+    assert fake.requests[0]["dimensions"] == 3
     assert Route.objects.get(name="embed").embedding_dimension is None
 
 
-def test_quota_is_charged_the_reported_prompt_tokens_priced_as_input(api, embed, fake_engine,
+def test_quota_is_charged_the_reported_prompt_tokens_priced_as_input(api, embed, fake,
                                                                     make_key):
     key = make_key("billing", routes=["embed"])
     plan = Plan.objects.create(name="starter")
@@ -236,7 +242,7 @@ def test_quota_is_charged_the_reported_prompt_tokens_priced_as_input(api, embed,
     Assignment.objects.create(plan=plan, client=ApiClient.objects.get(name="billing"))
     EnginePrice.objects.create(engine=embed, input_per_million=Decimal(1000),
                                output_per_million=Decimal(999_999))
-    fake_engine.reply(embedding_answer(prompt_tokens=41))
+    fake.reply(embedding_answer(prompt_tokens=41))
 
     answer = post(api, key, input=["a", "b"])
 
@@ -247,7 +253,7 @@ def test_quota_is_charged_the_reported_prompt_tokens_priced_as_input(api, embed,
     assert used == {"tokens": 41, "cost": 41 * 1000}
 
 
-def test_quota_refuses_over_the_limit_before_any_engine_call(api, embed, fake_engine, make_key):
+def test_quota_refuses_over_the_limit_before_any_engine_call(api, embed, fake, make_key):
     key = make_key("billing", routes=["embed"])
     plan = Plan.objects.create(name="tiny")
     Limit.objects.create(plan=plan, metric="tokens", period="day", amount=3, hard=True)
@@ -257,12 +263,12 @@ def test_quota_refuses_over_the_limit_before_any_engine_call(api, embed, fake_en
 
     assert answer.status_code == 429
     assert answer.json()["error"]["code"] == "quota_exceeded"
-    assert not fake_engine.requests
+    assert not fake.requests
 
 
-def test_consent_is_required_as_for_chat(api, embed, fake_engine, make_engine, make_route,
+def test_consent_is_required_as_for_chat(api, embed, fake, make_engine, make_route,
                                          make_key, django_user_model):
-    make_route("default", make_engine(fake_engine.url, name="chat"))
+    make_route("default", make_engine(fake.url, name="chat"))
     key = make_key("helpdesk", routes=["embed", "default"])
     ApiClient.objects.filter(name="helpdesk").update(end_users=True, user_ids="username")
     alice = django_user_model.objects.create_user("alice")
@@ -277,9 +283,9 @@ def test_consent_is_required_as_for_chat(api, embed, fake_engine, make_engine, m
     assert (error["code"], error["param"]) == (chat_error["code"], chat_error["param"]) == \
         ("consent_required", "user")
     assert error["consent_url"].startswith("/privacy/link/")
-    assert not fake_engine.requests and not Generation.objects.exists()
+    assert not fake.requests and not Generation.objects.exists()
     consent.grant(alice)
-    fake_engine.reply(embedding_answer(VECTORS[:1]))
+    fake.reply(embedding_answer(VECTORS[:1]))
 
     assert post(api, key, input="about alice", user="alice").status_code == 200
     assert Generation.objects.get().user == alice
