@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gateway', '0011_tool_calls'),
+        ('gateway', '0012_client_drop_params'),
     ]
 
     operations = [
