@@ -17,7 +17,7 @@ import dataclasses
 
 from dihya.generation.errors import Refusal
 from fallbacks.runner import RunFailed
-from fallbacks.spec import ChatRequest, Request, RouteSpec
+from fallbacks.spec import ChatRequest, EmbeddingRequest, Request, RouteSpec
 
 #: The request field a capability answers for.
 PARAM_OF = {"tools": "tools", "json_schema": "response_format", "logprobs": "logprobs",
@@ -71,6 +71,11 @@ def unsupported(route: str, capability: str, param: str) -> Refusal:
 
 def refusal(failed: RunFailed, request: Request) -> Refusal:
     """The runner found no engine with all the request needs (each lacked something)."""
+    if isinstance(request, EmbeddingRequest) and any(not isinstance(i, str)
+                                                     for i in request.inputs):
+        # The route embeds, but no engine of it takes token arrays (Ollama, Mistral).
+        return Refusal(400, "unsupported_parameter", "No engine of the route can serve this "
+                       f"request (token arrays in `input`?): {failed}", param="input")
     missing = sorted(request.needs - {"chat"})
     param = param_of(missing[0], request) if missing else None
     return Refusal(400, "unsupported_parameter",

@@ -169,7 +169,9 @@ def test_an_unknown_field_is_refused_unless_the_route_drops_it(api, embed, fake,
     assert refused.json()["error"] | {"message": ""} == {
         "message": "", "type": "invalid_request_error", "param": "truncate",
         "code": "unsupported_parameter"}
-    Route.objects.filter(name="embed").update(drop_params=["truncate"])
+    route = Route.objects.get(name="embed")
+    route.drop_params = ["truncate"]
+    route.save()  # as the admin does: the route snapshots are renewed
     fake.reply(embedding_answer(VECTORS[:1]))
 
     dropped = post(api, key, input="a", truncate=True)
@@ -190,6 +192,21 @@ def test_a_route_without_an_embedding_engine_is_a_400_naming_model(api, fake, ma
     assert (error["code"], error["param"]) == ("unsupported_parameter", "model")
     assert "embeddings" in error["message"]
     assert not fake.requests and not Generation.objects.exists()
+
+
+def test_token_arrays_no_engine_of_the_route_takes_are_a_400_naming_input(
+        api, fake, make_engine, make_route, make_key):
+    make_route("embed", make_engine(fake.url, name="ollama-embed", provider="ollama",
+                                    model="e5", capabilities=["embeddings"]))
+    key = make_key(routes=["embed"])
+
+    answer = post(api, key, input=[[1, 2, 3]])
+
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["param"]) == ("unsupported_parameter", "input")
+    assert not fake.requests
+    assert Attempt.objects.get().outcome == "unsupported"
 
 
 def test_the_key_needs_the_chat_scope_and_the_route(api, embed, fake, make_engine,
