@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 ENGINE_PORT ?= 8081
+EMBED_PORT ?= 8082
 WORKERS ?= 2
 
 .PHONY: run test lint typecheck imports check bench bench-peers install clean demo
@@ -41,8 +42,9 @@ install: $(VENV)/.installed-local .env
 run: $(VENV)/.installed-local .env
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py demo --engine-port $(ENGINE_PORT)
-	@HOST=$(HOST) PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) WORKERS=$(WORKERS) BIN=$(BIN) \
+	$(BIN)/python manage.py demo --engine-port $(ENGINE_PORT) --embed-port $(EMBED_PORT)
+	@HOST=$(HOST) PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) EMBED_PORT=$(EMBED_PORT) \
+	  WORKERS=$(WORKERS) BIN=$(BIN) \
 	  bash scripts/run-all.sh
 
 # The real OpenID Connect provider the SSO browser tests sign in with (npm's oidc-provider).

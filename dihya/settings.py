@@ -373,6 +373,9 @@ DIHYA_MAX_MESSAGES = env.int("DIHYA_MAX_MESSAGES", default=200)
 DIHYA_MAX_MESSAGE_CHARS = env.int("DIHYA_MAX_MESSAGE_CHARS", default=100_000)
 DIHYA_MAX_TOTAL_CHARS = env.int("DIHYA_MAX_TOTAL_CHARS", default=400_000)
 DIHYA_DENY_PATTERNS = env.list("DIHYA_DENY_PATTERNS", default=[])
+# Inputs one /v1/embeddings call may carry (OpenAI's limit); each is held to the message
+# limit and all of them to the total, like messages.
+DIHYA_MAX_EMBEDDING_INPUTS = env.int("DIHYA_MAX_EMBEDDING_INPUTS", default=2048)
 # Largest image (decoded data URL) or audio clip a message may carry; the body limit
 # (DIHYA_MAX_BODY_BYTES) applies too.
 DIHYA_MAX_IMAGE_BYTES = env.int("DIHYA_MAX_IMAGE_BYTES", default=5_000_000)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the local engine, a django-q2 cluster and the web server; Ctrl-C stops all three.
+# Start the local engines (chat, and embeddings on a second llama.cpp), a django-q2 cluster and
+# the web server; Ctrl-C stops them all.
 # Called by `make run` after migrate, collectstatic and the demo seed.
 #
 # Each child runs in a session of its own, so in a process group of its own together with
@@ -12,6 +13,7 @@ BIN=${BIN:-.venv/bin}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 ENGINE_PORT=${ENGINE_PORT:-8081}
+EMBED_PORT=${EMBED_PORT:-8082}
 WORKERS=${WORKERS:-2}
 LOG_DIR=${LOG_DIR:-var/log}
 STOP_GRACE=${STOP_GRACE:-3}
@@ -84,6 +86,12 @@ if port_busy "$ENGINE_PORT"; then
 else
   spawn engine.log "$BIN/python" manage.py serve_local_engine --port "$ENGINE_PORT"
 fi
+if port_busy "$EMBED_PORT"; then
+  echo "port $EMBED_PORT is taken: assuming the local embedding engine already runs there"
+else
+  spawn embed.log "$BIN/python" manage.py serve_local_engine --embeddings --slots 2 \
+    --port "$EMBED_PORT"
+fi
 DIHYA_WORKERS=$WORKERS spawn qcluster.log "$BIN/python" manage.py qcluster
 spawn web.log "$BIN/uvicorn" dihya.asgi:application --host "$HOST" --port "$PORT" \
   --no-access-log --timeout-graceful-shutdown 2
@@ -100,6 +108,8 @@ cat <<TXT
     Privacy pages   http://$HOST:$PORT/privacy/
     API (OpenAI)    http://$HOST:$PORT/v1        docs: http://$HOST:$PORT/api/v1/docs
     Local engine    http://127.0.0.1:$ENGINE_PORT/v1 (llama.cpp, SmolLM2-135M)
+    Embeddings      http://127.0.0.1:$EMBED_PORT/v1 (the same SmolLM2 in embedding mode:
+                    a demo embedding model, not a good one; route "embed")
   Logs in $LOG_DIR/. Try:  $BIN/python manage.py generate "Say hello" --route default
   Ctrl-C stops everything.
 

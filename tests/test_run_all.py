@@ -1,12 +1,13 @@
-"""`make run` (scripts/run-all.sh): one Ctrl-C stops the engine, the workers and the web server.
+"""`make run` (scripts/run-all.sh): one Ctrl-C stops the engines, the workers and the web server.
 
 Tested the way a person uses it: the script starts exactly as `make run` starts it (`bash
 scripts/run-all.sh` with HOST/PORT/ENGINE_PORT/WORKERS/BIN), in a process group of its own
 standing for the terminal's foreground group, on the test database. Once the web server
 answers, one chat completion is served by uvicorn and one queued generation by a django-q2
-worker, both through the script's real llama.cpp engine; then SIGINT goes to the whole
-process group, as Ctrl-C does, and every process the script started (the engine, the cluster
-and its forked workers, uvicorn) must be gone within 5 s. Ten times in a row: a stop that
+worker, both through the script's real llama.cpp engine, and one embeddings call through its
+second llama.cpp (embedding mode); then SIGINT goes to the whole process group, as Ctrl-C
+does, and every process the script started (both engines, the cluster and its forked workers,
+uvicorn) must be gone within 5 s. Ten times in a row: a stop that
 works most of the time is the defect this guards against.
 """
 
@@ -72,13 +73,16 @@ def describe(procs: list[psutil.Process]) -> str:
 class RunAll:
     """One `bash scripts/run-all.sh`, started as `make run` starts it."""
 
-    def __init__(self, log_dir: Path, port: int, engine_port: int, **extra_env: str) -> None:
+    def __init__(self, log_dir: Path, port: int, engine_port: int, embed_port: int | None = None,
+                 **extra_env: str) -> None:
         self.port, self.engine_port, self.log_dir = port, engine_port, log_dir
+        self.embed_port = embed_port or free_port()
         log_dir.mkdir(parents=True)
         self.out = open(log_dir / "script.out", "wb")  # noqa: SIM115
         env = child_env(HOST="127.0.0.1", PORT=str(port), ENGINE_PORT=str(engine_port),
-                        WORKERS="2", BIN=str(Path(sys.executable).parent),
-                        LOG_DIR=str(log_dir), **extra_env)
+                        EMBED_PORT=str(self.embed_port), WORKERS="2",
+                        BIN=str(Path(sys.executable).parent), LOG_DIR=str(log_dir),
+                        **extra_env)
         # A new session: its process group stands for the terminal's foreground group.
         self.proc = subprocess.Popen(["bash", "scripts/run-all.sh"], cwd=ROOT, env=env,
                                      stdout=self.out, stderr=subprocess.STDOUT,
@@ -98,9 +102,11 @@ class RunAll:
         try:
             wait_until(lambda: httpx.get(self.url + "/v1/models", timeout=1).status_code,
                        timeout=60, what="the web server")
-            wait_until(lambda: httpx.get(f"http://127.0.0.1:{self.engine_port}/health",
-                                         timeout=1).status_code == 200,
-                       timeout=60, what="the local engine")
+            for port, what in ((self.engine_port, "the local engine"),
+                               (self.embed_port, "the local embedding engine")):
+                wait_until(lambda port=port: httpx.get(f"http://127.0.0.1:{port}/health",
+                                                       timeout=1).status_code == 200,
+                           timeout=60, what=what)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.logs()}") from None
 
@@ -179,16 +185,21 @@ def test_ctrl_c_stops_everything_every_time(transactional_db, tmp_path, make_eng
                                             make_route):
     engine = make_engine("http://127.0.0.1:1/v1", name="llama-local")
     make_route("local", engine)
+    embedder = make_engine("http://127.0.0.1:1/v1", name="smollm2-embed",
+                           model=local_engine.EMBEDDING_ALIAS, capabilities=["embeddings"])
+    make_route("embed", embedder)
     client = ApiClient.objects.create(name="run-all")
-    client.routes.add(Route.objects.get(name="local"))
+    client.routes.add(*Route.objects.filter(name__in=["local", "embed"]))
     key = keys.issue(client)[1]
 
     failures, times = [], []
     for n in range(ROUNDS):
-        port, engine_port = free_port(), free_port()
+        port, engine_port, embed_port = free_port(), free_port(), free_port()
         engine.base_url = f"http://127.0.0.1:{engine_port}/v1"
         engine.save()
-        run = RunAll(tmp_path / f"round-{n}", port, engine_port)
+        embedder.base_url = f"http://127.0.0.1:{embed_port}/v1"
+        embedder.save()
+        run = RunAll(tmp_path / f"round-{n}", port, engine_port, embed_port)
         try:
             run.wait_until_up()
             # A queued generation for a django-q2 worker, and meanwhile a chat completion
@@ -200,6 +211,12 @@ def test_ctrl_c_stops_everything_every_time(transactional_db, tmp_path, make_eng
                                       "messages": [{"role": "user", "content": "Say hello"}]})
             assert answer.status_code == 200, f"round {n}: {answer.text}\n{run.logs()}"
             assert answer.json()["choices"][0]["message"]["content"].strip()
+            embedded = httpx.post(run.url + "/v1/embeddings", timeout=60,
+                                  headers={"Authorization": f"Bearer {key}"},
+                                  json={"model": "embed", "input": "Say hello"})
+            assert embedded.status_code == 200, f"round {n}: {embedded.text}\n{run.logs()}"
+            assert len(embedded.json()["data"][0]["embedding"]) == \
+                local_engine.EMBEDDING_DIMENSION
             wait_until_served(job)
 
             took, left = run.stopped_by(run.ctrl_c)

@@ -26,7 +26,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dihya.api import consents, engines, jobs, openai, people, quota
+from dihya.api import consents, embeddings, engines, jobs, openai, people, quota
 from dihya.generation.errors import Refusal
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 api = NinjaAPI(
     title="Dihya API",
     version="1",
-    description="OpenAI-compatible chat completions with fallbacks across engines, and a jobs "
+    description="OpenAI-compatible chat completions and embeddings with fallbacks across "
+    "engines, and a jobs "
     "API run by workers. Authenticate with `Authorization: Bearer <key>` (keys come from "
     "`python manage.py create_api_key CLIENT` or the admin). Errors are always "
     '`{"error": {"message", "type", "param", "code"}}` with a stable `code`.',
@@ -43,6 +44,7 @@ api = NinjaAPI(
     docs_url="/api/v1/docs",
 )
 api.add_router("/v1/", openai.router)
+api.add_router("/v1/", embeddings.router)
 api.add_router("/api/v1/", jobs.router)
 api.add_router("/api/v1/", engines.router)
 api.add_router("/api/v1/", quota.router)

@@ -74,6 +74,25 @@ class ChatCompletion(BaseModel):
     usage: UsageOut
 
 
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str = Field(..., description="Floats, or with `encoding_format: "
+                                         "base64` their little-endian float32 bytes in base64.")
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Embedding] = Field(..., description="One per input, in the inputs' order.")
+    model: str = Field(..., description="The route that answered.")
+    usage: EmbeddingUsage
+
+
 class Model(BaseModel):
     id: str = Field(..., description="A route's name: what to send as `model`.")
     object: Literal["model"] = "model"

@@ -58,17 +58,23 @@ def message_body(c: Completion, request: ChatRequest) -> dict[str, Any]:
     return message
 
 
+def chat_of(admission: Admission) -> ChatRequest:
+    """The chat request a chat answer formats (embeddings have their own: dihya.api.embeddings)."""
+    assert isinstance(admission.request, ChatRequest)
+    return admission.request
+
+
 def completion(admission: Admission, result: RunResult) -> dict[str, Any]:
-    c = result.completion
+    c, request = result.completion, chat_of(admission)
     return {
         "id": completion_id(admission),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": admission.route.name,
         "system_fingerprint": SYSTEM_FINGERPRINT,
-        "choices": [{"index": 0, "message": message_body(c, admission.request),
+        "choices": [{"index": 0, "message": message_body(c, request),
                      "logprobs": c.logprobs,
-                     "finish_reason": finish_of(c.finish_reason, admission.request)}],
+                     "finish_reason": finish_of(c.finish_reason, request)}],
         "usage": usage_body(c.usage),
     }
 
@@ -120,7 +126,7 @@ async def chunks(admission: Admission, streaming: Streaming) -> AsyncIterator[by
             "created": int(time.time()), "model": admission.route.name,
             "system_fingerprint": SYSTEM_FINGERPRINT}
     with_usage = admission.include_usage
-    request = admission.request
+    request = chat_of(admission)
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None,
               logprobs: dict[str, Any] | None = None) -> bytes:

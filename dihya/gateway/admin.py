@@ -52,7 +52,7 @@ class AttemptInline(ReadOnly, admin.TabularInline):
 class GenerationAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("created", "route_name", "live_status", "engine_name", "source", "client",
                     "tokens", "latency", "error_code")
-    list_filter = ("status", "route_name", "engine_name", "source", "created")
+    list_filter = ("status", "kind", "route_name", "engine_name", "source", "created")
     list_select_related = ("client",)
     search_fields = ("end_user", "error_code")
     show_full_result_count = False  # no COUNT(*) over every generation on each page

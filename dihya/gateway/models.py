@@ -133,15 +133,22 @@ class Generation(models.Model):
         CANCELLED = "cancelled"
 
     class Source(models.TextChoices):
-        CHAT = "chat", "API: chat completions"
+        CHAT = "chat", "API: chat completions, embeddings"
         JOB = "job", "API: jobs"
         COMMAND = "command", "generate command"
         ADMIN = "admin", "admin test"
+
+    class Kind(models.TextChoices):
+        CHAT = "chat", "chat completion"
+        EMBEDDINGS = "embeddings", "embeddings"
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source = models.CharField(max_length=10, choices=Source.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHAT,
+                            help_text="What was asked: a chat completion, or embeddings (then "
+                            "`result` says how many vectors of what length, not the vectors).")
     client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="generations")
     end_user = models.CharField(max_length=256, blank=True, db_index=True,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dihya.gateway.models import ApiClient, Generation
-from fallbacks.spec import ChatRequest, RouteSpec
+from fallbacks.spec import Request, RouteSpec
 
 
 @dataclass(slots=True)
@@ -28,7 +28,7 @@ class Admission:
 
     generation: Generation
     route: RouteSpec
-    request: ChatRequest
+    request: Request  # a chat completion or embeddings: the same gates for both
     caller: Caller
     include_usage: bool = False
     notes: dict[str, Any] = field(default_factory=dict)  # what gates tell the client (headers)

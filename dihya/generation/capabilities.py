@@ -1,10 +1,12 @@
 """Whether a route can serve what a request needs, before anything is admitted.
 
 A request needs capabilities (`ChatRequest.needs`: tools, json_schema, vision, audio,
-logprobs); each engine declares its own (`Engine.capabilities`). If no engine of the route
+logprobs; `EmbeddingRequest.needs`: embeddings); each engine declares its own
+(`Engine.capabilities`). If no engine of the route
 has one the request needs, the client is told at once — `400 unsupported_parameter` naming
 the field — unless the route lists that field in `drop_params`: then it is removed from the
-request and the answer reports it (`X-Dihya-Dropped-Params`). Which engine of the route
+request and the answer reports it (`X-Dihya-Dropped-Params`). Embeddings cannot be dropped: a
+route with no engine that embeds is refused naming `model`. Which engine of the route
 serves is the runner's business (it skips the engines that lack something); this module
 never calls an engine.
 """
@@ -15,20 +17,20 @@ import dataclasses
 
 from dihya.generation.errors import Refusal
 from fallbacks.runner import RunFailed
-from fallbacks.spec import ChatRequest, RouteSpec
+from fallbacks.spec import ChatRequest, EmbeddingRequest, Request, RouteSpec
 
 #: The request field a capability answers for.
 PARAM_OF = {"tools": "tools", "json_schema": "response_format", "logprobs": "logprobs",
-            "vision": "messages", "audio": "messages"}
+            "vision": "messages", "audio": "messages", "embeddings": "model"}
 
 
-def param_of(capability: str, request: ChatRequest) -> str:
-    if capability == "tools" and request.legacy_functions:
+def param_of(capability: str, request: Request) -> str:
+    if capability == "tools" and isinstance(request, ChatRequest) and request.legacy_functions:
         return "functions"
     return PARAM_OF.get(capability, capability)
 
 
-def fit(request: ChatRequest, route: RouteSpec) -> tuple[ChatRequest, list[str]]:
+def fit(request: Request, route: RouteSpec) -> tuple[Request, list[str]]:
     """The request the route can serve, and the fields dropped to make it so."""
     if not route.engines:
         return request, []  # the runner says the route has no engine
@@ -36,7 +38,7 @@ def fit(request: ChatRequest, route: RouteSpec) -> tuple[ChatRequest, list[str]]
     dropped: list[str] = []
     for capability in sorted(request.needs - can):
         param = param_of(capability, request)
-        if param not in route.drop_params:
+        if not isinstance(request, ChatRequest) or param not in route.drop_params:
             raise unsupported(route.name, capability, param)
         request = without(request, capability)
         dropped.append(param)
@@ -58,13 +60,22 @@ def without(request: ChatRequest, capability: str) -> ChatRequest:
 
 
 def unsupported(route: str, capability: str, param: str) -> Refusal:
+    if capability == "embeddings":
+        return Refusal(400, "unsupported_parameter",
+                       f"No engine of route {route!r} serves embeddings (none declares the "
+                       "'embeddings' capability).", param=param)
     return Refusal(400, "unsupported_parameter",
                    f"No engine of route {route!r} supports {param!r} (it needs the "
                    f"{capability!r} capability).", param=param)
 
 
-def refusal(failed: RunFailed, request: ChatRequest) -> Refusal:
+def refusal(failed: RunFailed, request: Request) -> Refusal:
     """The runner found no engine with all the request needs (each lacked something)."""
+    if isinstance(request, EmbeddingRequest) and any(not isinstance(i, str)
+                                                     for i in request.inputs):
+        # The route embeds, but no engine of it takes token arrays (Ollama, Mistral).
+        return Refusal(400, "unsupported_parameter", "No engine of the route can serve this "
+                       f"request (token arrays in `input`?): {failed}", param="input")
     missing = sorted(request.needs - {"chat"})
     param = param_of(missing[0], request) if missing else None
     return Refusal(400, "unsupported_parameter",

@@ -1,5 +1,8 @@
 """The one path every generation takes: validate → gates (consent, quota) → run → settle → record.
 
+Chat completions and embeddings alike (`Request`): the same admission, gates and recording;
+only the runner's verb differs (`run`/`start_stream` or `embed`).
+
 Views, the django-q2 task and the `generate` command all come through here; none of them
 re-implements a step. The database work of a request is done in two short synchronous
 transactions (`admit` before the engines are called, `finish` after), so an async view pays
@@ -28,20 +31,23 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dihya.gateway.models import Attempt, Generation
-from dihya.generation import capabilities, gates, hops, identity, records, requests
+from dihya.generation import capabilities, embeddings, gates, hops, identity, records, requests
 from dihya.generation.admission import Admission, Caller
 from dihya.generation.errors import Refusal
-from dihya.generation.requests import ChatBody
+from dihya.generation.requests import Body, ChatBody, EmbeddingBody
 from fallbacks import breaker, catalog
 from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
-from fallbacks.runner import AttemptRecord, RunFailed, Runner, RunResult
-from fallbacks.spec import ChatRequest, Delta, RouteSpec, Usage
+from fallbacks.runner import AttemptRecord, EmbedResult, RunFailed, Runner, RunResult
+from fallbacks.spec import ChatRequest, Delta, EmbeddingRequest, Request, RouteSpec, Usage
 
 log = logging.getLogger(__name__)
 
 
-__all__ = ["Admission", "Caller", "abandon", "admit", "complete", "resume", "stream"]
+__all__ = ["Admission", "Caller", "abandon", "admit", "complete", "embed", "resume", "stream"]
+
+#: How `execute` went: an answer (chat or embeddings), or no engine answered.
+Outcome = RunResult | EmbedResult | RunFailed
 
 
 def runner() -> Runner:
@@ -49,7 +55,7 @@ def runner() -> Runner:
 
 
 # --- admission -------------------------------------------------------------------------------
-def admit(caller: Caller, body: ChatBody, *, queued: bool = False,
+def admit(caller: Caller, body: Body, *, queued: bool = False,
           callback_url: str = "", route: RouteSpec | None = None) -> Admission:
     """Check everything that can refuse a call, then create its generation row.
 
@@ -66,10 +72,17 @@ def admit(caller: Caller, body: ChatBody, *, queued: bool = False,
     if caller.client is not None and caller.client.drop_params:  # the app's own, everywhere
         route = replace(route, drop_params=route.drop_params | set(caller.client.drop_params))
     dropped = requests.unknown_fields(body, route.drop_params)
-    request, dropped_too = capabilities.fit(chat_request(body, route), route)
-    dropped += dropped_too
+    request: Request
+    if isinstance(body, EmbeddingBody):
+        request = embeddings.request_of(body, route)
+        kind, streamed = Generation.Kind.EMBEDDINGS, False
+    else:
+        request, dropped_too = capabilities.fit(chat_request(body, route), route)
+        dropped += dropped_too
+        kind, streamed = Generation.Kind.CHAT, body.stream
     generation = Generation(
         source=caller.source,
+        kind=kind,
         client=caller.client,
         end_user=body.user or "",
         user=identity.resolve(caller.client, body.user or ""),
@@ -77,13 +90,13 @@ def admit(caller: Caller, body: ChatBody, *, queued: bool = False,
         route_name=route.name,
         status=Generation.Status.QUEUED if queued else Generation.Status.RUNNING,
         started=None if queued else timezone.now(),
-        stream=body.stream,
+        stream=streamed,
         request=request_record(request),
         callback_url=callback_url,
     )
     admission = Admission(generation, route, request, caller,
-                          include_usage=bool(body.stream_options
-                                             and body.stream_options.include_usage))
+                          include_usage=isinstance(body, ChatBody) and bool(
+                              body.stream_options and body.stream_options.include_usage))
     if dropped:
         admission.notes.setdefault("headers", {})["X-Dihya-Dropped-Params"] = ",".join(dropped)
     try:
@@ -178,45 +191,66 @@ def chat_request(body: ChatBody, route: RouteSpec) -> ChatRequest:
     return records.request_of(body, asked or route.max_tokens)
 
 
-def request_record(request: ChatRequest) -> dict[str, Any]:
+def request_record(request: Request) -> dict[str, Any]:
     return records.record_of(request)
 
 
-def request_from_record(record: dict[str, Any]) -> ChatRequest:
+def request_from_record(record: dict[str, Any]) -> Request:
     return records.from_record(record)
 
 
 # --- running ---------------------------------------------------------------------------------
-async def execute(admission: Admission) -> RunResult | RunFailed:
+async def execute(admission: Admission) -> Outcome:
     """Walk the route. Touches no database, so synchronous callers can run it on any loop."""
+    request, user = admission.request, admission.generation.end_user
     try:
-        return await runner().run(admission.route, admission.request,
-                                  user=admission.generation.end_user)
+        if isinstance(request, EmbeddingRequest):
+            return await runner().embed(admission.route, request, user=user)
+        return await runner().run(admission.route, request, user=user)
     except RunFailed as failed:
         return failed
 
 
-def record(admission: Admission, outcome: RunResult | RunFailed) -> bool:
+def record(admission: Admission, outcome: Outcome) -> bool:
     """Store how `execute` went; raise the client's Refusal if no engine answered. Returns
     whether this run's end was written (False: it was overtaken, see `_finish`)."""
     if isinstance(outcome, RunFailed):
         finish_failed(admission, outcome.attempts, outcome.code, str(outcome))
         raise refusal_for(outcome, admission.request)
+    if isinstance(outcome, EmbedResult):
+        e = outcome.embeddings
+        written = finish_succeeded(admission, outcome.attempts, records.vectors_summary(e), "",
+                                   e.usage, outcome.engine.id, outcome.engine.name)
+        embeddings.learn_dimension(admission, e)
+        return written
     c = outcome.completion
     return finish_succeeded(admission, outcome.attempts, c.text, c.finish_reason, c.usage,
                             outcome.engine.id, outcome.engine.name,
                             tool_calls=records.calls_record(c.tool_calls))
 
 
-async def complete(admission: Admission) -> RunResult:
-    """Run a non-streamed generation and record it; raise Refusal if no engine answered."""
+async def _run(admission: Admission) -> Outcome:
+    """Execute and record; raise Refusal if no engine answered."""
     try:
         outcome = await execute(admission)
     except asyncio.CancelledError:
         await client_gone(admission)
         raise
     await hops.db(record)(admission, outcome)
+    return outcome
+
+
+async def complete(admission: Admission) -> RunResult:
+    """Run a non-streamed chat completion and record it; raise Refusal if no engine answered."""
+    outcome = await _run(admission)
     assert isinstance(outcome, RunResult)  # record() raised otherwise
+    return outcome
+
+
+async def embed(admission: Admission) -> EmbedResult:
+    """Run an embeddings call and record it; raise Refusal if no engine answered."""
+    outcome = await _run(admission)
+    assert isinstance(outcome, EmbedResult)  # record() raised otherwise
     return outcome
 
 
@@ -231,6 +265,7 @@ class Streaming:
 async def stream(admission: Admission) -> Streaming:
     """Fall back until an engine streams, then relay its deltas and record the end."""
     run = runner()
+    assert isinstance(admission.request, ChatRequest)  # embeddings are never streamed
     try:
         started = await run.start_stream(admission.route, admission.request,
                                          user=admission.generation.end_user)
@@ -306,7 +341,7 @@ def heartbeat(generation_id: UUID) -> None:
         heartbeat=timezone.now())
 
 
-def refusal_for(failed: RunFailed, request: ChatRequest | None = None) -> Refusal:
+def refusal_for(failed: RunFailed, request: Request | None = None) -> Refusal:
     if failed.code == "engine_rejected_request":
         return Refusal(400, "invalid_request", f"The engine rejected the request: {failed}")
     if failed.code == "unsupported_parameter" and request is not None:

@@ -1,9 +1,13 @@
-"""A client's body as the `ChatRequest` engines are asked, and that request as a JSON record.
+"""A client's body as the request engines are asked (`ChatRequest`, `EmbeddingRequest`), and
+that request as a JSON record.
 
 The record is the generation row's `request`: a queued job is run from it by a worker, so
 everything a provider may need must survive the round trip (`from_record(record_of(r)) == r`,
 tests/api/test_request_fidelity.py). Records written before a field existed read as its
-default. This module never decides anything about a route: `pipeline` does.
+default; an embedding request's record says `"kind": "embeddings"`, a chat one's says nothing.
+The record holds what the client sent (messages, inputs): it is content, erased and exported
+with the person (dihya.privacy.erasure). This module never decides anything about a route:
+`pipeline` does.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from dihya.generation.messages import AudioPart, ChatMessage, ImagePart, text_of
-from dihya.generation.requests import ChatBody, NamedFunction, NamedToolChoice
+from dihya.generation.requests import ChatBody, EmbeddingBody, NamedFunction, NamedToolChoice
 from fallbacks.spec import (
     ChatRequest,
+    EmbeddingRequest,
+    Embeddings,
     Message,
     Part,
+    Request,
     ResponseFormat,
     Tool,
     ToolCall,
@@ -92,8 +99,19 @@ def request_of(body: ChatBody, max_tokens: int) -> ChatRequest:
     )
 
 
+def embedding_request_of(body: EmbeddingBody) -> EmbeddingRequest:
+    return EmbeddingRequest(inputs=body.inputs, dimensions=body.dimensions)
+
+
 # --- the record ------------------------------------------------------------------------------
-def record_of(request: ChatRequest) -> dict[str, Any]:
+EMBEDDINGS = "embeddings"  # a record's `kind`
+
+
+def record_of(request: Request) -> dict[str, Any]:
+    if isinstance(request, EmbeddingRequest):
+        return {"kind": EMBEDDINGS,
+                "inputs": [i if isinstance(i, str) else list(i) for i in request.inputs],
+                "dimensions": request.dimensions}
     record: dict[str, Any] = {
         "messages": [message_record(m) for m in request.messages],
         "max_tokens": request.max_tokens,
@@ -138,7 +156,11 @@ def message_record(m: Message) -> dict[str, Any]:
     return record
 
 
-def from_record(record: dict[str, Any]) -> ChatRequest:
+def from_record(record: dict[str, Any]) -> Request:
+    if record.get("kind") == EMBEDDINGS:
+        return EmbeddingRequest(
+            inputs=tuple(i if isinstance(i, str) else tuple(i) for i in record["inputs"]),
+            dimensions=record.get("dimensions"))
     rf = record.get("response_format")
     return ChatRequest(
         messages=tuple(Message(
@@ -165,6 +187,21 @@ def from_record(record: dict[str, Any]) -> ChatRequest:
         logit_bias=tuple(sorted((record.get("logit_bias") or {}).items())),
         reasoning_effort=record.get("reasoning_effort"),
     )
+
+
+def prompt_of(record: dict[str, Any]) -> list[Any]:
+    """What the client asked, as the audit log keeps it (redacted): the messages' texts, or
+    the inputs embedded (texts, token arrays)."""
+    if record.get("kind") == EMBEDDINGS:
+        return list(record.get("inputs") or ())
+    return [m.get("content", "") for m in record.get("messages", [])]
+
+
+# --- the answer -------------------------------------------------------------------------------
+def vectors_summary(embeddings: Embeddings) -> str:
+    """What a generation row keeps of an embedding answer: its shape, never the vectors (they
+    are the client's to store; a row per call would weigh kilobytes per input)."""
+    return f"{len(embeddings.vectors)} vectors of {embeddings.dimension} dimensions"
 
 
 # --- the answer's tool calls -----------------------------------------------------------------

@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from dihya.generation import validation as security
 from dihya.generation.errors import Refusal
 from dihya.generation.messages import STRICT, ChatMessage, Text, text_of
 
-__all__ = ["ChatBody", "ChatMessage", "JobBody", "Text", "text_of", "unknown_fields"]
+__all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "JobBody", "Text", "text_of",
+           "unknown_fields"]
 
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
@@ -167,11 +168,58 @@ class JobBody(ChatBody):
                                       description="Where the finished job is POSTed, signed.")
 
 
-def unknown_fields(body: ChatBody, droppable: frozenset[str]) -> list[str]:
+#: A token id, as OpenAI's `input` takes them: a JSON integer (not a boolean, not a string).
+TokenId = Annotated[int, Strict(), Field(ge=0, le=2**31 - 1)]
+
+
+class EmbeddingBody(BaseModel):
+    """POST /v1/embeddings, as OpenAI defines it. `input` is content, like messages: it is
+    checked against the same limits and deny patterns, stored on the generation, redacted in
+    the audit log and erased with the person."""
+
+    model_config = ConfigDict(extra="allow")  # judged against the route, as ChatBody's
+
+    model: Text = Field(..., min_length=1, max_length=64, description="The route's name.")
+    input: Text | list[Text] | list[TokenId] | list[list[TokenId]] = Field(
+        ..., description="A text, a list of texts, a token array or a list of token arrays.")
+    encoding_format: Literal["float", "base64"] = Field(
+        "float", description="base64: little-endian float32, as OpenAI's (the openai SDK's "
+        "default).")
+    dimensions: Annotated[int, Strict()] | None = Field(None, ge=1, le=65_536,
+                                   description="The vector length, for models that can "
+                                   "shorten theirs.")
+    user: Text | None = Field(None, max_length=256,
+                              description="The end user on whose behalf the call is made.")
+
+    @field_validator("input")
+    @classmethod
+    def _within_limits(cls, value: str | list[Any]) -> str | list[Any]:
+        security.check_embedding_inputs(inputs_of(value))
+        return value
+
+    @property
+    def inputs(self) -> tuple[str | tuple[int, ...], ...]:
+        return inputs_of(self.input)
+
+
+def inputs_of(value: str | list[Any]) -> tuple[str | tuple[int, ...], ...]:
+    """`input` as the texts or token arrays to embed, one per vector answered."""
+    if isinstance(value, str):
+        return (value,)
+    if value and isinstance(value[0], int):
+        return (tuple(value),)  # one token array
+    return tuple(v if isinstance(v, str) else tuple(v) for v in value)
+
+
+#: A body any generation may be asked with.
+Body = ChatBody | EmbeddingBody
+
+
+def unknown_fields(body: Body, droppable: frozenset[str]) -> list[str]:
     """The fields we cannot honour that the route lets us drop (unknown ones, `n` > 1); a
     400 `unsupported_parameter` for the first one it does not."""
     unsupported = list(body.model_extra or ())
-    if body.n is not None and body.n > 1:
+    if isinstance(body, ChatBody) and body.n is not None and body.n > 1:
         unsupported.append("n")
     for name in unsupported:
         if name not in droppable:

@@ -57,3 +57,28 @@ def check_conversation(texts: list[str]) -> None:
     total = sum(len(text) for text in texts)
     if total > settings.DIHYA_MAX_TOTAL_CHARS:
         raise ValueError(f"at most {settings.DIHYA_MAX_TOTAL_CHARS} characters in all messages")
+
+
+def check_embedding_inputs(inputs: tuple[str | tuple[int, ...], ...]) -> None:
+    """What may be embedded in one call: at least one input, none empty, each within the
+    message limit and the deny patterns, all within the total (a token weighs four
+    characters, the quota estimate's ratio)."""
+    if not inputs:
+        raise ValueError("at least one input to embed")
+    if len(inputs) > settings.DIHYA_MAX_EMBEDDING_INPUTS:
+        raise ValueError(f"at most {settings.DIHYA_MAX_EMBEDDING_INPUTS} inputs")
+    total = 0
+    for i, value in enumerate(inputs):
+        if not value:
+            raise ValueError(f"input {i} is empty")
+        if isinstance(value, str):
+            check_message(value)
+            total += len(value)
+        else:
+            weight = 4 * len(value)
+            if weight > settings.DIHYA_MAX_MESSAGE_CHARS:
+                raise ValueError(f"at most {settings.DIHYA_MAX_MESSAGE_CHARS // 4} tokens per "
+                                 "input")
+            total += weight
+    if total > settings.DIHYA_MAX_TOTAL_CHARS:
+        raise ValueError(f"at most {settings.DIHYA_MAX_TOTAL_CHARS} characters in all inputs")

@@ -24,6 +24,7 @@ from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from audit.redaction import redact, redact_data
+from fallbacks.spec import ChatRequest
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -96,17 +97,17 @@ def generation_ended(admission: Admission, attempts: list[AttemptRecord],
     models = {e.id: e for e in admission.route.engines}
     finished = g.finished or g.created
     span = _tracer.start_span(
-        f"chat {g.route_name}", context=admission.notes.get("trace_parent"),
+        f"{g.kind} {g.route_name}", context=admission.notes.get("trace_parent"),
         kind=SpanKind.INTERNAL, start_time=_ns(g.started or g.created),
         attributes=_generation_attributes(admission, usage, models))
     parent = trace.set_span_in_context(span)
     for a in attempts:
         engine = models.get(a.engine_id)
         attempt = _tracer.start_span(
-            f"chat {engine.model if engine else a.engine}", context=parent,
+            f"{g.kind} {engine.model if engine else a.engine}", context=parent,
             kind=SpanKind.CLIENT, start_time=int((a.ended - a.latency_ms / 1000) * 1e9),
             attributes=_clean({
-                "gen_ai.operation.name": "chat",
+                "gen_ai.operation.name": g.kind,  # "chat" | "embeddings", as OTel names them
                 "gen_ai.provider.name": engine.provider if engine else None,
                 "gen_ai.request.model": engine.model if engine else None,
                 "dihya.engine": a.engine, "dihya.attempt.position": a.position,
@@ -125,13 +126,14 @@ def generation_ended(admission: Admission, attempts: list[AttemptRecord],
 def _generation_attributes(admission: Admission, usage: Usage | None,
                            models: dict[int, Any]) -> dict[str, Any]:
     g, request = admission.generation, admission.request
+    chat = request if isinstance(request, ChatRequest) else None
     engine = models.get(g.engine_id) if g.engine_id else None
     attributes = {
-        "gen_ai.operation.name": "chat",
+        "gen_ai.operation.name": g.kind,
         "gen_ai.request.model": g.route_name,
-        "gen_ai.request.max_tokens": request.max_tokens,
-        "gen_ai.request.temperature": request.temperature,
-        "gen_ai.request.top_p": request.top_p,
+        "gen_ai.request.max_tokens": chat.max_tokens if chat else None,
+        "gen_ai.request.temperature": chat.temperature if chat else None,
+        "gen_ai.request.top_p": chat.top_p if chat else None,
         "gen_ai.response.id": str(g.pk),
         "gen_ai.response.model": engine.model if engine else None,
         "gen_ai.response.finish_reasons": [g.finish_reason] if g.finish_reason else None,
@@ -147,7 +149,11 @@ def _generation_attributes(admission: Admission, usage: Usage | None,
         "error.type": g.error_code or None,
     }
     if settings.DIHYA_AUDIT_CONTENT:  # the operator asked for content: redacted, never raw
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        if isinstance(request, ChatRequest):
+            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        else:  # embeddings: the texts embedded (token arrays say nothing to a reader)
+            messages = [{"role": "user", "content": i} for i in request.inputs
+                        if isinstance(i, str)]
         attributes["gen_ai.input.messages"] = json.dumps(redact_data(messages))
         if g.result:
             attributes["gen_ai.output.messages"] = json.dumps(

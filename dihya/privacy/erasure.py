@@ -150,7 +150,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 def _generations(p: Person) -> list[dict[str, Any]]:
     rows = Generation.objects.filter(pk__in=p.generation_ids).prefetch_related("attempts")
     return [{"id": str(g.pk), "created": g.created.isoformat(), "status": g.status,
-             "route": g.route_name, "engine": g.engine_name, "client": g.client_id,
+             "kind": g.kind, "route": g.route_name, "engine": g.engine_name, "client": g.client_id,
              "user": g.end_user, "request": g.request, "result": g.result,
              "tool_calls": g.tool_calls,
              "error": g.error_code, "prompt_tokens": g.prompt_tokens,

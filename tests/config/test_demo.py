@@ -26,7 +26,7 @@ def run_demo(capsys, *args: str) -> str:
 
 
 def test_it_seeds_the_configuration_of_the_issue(db, capsys):
-    run_demo(capsys, "--engine-port", "8123")
+    run_demo(capsys, "--engine-port", "8123", "--embed-port", "8124")
 
     spec = catalog.route_spec("default")
     assert [(e.name, e.provider, e.base_url, e.model) for e in spec.engines] == [
@@ -34,8 +34,12 @@ def test_it_seeds_the_configuration_of_the_issue(db, capsys):
         ("mistral", "mistral", "https://api.mistral.ai", "mistral-small-latest"),
         ("llama-local", "openai", "http://127.0.0.1:8123/v1", "smollm2-135m")]
     assert config.export()["engines"][1]["api_key_env"] == "DIHYA_ENGINE_KEY_MISTRAL"
+    embed = catalog.route_spec("embed")
+    assert [(e.name, e.base_url, e.model, e.capabilities) for e in embed.engines] == [
+        ("smollm2-embed", "http://127.0.0.1:8124/v1", "smollm2-135m-embed",
+         frozenset({"embeddings"}))]
     client = ApiClient.objects.get(name="demo-app")
-    assert [r.name for r in client.routes.all()] == ["default"]
+    assert sorted(r.name for r in client.routes.all()) == ["default", "embed"]
     assert not client.keys.exists()
 
 

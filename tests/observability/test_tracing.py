@@ -3,10 +3,12 @@ runs in this process)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import respx
 from django.test import override_settings
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -14,6 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import format_trace_id
 
 from dihya.gateway.models import Generation
+from dihya.generation import pipeline
+from dihya.generation.requests import EmbeddingBody
 from dihya.observability import tracing
 
 MARKER = "Zq7-trace-marker"
@@ -116,3 +120,26 @@ def test_tracing_off_costs_no_span_and_no_header(api, route, make_key):
     assert "X-Dihya-Trace" not in answer.headers
     assert Generation.objects.get().trace_id == ""
     assert float(answer.headers["X-Dihya-Overhead-Ms"]) >= 0
+
+
+@override_settings(DIHYA_AUDIT_CONTENT=True)
+def test_embeddings_are_traced_as_embeddings_with_their_inputs_redacted(db, make_engine,
+                                                                        make_route, spans):
+    make_route("embed", make_engine("http://embed.test/v1", name="embedder", model="e5",
+                                    capabilities=["embeddings"]))
+    admission = pipeline.admit(pipeline.Caller(client=None), EmbeddingBody(
+        model="embed", input=["Write to alice@example.com please", "second"]))
+    with respx.mock:
+        respx.post("http://embed.test/v1/embeddings").mock(httpx.Response(200, json={
+            "data": [{"index": i, "embedding": [0.5, 0.25]} for i in range(2)],
+            "usage": {"prompt_tokens": 11, "total_tokens": 11}}))
+        pipeline.record(admission, asyncio.run(pipeline.execute(admission)))
+
+    finished = spans.get_finished_spans()
+    generation_span = next(s for s in finished if s.name == "embeddings embed")
+    a = generation_span.attributes
+    assert (a["gen_ai.operation.name"], a["gen_ai.usage.input_tokens"]) == ("embeddings", 11)
+    assert "gen_ai.request.max_tokens" not in a
+    asked = a["gen_ai.input.messages"]
+    assert "Write to" in asked and "second" in asked and "alice@example.com" not in asked
+    assert [s.name for s in finished if s.parent] == ["embeddings e5"]

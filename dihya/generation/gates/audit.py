@@ -2,7 +2,8 @@
 
 `AuditGate` runs last, inside the recording transaction, after the attempts were written, so
 the event and the generation commit together. The subject is the pseudonym of the `user` the
-client sent, never the string itself. Prompts and answers go into the event only when
+client sent, never the string itself. Prompts (messages, or the inputs of an embeddings call)
+and answers (an embeddings call's is its shape, never vectors) go into the event only when
 DIHYA_AUDIT_CONTENT is on, redacted, and they are erased with the person.
 """
 
@@ -14,6 +15,7 @@ from django.conf import settings
 
 from audit import log
 from dihya.gateway.models import Attempt, Generation
+from dihya.generation import records
 from dihya.generation.gates import Gate
 from dihya.lib.pseudonyms import pseudonym
 
@@ -51,11 +53,13 @@ class AuditGate(Gate):
         status = g.status if usage is not None or g.status != Generation.Status.SUCCEEDED \
             else Generation.Status.CANCELLED
         details: dict[str, object] = {"source": g.source}
+        if g.kind != Generation.Kind.CHAT:
+            details["kind"] = g.kind
         if g.error_code:
             details["error"] = g.error_code
         if settings.DIHYA_AUDIT_CONTENT:
             # Tool arguments and results are content too: redacted alike (audit.log.record).
-            details["prompt"] = [m.get("content", "") for m in g.request.get("messages", [])]
+            details["prompt"] = records.prompt_of(g.request)
             if called := [c for m in g.request.get("messages", [])
                           for c in m.get("tool_calls", ())]:
                 details["prompt_tool_calls"] = called

@@ -17,25 +17,31 @@ from dihya.config import recorder as config_audit
 DEMO = Path(config.__file__).with_name("demo.yaml")
 
 
-def demo_document(engine_port: int) -> dict:
+def demo_document(engine_port: int, embed_port: int = 8082) -> dict:
     document = config.load_yaml(DEMO.read_text(encoding="utf-8"))
+    ports = {"llama-local": engine_port, "smollm2-embed": embed_port}
     for engine in document["engines"]:
-        if engine["name"] == "llama-local":
-            engine["base_url"] = f"http://127.0.0.1:{engine_port}/v1"
+        if engine["name"] in ports:
+            engine["base_url"] = f"http://127.0.0.1:{ports[engine['name']]}/v1"
     return document
 
 
 class Command(BaseCommand):
-    help = "Seed the demo engines, route `default`, client `demo-app` and an admin login."
+    help = ("Seed the demo engines, routes `default` and `embed`, client `demo-app` and an "
+            "admin login.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--engine-port", type=int, default=8081,
                             help="Port of the local engine (serve_local_engine --port).")
+        parser.add_argument("--embed-port", type=int, default=8082,
+                            help="Port of the local embedding engine (serve_local_engine "
+                                 "--embeddings --port).")
 
-    def handle(self, *args: object, engine_port: int, **options: object) -> None:
+    def handle(self, *args: object, engine_port: int, embed_port: int = 8082,
+               **options: object) -> None:
         try:
             with config_audit.acting_as(f"demo ({config_audit.os_user()})"):
-                changes = config.apply(demo_document(engine_port))
+                changes = config.apply(demo_document(engine_port, embed_port))
         except config.ConfigError as exc:
             raise CommandError("the demo configuration was rejected:\n  "
                                + "\n  ".join(exc.problems)) from exc
