@@ -188,6 +188,12 @@ class Runner:
                 raise ProviderError(Failure.BAD_RESPONSE,
                                     f"{len(answer.vectors)} vectors for {len(request.inputs)} "
                                     "inputs")
+            if request.dimensions and any(len(v) != want for v in answer.vectors):
+                # It ignores `dimensions` (llama.cpp does): the engine is fine, the request not
+                # for it — next engine, nothing told to its breaker.
+                raise ProviderError(Failure.UNSUPPORTED,
+                                    f"ignores dimensions: answered vectors of "
+                                    f"{answer.dimension} dimensions, not {want}")
             if want and any(len(v) != want for v in answer.vectors):
                 raise ProviderError(Failure.BAD_RESPONSE,
                                     f"answered vectors of {answer.dimension} dimensions; the "

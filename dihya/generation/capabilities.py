@@ -76,6 +76,10 @@ def refusal(failed: RunFailed, request: Request) -> Refusal:
         # The route embeds, but no engine of it takes token arrays (Ollama, Mistral).
         return Refusal(400, "unsupported_parameter", "No engine of the route can serve this "
                        f"request (token arrays in `input`?): {failed}", param="input")
+    if isinstance(request, EmbeddingRequest) and request.dimensions and any(
+            a.detail.startswith("ignores dimensions") for a in failed.attempts):
+        return Refusal(400, "unsupported_parameter", "No engine of the route can answer "
+                       f"{request.dimensions} dimensions: {failed}", param="dimensions")
     missing = sorted(request.needs - {"chat"})
     param = param_of(missing[0], request) if missing else None
     return Refusal(400, "unsupported_parameter",

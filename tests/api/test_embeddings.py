@@ -250,6 +250,17 @@ def test_a_call_asking_its_own_dimensions_pins_nothing(api, embed, fake, make_ke
     assert Route.objects.get(name="embed").embedding_dimension is None
 
 
+def test_dimensions_no_engine_honours_are_refused_by_name(api, embed, fake, make_key):
+    fake.reply(embedding_answer(VECTORS[:1]))  # 3 floats, whatever was asked (llama.cpp)
+
+    answer = post(api, make_key(routes=["embed"]), input="a", dimensions=2)
+
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["param"]) == ("unsupported_parameter", "dimensions")
+    assert Attempt.objects.get().outcome == "unsupported"
+
+
 def test_quota_is_charged_the_reported_prompt_tokens_priced_as_input(api, embed, fake,
                                                                     make_key):
     key = make_key("billing", routes=["embed"])

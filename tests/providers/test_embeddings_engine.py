@@ -73,15 +73,16 @@ def test_a_text_and_its_tokens_are_one_vector_in_a_mixed_list(embedding_engine):
     assert cosine(cat, from_text) < 0.999
 
 
-def test_llama_cpp_ignores_dimensions_so_the_runner_fails_the_attempt(embedding_engine):
+def test_llama_cpp_ignores_dimensions_so_the_runner_refuses_its_answer(embedding_engine):
     """llama.cpp answers the model's width whatever `dimensions` says: handing that to a
-    client that asked for 64 would corrupt its index, so it is a failed attempt."""
+    client that asked for 64 would corrupt its index, so the engine cannot serve the call
+    (unsupported: the API answers 400 naming `dimensions`)."""
     with pytest.raises(RunFailed) as failed:
         loop.run(Runner().embed(route(embedding_engine),
                                 EmbeddingRequest(("hello",), dimensions=64)))
 
     attempt = failed.value.attempts[0]
-    assert attempt.outcome == "bad_response"
+    assert failed.value.code == "unsupported_parameter" and attempt.outcome == "unsupported"
     assert f"answered vectors of {embedding_engine.dimension} dimensions" in attempt.detail
 
 

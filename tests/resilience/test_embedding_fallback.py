@@ -92,7 +92,8 @@ def test_an_answer_of_another_dimension_than_the_pin_fails_and_the_next_serves()
 
 @respx.mock
 def test_the_dimension_a_client_asks_for_is_the_one_checked():
-    """llama.cpp ignores `dimensions`: its full-width answer is refused, not handed over."""
+    """llama.cpp ignores `dimensions`: its full-width answer is refused, not handed over, and
+    the engine is not blamed (unsupported: its breaker hears nothing)."""
     respx.post("http://a/v1/embeddings").mock(return_value=vectors(576))
     respx.post("http://b/v1/embeddings").mock(return_value=vectors(64))
 
@@ -101,7 +102,9 @@ def test_the_dimension_a_client_asks_for_is_the_one_checked():
         EmbeddingRequest(TWO.inputs, dimensions=64)))
 
     assert result.engine.name == "b"
-    assert outcomes(result.attempts) == [("a", "bad_response"), ("b", "ok")]
+    assert outcomes(result.attempts) == [("a", "unsupported"), ("b", "ok")]
+    assert result.attempts[0].detail == ("ignores dimensions: answered vectors of 576 "
+                                         "dimensions, not 64")
 
 
 @respx.mock
