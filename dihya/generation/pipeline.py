@@ -31,7 +31,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dihya.gateway.models import Attempt, Generation
-from dihya.generation import capabilities, embeddings, gates, hops, identity, records, requests
+from dihya.generation import (
+    capabilities,
+    embeddings,
+    gates,
+    hops,
+    identity,
+    recorder,
+    records,
+    requests,
+)
 from dihya.generation.admission import Admission, Caller
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import Body, ChatBody, EmbeddingBody
@@ -211,22 +220,33 @@ async def execute(admission: Admission) -> Outcome:
         return failed
 
 
-def record(admission: Admission, outcome: Outcome) -> bool:
+def record(admission: Admission, outcome: Outcome, *, later: bool = False) -> bool:
     """Store how `execute` went; raise the client's Refusal if no engine answered. Returns
-    whether this run's end was written (False: it was overtaken, see `_finish`)."""
+    whether this run's end was written (False: it was overtaken, see `_finish`; `later`: see
+    `_finish`)."""
     if isinstance(outcome, RunFailed):
-        finish_failed(admission, outcome.attempts, outcome.code, str(outcome))
+        finish_failed(admission, outcome.attempts, outcome.code, str(outcome), later=later)
         raise refusal_for(outcome, admission.request)
     if isinstance(outcome, EmbedResult):
         e = outcome.embeddings
         written = finish_succeeded(admission, outcome.attempts, records.vectors_summary(e), "",
-                                   e.usage, outcome.engine.id, outcome.engine.name)
-        embeddings.learn_dimension(admission, e)
+                                   e.usage, outcome.engine.id, outcome.engine.name, later=later)
+        embeddings.learn_dimension(admission, e)  # `ended` keeps this off the event loop
         return written
     c = outcome.completion
     return finish_succeeded(admission, outcome.attempts, c.text, c.finish_reason, c.usage,
                             outcome.engine.id, outcome.engine.name,
-                            tool_calls=records.calls_record(c.tool_calls))
+                            tool_calls=records.calls_record(c.tool_calls), later=later)
+
+
+async def ended(finish: Any, *args: Any, inline: bool = False, **kwargs: Any) -> Any:
+    """Record an API call's end (`finish` is `record`, `finish_succeeded` or `finish_failed`):
+    handed to this process's batched recorder at once, with no hop and no statement on the
+    request's path (DIHYA_RECORDER = "batched"), or written on a database thread (`inline`, or
+    DIHYA_RECORDER = "inline")."""
+    if recorder.batched() and not inline:
+        return finish(*args, later=True, **kwargs)
+    return await hops.db(finish)(*args, **kwargs)
 
 
 async def _run(admission: Admission) -> Outcome:
@@ -236,7 +256,9 @@ async def _run(admission: Admission) -> Outcome:
     except asyncio.CancelledError:
         await client_gone(admission)
         raise
-    await hops.db(record)(admission, outcome)
+    # An embedding route's first answer may pin its dimension (a statement): written inline.
+    await ended(record, admission, outcome, inline=isinstance(outcome, EmbedResult)
+                and admission.route.embedding_dimension is None)
     return outcome
 
 
@@ -273,7 +295,7 @@ async def stream(admission: Admission) -> Streaming:
         await client_gone(admission)
         raise
     except RunFailed as failed:
-        await hops.db(finish_failed)(admission, failed.attempts, failed.code, str(failed))
+        await ended(finish_failed, admission, failed.attempts, failed.code, str(failed))
         raise refusal_for(failed, admission.request) from None
     admission.notes["attempts"] = started.attempts  # what the answer's headers account for
 
@@ -307,18 +329,18 @@ async def stream(admission: Admission) -> Streaming:
         finally:
             if completed:
                 run.stream_ended(started, None)
-                await hops.db(finish_succeeded)(
-                    admission, started.attempts, "".join(parts), finish_reason,
+                await ended(
+                    finish_succeeded, admission, started.attempts, "".join(parts), finish_reason,
                     usage or Usage(0, 0), started.engine.id, started.engine.name,
                     tool_calls=calls.record())
             elif error is not None:
                 run.stream_ended(started, error)
-                await hops.db(finish_failed)(
-                    admission, started.attempts, "engine_failed_mid_stream",
+                await ended(
+                    finish_failed, admission, started.attempts, "engine_failed_mid_stream",
                     f"{started.engine.name} failed after the stream began: {error}")
             else:  # the client went away: not the engine's fault
-                await hops.db(finish_failed)(
-                    admission, started.attempts, "client_disconnected",
+                await ended(
+                    finish_failed, admission, started.attempts, "client_disconnected",
                     "the client closed the connection before the end of the stream")
 
     return Streaming(engine=started.engine.name, deltas=relay())
@@ -329,8 +351,8 @@ async def client_gone(admission: Admission) -> None:
     cancelled): record that, so that the gates release what the call holds — its quota
     reservation, a half-open probe it took — now rather than when the reaper finds the row.
     Shielded: the cancellation that brought us here must not cut the recording short."""
-    await asyncio.shield(hops.db(finish_failed)(
-        admission, [], "client_disconnected",
+    await asyncio.shield(ended(
+        finish_failed, admission, [], "client_disconnected",
         "the client closed the connection before any engine answered"))
 
 
@@ -352,7 +374,8 @@ def refusal_for(failed: RunFailed, request: Request | None = None) -> Refusal:
 # --- recording -------------------------------------------------------------------------------
 def finish_succeeded(admission: Admission, attempts: list[AttemptRecord], text: str,
                      finish_reason: str, usage: Usage, engine_id: int, engine_name: str,
-                     tool_calls: list[dict[str, str]] | None = None) -> bool:
+                     tool_calls: list[dict[str, str]] | None = None, *,
+                     later: bool = False) -> bool:
     g = admission.generation
     g.status = Generation.Status.SUCCEEDED
     g.result = text
@@ -362,28 +385,36 @@ def finish_succeeded(admission: Admission, attempts: list[AttemptRecord], text: 
     g.completion_tokens = usage.completion_tokens
     g.engine_id = engine_id
     g.engine_name = engine_name
-    return _finish(admission, attempts, usage)
+    return _finish(admission, attempts, usage, later=later)
 
 
 def finish_failed(admission: Admission, attempts: list[AttemptRecord], code: str,
-                  message: str) -> bool:
+                  message: str, *, later: bool = False) -> bool:
     g = admission.generation
     g.status = Generation.Status.FAILED
     g.error_code = code
     g.error_message = message[:2000]
-    return _finish(admission, attempts, None)
+    return _finish(admission, attempts, None, later=later)
 
 
-def _finish(admission: Admission, attempts: list[AttemptRecord], usage: Usage | None) -> bool:
+def _finish(admission: Admission, attempts: list[AttemptRecord], usage: Usage | None, *,
+            later: bool = False) -> bool:
     """Write the end of this run, fenced: only if the row is still the run this process holds
     (running, with the delivery count it was claimed with). A run overtaken meanwhile — the
     reaper gave up on it, a consent withdrawal cancelled it, a re-delivered job runs again
     elsewhere — writes nothing of its own (no second end, no duplicate attempts); the gates
     are told it was overtaken, with what it used, so that a stream served after its row was
-    reaped is still charged. Returns whether this run's end was written."""
+    reaped is still charged. Returns whether this run's end was written.
+
+    `later`: hand the run to the batched recorder (`dihya.generation.recorder`), which writes
+    it the same way, fenced alike, a few milliseconds from now; True then (nobody on the API's
+    path acts on whether it was overtaken)."""
     g = admission.generation
     g.finished = timezone.now()
     admission.notes["attempts"] = attempts  # gates need not read back what is written here
+    if later:
+        recorder.submit(admission, attempts, usage)
+        return True
     with transaction.atomic():
         updated = Generation.objects.filter(
             pk=g.pk, status=Generation.Status.RUNNING, deliveries=g.deliveries).update(

@@ -6,7 +6,9 @@ it raises `dihya.generation.errors.Refusal` to refuse (nothing reaches an engine
 worker claims it for a queued job (a gate may still refuse then). `finish` runs inside the
 recording transaction with the real usage, or None when the generation failed or was
 cancelled; `overtaken` runs instead when the run lost its row meanwhile (reaped, cancelled,
-re-run elsewhere: `dihya.generation.pipeline._finish`). `refused` runs after a refusal's
+re-run elsewhere: `dihya.generation.pipeline._finish`). `finish_many` is `finish` for a batch of
+generations recorded in one transaction by the recorder (`dihya.generation.recorder`); a gate
+that can do a batch's work in fewer statements overrides it. `refused` runs after a refusal's
 rollback; `cancelled` when a queued job is cancelled before it ran. Gates keep no per-request
 state of their own: what they need later they find by the generation's id.
 
@@ -20,6 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from uuid import UUID
 
     from dihya.generation.admission import Admission
@@ -38,6 +41,11 @@ class Gate:
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
         return None
+
+    def finish_many(self, ended: Sequence[tuple[Admission, Usage | None]]) -> None:
+        """`finish` for each of a batch, in one transaction (the batched recorder's)."""
+        for admission, usage in ended:
+            self.finish(admission, usage)
 
     def overtaken(self, admission: Admission, usage: Usage | None) -> None:
         """The run ended after its row was taken over (reaped, cancelled, re-run): nothing

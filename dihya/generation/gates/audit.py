@@ -9,7 +9,7 @@ DIHYA_AUDIT_CONTENT is on, redacted, and they are erased with the person.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -20,6 +20,8 @@ from dihya.generation.gates import Gate
 from dihya.lib.pseudonyms import pseudonym
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dihya.generation.admission import Admission
     from dihya.generation.errors import Refusal
     from fallbacks.spec import Usage
@@ -42,36 +44,11 @@ class AuditGate(Gate):
                    route=g.route_name, status=refusal.code, details={"source": g.source})
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
-        g = admission.generation
-        if "attempts" in admission.notes:  # the pipeline hands over what it just wrote
-            done = [(a.engine, a.outcome, a.latency_ms) for a in admission.notes["attempts"]]
-        else:
-            done = list(Attempt.objects.filter(generation_id=g.pk).order_by("id")
-                        .values_list("engine_name", "outcome", "latency_ms"))
-        attempts = [{"engine": name, "outcome": outcome, "latency_ms": round(latency, 1)}
-                    for name, outcome, latency in done]
-        status = g.status if usage is not None or g.status != Generation.Status.SUCCEEDED \
-            else Generation.Status.CANCELLED
-        details: dict[str, object] = {"source": g.source}
-        if g.kind != Generation.Kind.CHAT:
-            details["kind"] = g.kind
-        if g.error_code:
-            details["error"] = g.error_code
-        if settings.DIHYA_AUDIT_CONTENT:
-            # Tool arguments and results are content too: redacted alike (audit.log.record).
-            details["prompt"] = records.prompt_of(g.request)
-            if called := [c for m in g.request.get("messages", [])
-                          for c in m.get("tool_calls", ())]:
-                details["prompt_tool_calls"] = called
-            details["answer"] = g.result
-            if g.tool_calls:
-                details["tool_calls"] = g.tool_calls
-        client = admission.caller.client
-        log.record("generation", subject=pseudonym(g.end_user) if g.end_user else "",
-                   actor=client.name if client else g.source, client=client.name if client else "",
-                   route=g.route_name, engine=g.engine_name, generation_id=g.pk,
-                   attempts=attempts, prompt_tokens=g.prompt_tokens,
-                   completion_tokens=g.completion_tokens, status=status, details=details)
+        log.record(**event_of(admission, usage))
+
+    def finish_many(self, ended: Sequence[tuple[Admission, Usage | None]]) -> None:
+        """A batch's events in its order, under one lock of the chain (`audit.log.record_many`)."""
+        log.record_many([event_of(admission, usage) for admission, usage in ended])
 
     def overtaken(self, admission: Admission, usage: Usage | None) -> None:
         """The generation's end was recorded already (by the reaper); a live call that was
@@ -86,3 +63,38 @@ class AuditGate(Gate):
                    engine=g.engine_name, generation_id=g.pk,
                    prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                    status="served_after_reaped", details={"source": g.source})
+
+
+def event_of(admission: Admission, usage: Usage | None) -> dict[str, Any]:
+    """The `generation` event of a finished generation: `audit.log.record`'s arguments."""
+    g = admission.generation
+    if "attempts" in admission.notes:  # the pipeline hands over what it just wrote
+        done = [(a.engine, a.outcome, a.latency_ms) for a in admission.notes["attempts"]]
+    else:
+        done = list(Attempt.objects.filter(generation_id=g.pk).order_by("id")
+                    .values_list("engine_name", "outcome", "latency_ms"))
+    attempts = [{"engine": name, "outcome": outcome, "latency_ms": round(latency, 1)}
+                for name, outcome, latency in done]
+    status = g.status if usage is not None or g.status != Generation.Status.SUCCEEDED \
+        else Generation.Status.CANCELLED
+    details: dict[str, object] = {"source": g.source}
+    if g.kind != Generation.Kind.CHAT:
+        details["kind"] = g.kind
+    if g.error_code:
+        details["error"] = g.error_code
+    if settings.DIHYA_AUDIT_CONTENT:
+        # Tool arguments and results are content too: redacted alike (audit.log.record).
+        details["prompt"] = records.prompt_of(g.request)
+        if called := [c for m in g.request.get("messages", [])
+                      for c in m.get("tool_calls", ())]:
+            details["prompt_tool_calls"] = called
+        details["answer"] = g.result
+        if g.tool_calls:
+            details["tool_calls"] = g.tool_calls
+    client = admission.caller.client
+    return {"kind": "generation", "subject": pseudonym(g.end_user) if g.end_user else "",
+            "actor": client.name if client else g.source,
+            "client": client.name if client else "", "route": g.route_name,
+            "engine": g.engine_name, "generation_id": g.pk, "attempts": attempts,
+            "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
+            "status": status, "details": details}

@@ -13,6 +13,8 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.db import transaction
+
 from dihya.gateway.models import Generation
 from dihya.generation.gates import Gate
 from dihya.observability import logs, metrics, timing, tracing
@@ -20,6 +22,8 @@ from quotas import plans
 from quotas.models import EnginePrice
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dihya.generation.admission import Admission
     from dihya.generation.errors import Refusal
     from fallbacks.spec import Usage
@@ -48,6 +52,18 @@ class ObservabilityGate(Gate):
         except Exception:  # observability must never fail the generation it observes
             log.exception("could not record generation %s for observability",
                           admission.generation.pk)
+
+    def finish_many(self, ended: Sequence[tuple[Admission, Usage | None]]) -> None:
+        """A batch is counted once it is committed: were it rolled back, the recorder writes
+        its generations again one by one (`dihya.generation.recorder`), and they would be
+        counted twice."""
+        batch = list(ended)
+
+        def count() -> None:
+            for admission, usage in batch:
+                self.finish(admission, usage)
+
+        transaction.on_commit(count)
 
 
 def recorded(admission: Admission, usage: Usage | None) -> None:

@@ -21,6 +21,7 @@ from dihya.generation.gates import Gate
 from quotas import ledger, plans, windows
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from uuid import UUID
 
     from dihya.generation.admission import Admission
@@ -51,16 +52,15 @@ class QuotaGate(Gate):
         admission.notes.setdefault("headers", {}).update(rate_limit_headers(standings, now))
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
-        g = admission.generation
-        if usage is None:
-            ledger.release(g.pk)
-            return
-        # An engine that reported no usage for a real answer: keep the conservative estimate.
-        answered = bool(g.result or g.tool_calls)
-        tokens = None if usage.total_tokens == 0 and answered else usage.total_tokens
-        ledger.settle(g.pk, tokens=tokens, cost=lambda: plans.real_cost(usage.prompt_tokens,
-                                                               usage.completion_tokens,
-                                                               g.engine_id))
+        closing = closing_of(admission, usage)
+        if closing.release:
+            ledger.release(closing.generation_id)
+        else:
+            ledger.settle(closing.generation_id, tokens=closing.tokens, cost=closing.cost)
+
+    def finish_many(self, ended: Sequence[tuple[Admission, Usage | None]]) -> None:
+        """A batch: its reservations closed in two statements, its counters moved once each."""
+        ledger.close_many([closing_of(admission, usage) for admission, usage in ended])
 
     def overtaken(self, admission: Admission, usage: Usage | None) -> None:
         """A live call (its client got the answer) that outlived its row: the reaper released
@@ -77,6 +77,19 @@ class QuotaGate(Gate):
     def cancelled(self, generation_id: UUID) -> None:
         """A queued job cancelled before it ran (by its client, or a consent withdrawal)."""
         ledger.release(generation_id)
+
+
+def closing_of(admission: Admission, usage: Usage | None) -> ledger.Closing:
+    """How a finished generation's reservation ends: released if it failed or was cancelled,
+    else settled to its real usage."""
+    g = admission.generation
+    if usage is None:
+        return ledger.Closing(g.pk, release=True)
+    # An engine that reported no usage for a real answer: keep the conservative estimate.
+    answered = bool(g.result or g.tool_calls)
+    tokens = None if usage.total_tokens == 0 and answered else usage.total_tokens
+    return ledger.Closing(g.pk, tokens=tokens, cost=lambda: plans.real_cost(
+        usage.prompt_tokens, usage.completion_tokens, g.engine_id))
 
 
 def rate_limit_headers(standings: list[ledger.Standing], now: dt.datetime) -> dict[str, str]:
