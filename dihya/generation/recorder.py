@@ -143,6 +143,7 @@ class Recorder:
                 batch, self.queue = self.queue[:limit], self.queue[limit:]
             try:
                 write(batch)
+                hops.tidy()  # the connection hygiene of a request's end (dihya.generation.hops)
             finally:
                 with self.cond:
                     self.settled += len(batch)
@@ -167,13 +168,12 @@ def flush(timeout: float = 30.0) -> bool:
 
 
 def write(batch: list[Ended]) -> None:
-    """Write a batch in one transaction; if that fails, each run in its own."""
+    """Write a batch in one transaction; if that fails, each run in its own. Never raises."""
     try:
         _write(batch, together=True)
     except Exception:
         log.exception("recorder: a batch of %d generations could not be written together; "
                       "writing them one by one", len(batch))
-        hops.tidy()
         for ended in batch:
             try:
                 _write([ended], together=False)
@@ -181,9 +181,6 @@ def write(batch: list[Ended]) -> None:
                 log.exception("recorder: generation %s could not be recorded; it stays running "
                               "and the reaper will close it as abandoned",
                               ended.admission.generation.pk)
-                hops.tidy()
-    finally:
-        hops.tidy()
 
 
 def _write(batch: list[Ended], *, together: bool) -> None:
