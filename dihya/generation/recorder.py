@@ -18,8 +18,9 @@ is told to the gates as `overtaken`, exactly as inline. A batch that fails is wr
 one run per transaction with the gates' single-run hooks, so one bad row loses nothing else;
 a run that cannot be written even alone is logged with its id and stays RUNNING, so the reaper
 closes it (docs/benchmarks-notes.md, "Durability of batched recording": the row written at
-admission is the intent). The queue is flushed on a normal exit (atexit: uvicorn returns from
-its loop after SIGTERM/SIGINT); only a process killed outright loses its queue, to the reaper.
+admission is the intent). The queue is written when the server shuts down (ASGI
+lifespan, `dihya.asgi`: uvicorn after SIGTERM or SIGINT) and at exit (atexit, for servers
+without lifespan); only a process killed outright loses its queue, to the reaper.
 
 This module must never run on a request's thread beyond `submit`, never call an engine, and
 never hold the chain's lock before the batch's other rows are written.
