@@ -1,4 +1,8 @@
-"""The quota step through the real pipeline: reserve at admission, settle at the end, 429s."""
+"""The quota step through the real pipeline: reserve at admission, settle at the end, 429s.
+
+Every test runs twice: with the end written inline, and written by the batched recorder's
+batch write (`recorder.write`, called at once here rather than on the recorder's thread), so
+that settlement through `ledger.close_many` is held to the same exact counts."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from django.contrib.auth import get_user_model
 
 from audit import consent
 from dihya.gateway.models import ApiClient, Generation
-from dihya.generation import pipeline
+from dihya.generation import pipeline, recorder
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
 from dihya.lib.pseudonyms import pseudonym
@@ -44,8 +48,16 @@ def used(subject: str, metric: str) -> int:
                                                                                   flat=True))
 
 
+@pytest.fixture(autouse=True, params=["inline", "batched"])
+def recording(request, settings, monkeypatch) -> str:
+    settings.DIHYA_RECORDER = request.param
+    monkeypatch.setattr(recorder.recorder, "submit", lambda ended: recorder.write([ended]))
+    return request.param
+
+
 def run(admission: pipeline.Admission) -> None:
-    pipeline.record(admission, asyncio.run(pipeline.execute(admission)))
+    pipeline.record(admission, asyncio.run(pipeline.execute(admission)),
+                    later=recorder.batched())
 
 
 def test_it_refuses_an_exhausted_client_with_a_429_and_calls_no_engine(route, client, make_plan):
