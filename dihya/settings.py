@@ -125,14 +125,18 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DIHYA_DB_THREADS = env.int("DIHYA_DB_THREADS", default=4)
 
 # How the end of an API call is written (dihya.generation.recorder): "batched" hands it to one
-# writer thread per process, which writes every DIHYA_RECORD_BATCH_MS the generations that
-# ended meanwhile in one transaction (at most DIHYA_RECORD_BATCH_MAX each), after the answer
-# has left; "inline" writes it on the request's path before answering. Tests write inline
-# (they read the rows right after a call), except the tests of the batched path.
+# writer thread per process, which writes the generations that ended meanwhile in one
+# transaction (at most DIHYA_RECORD_BATCH_MAX each), after the answer has left; "inline" writes
+# it on the request's path before answering. Tests write inline (they read the rows right
+# after a call), except the tests of the batched path. DIHYA_RECORD_BATCH_MS waits that long
+# after a batch's first run before writing it; 0 (the default) writes at once what has come,
+# and what ends during that write makes the next batch: under load the batches grow by
+# themselves, and a quiet process does not write in the middle of its next call (measured in
+# docs/benchmarks-notes.md: a 5 ms window doubled the latency at concurrency 1).
 DIHYA_RECORDER = env.str("DIHYA_RECORDER", default="inline" if TESTING else "batched")
 if DIHYA_RECORDER not in ("batched", "inline"):
     raise environ.ImproperlyConfigured("DIHYA_RECORDER must be 'batched' or 'inline'")
-DIHYA_RECORD_BATCH_MS = env.float("DIHYA_RECORD_BATCH_MS", default=5.0)
+DIHYA_RECORD_BATCH_MS = env.float("DIHYA_RECORD_BATCH_MS", default=0.0)
 DIHYA_RECORD_BATCH_MAX = env.int("DIHYA_RECORD_BATCH_MAX", default=200)
 if DIHYA_RECORD_BATCH_MS < 0 or DIHYA_RECORD_BATCH_MAX < 1:
     raise environ.ImproperlyConfigured(

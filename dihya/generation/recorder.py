@@ -3,8 +3,9 @@
 With DIHYA_RECORDER = "batched" (production's default), the API's paths (`pipeline.complete`,
 the end of a stream, a client gone) hand a finished run to this process's recorder and return
 at once: no thread hop and no statement on the request's path once the engine has answered.
-One writer thread waits DIHYA_RECORD_BATCH_MS after the first run of a batch (or until
-DIHYA_RECORD_BATCH_MAX have come) and writes them all in ONE transaction: the fenced
+One writer thread takes what has come (at most DIHYA_RECORD_BATCH_MAX; after waiting
+DIHYA_RECORD_BATCH_MS from the first, 0 by default: what ends during a write makes the next
+batch, so batches grow with the load) and writes them all in ONE transaction: the fenced
 generation updates, every attempt in one INSERT, the reservations settled or released in two
 statements with one UPDATE per counter row (`quotas.ledger.close_many`), the audit events
 under one lock of the chain (`audit.log.record_many`), then what the other gates do at the
