@@ -130,3 +130,34 @@ def test_it_writes_what_inline_recording_writes(api, engines, settings, monkeypa
     assert ("requests", "day", PLAIN + STREAMED) in batched["counters"]
     assert ("tokens", "minute", PLAIN * 10 + STREAMED * 9) in batched["counters"]
     assert audit_log.verify()[1] is None
+
+
+EMBEDDING = {"object": "list", "model": "e5",
+             "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -1.25, 3.0]}],
+             "usage": {"prompt_tokens": 4, "total_tokens": 4}}
+
+
+def test_embeddings_are_batched_once_their_route_knows_its_dimension(api, make_engine,
+                                                                    make_route, settings):
+    """An embedding route's first answer pins its dimension (a statement, so written inline:
+    the event loop may not touch the database); the calls after it go to the recorder."""
+    make_route("embed", make_engine("http://embed.test/v1", name="fake-embed", model="e5",
+                                    capabilities=["embeddings"]))
+    key = client_with_quota("embedder")
+    settings.DIHYA_RECORDER, settings.DIHYA_RECORD_BATCH_MS = "batched", 60_000
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="127.0.0.1").pass_through()
+        mock.post("http://embed.test/v1/embeddings").mock(httpx.Response(200, json=EMBEDDING))
+        answers = [httpx.post(api + "/v1/embeddings", headers={"Authorization": f"Bearer {key}"},
+                              json={"model": "embed", "input": "a"}, timeout=30)
+                   for _ in range(3)]
+    assert [a.status_code for a in answers] == [200] * 3, answers[0].text
+    assert Route.objects.get(name="embed").embedding_dimension == 3
+    statuses = sorted(Generation.objects.values_list("status", flat=True))
+    assert statuses == ["running", "running", "succeeded"]  # the first, inline; two queued
+
+    assert recorder.flush()
+    assert set(Generation.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert sorted(Counter.objects.filter(metric="tokens").values_list("used", flat=True)) \
+        == [12]
+    assert audit_log.verify()[1] is None
