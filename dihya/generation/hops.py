@@ -21,16 +21,17 @@ to survive between hops). Must never be used for code that needs the request's t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 
 from dihya.lib import memo
 
@@ -105,3 +106,22 @@ def tidy() -> None:
             conn.close()
         else:
             conn.errors_occurred = False
+
+
+_writer = threading.RLock()
+
+
+@contextlib.contextmanager
+def one_writer() -> Iterator[None]:
+    """Threads of this process take turns to write to SQLite, here, before asking SQLite.
+
+    SQLite has one writer at a time, and a connection that finds the write lock taken sleeps
+    and polls (1, 2, 5, 10… ms: its busy handler) however soon the lock is free: with
+    admissions and the recorder writing from several threads, those sleeps landed in the
+    calls' latency. A Python lock is handed over at once. Other processes still wait in
+    SQLite's busy handler. PostgreSQL locks rows, not the database: nothing to do there."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with _writer:
+        yield

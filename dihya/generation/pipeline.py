@@ -109,7 +109,7 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
     if dropped:
         admission.notes.setdefault("headers", {})["X-Dihya-Dropped-Params"] = ",".join(dropped)
     try:
-        with transaction.atomic():
+        with hops.one_writer(), transaction.atomic():
             for gate in gates.active():
                 gate.admit(admission)
             generation.save(force_insert=True)

@@ -186,7 +186,7 @@ def write(batch: list[Ended]) -> None:
 
 
 def _write(batch: list[Ended], *, together: bool) -> None:
-    with transaction.atomic():
+    with hops.one_writer(), transaction.atomic():
         mine, others = _fence(batch)
         _update(mine)
         Attempt.objects.bulk_create([
