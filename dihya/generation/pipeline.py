@@ -4,10 +4,10 @@ Chat completions and embeddings alike (`Request`): the same admission, gates and
 only the runner's verb differs (`run`/`start_stream` or `embed`).
 
 Views, the django-q2 task and the `generate` command all come through here; none of them
-re-implements a step. The database work of a request is done in two short synchronous
-transactions (`admit` before the engines are called, `finish` after), so an async view pays
-two thread hops, not one per query, and nothing holds a transaction open while an engine
-thinks.
+re-implements a step. The database work of a request is one short synchronous transaction
+before the engines are called (`admit`: one thread hop), and one after (`ending`), which the
+API hands to the batched recorder so that nothing is written on the call's path once the
+engine has answered; nothing holds a transaction open while an engine thinks.
 
 Gates (`dihya.generation.gates`) are where other apps plug in: each may refuse at admission
 and is told how the generation ended. The worker (`resume`) and the reaper (`abandon`) go
@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from dihya.gateway.models import Attempt, Generation
+from dihya.gateway.models import Generation
 from dihya.generation import (
     capabilities,
     embeddings,
@@ -42,12 +42,13 @@ from dihya.generation import (
     requests,
 )
 from dihya.generation.admission import Admission, Caller
+from dihya.generation.ending import finish_failed, finish_succeeded
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import Body, ChatBody, EmbeddingBody
 from fallbacks import breaker, catalog
 from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
-from fallbacks.runner import AttemptRecord, EmbedResult, RunFailed, Runner, RunResult
+from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult
 from fallbacks.spec import ChatRequest, Delta, EmbeddingRequest, Request, RouteSpec, Usage
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
     the end. Only if it is still the run the caller saw (running, same deliveries, started
     before `running_since`): a generation that finished meanwhile is left alone."""
     now = timezone.now()
-    with transaction.atomic():
+    with hops.one_writer(), transaction.atomic():
         if not Generation.objects.filter(
                 Q(heartbeat__isnull=True) | Q(heartbeat__lt=running_since),
                 pk=generation_id, status=Generation.Status.RUNNING, deliveries=deliveries,
@@ -222,8 +223,8 @@ async def execute(admission: Admission) -> Outcome:
 
 def record(admission: Admission, outcome: Outcome, *, later: bool = False) -> bool:
     """Store how `execute` went; raise the client's Refusal if no engine answered. Returns
-    whether this run's end was written (False: it was overtaken, see `_finish`; `later`: see
-    `_finish`)."""
+    whether this run's end was written (False: it was overtaken, see `ending.write_end`; `later`:
+    see the same)."""
     if isinstance(outcome, RunFailed):
         finish_failed(admission, outcome.attempts, outcome.code, str(outcome), later=later)
         raise refusal_for(outcome, admission.request)
@@ -369,76 +370,3 @@ def refusal_for(failed: RunFailed, request: Request | None = None) -> Refusal:
     if failed.code == "unsupported_parameter" and request is not None:
         return capabilities.refusal(failed, request)
     return Refusal(503, failed.code, str(failed), type_="service_unavailable")
-
-
-# --- recording -------------------------------------------------------------------------------
-def finish_succeeded(admission: Admission, attempts: list[AttemptRecord], text: str,
-                     finish_reason: str, usage: Usage, engine_id: int, engine_name: str,
-                     tool_calls: list[dict[str, str]] | None = None, *,
-                     later: bool = False) -> bool:
-    g = admission.generation
-    g.status = Generation.Status.SUCCEEDED
-    g.result = text
-    g.tool_calls = tool_calls or []
-    g.finish_reason = finish_reason[:32]  # the column; an engine may say anything
-    g.prompt_tokens = usage.prompt_tokens
-    g.completion_tokens = usage.completion_tokens
-    g.engine_id = engine_id
-    g.engine_name = engine_name
-    return _finish(admission, attempts, usage, later=later)
-
-
-def finish_failed(admission: Admission, attempts: list[AttemptRecord], code: str,
-                  message: str, *, later: bool = False) -> bool:
-    g = admission.generation
-    g.status = Generation.Status.FAILED
-    g.error_code = code
-    g.error_message = message[:2000]
-    return _finish(admission, attempts, None, later=later)
-
-
-def _finish(admission: Admission, attempts: list[AttemptRecord], usage: Usage | None, *,
-            later: bool = False) -> bool:
-    """Write the end of this run, fenced: only if the row is still the run this process holds
-    (running, with the delivery count it was claimed with). A run overtaken meanwhile — the
-    reaper gave up on it, a consent withdrawal cancelled it, a re-delivered job runs again
-    elsewhere — writes nothing of its own (no second end, no duplicate attempts); the gates
-    are told it was overtaken, with what it used, so that a stream served after its row was
-    reaped is still charged. Returns whether this run's end was written.
-
-    `later`: hand the run to the batched recorder (`dihya.generation.recorder`), which writes
-    it the same way, fenced alike, a few milliseconds from now; True then (nobody on the API's
-    path acts on whether it was overtaken)."""
-    g = admission.generation
-    g.finished = timezone.now()
-    admission.notes["attempts"] = attempts  # gates need not read back what is written here
-    if later:
-        recorder.submit(admission, attempts, usage)
-        return True
-    with transaction.atomic():
-        updated = Generation.objects.filter(
-            pk=g.pk, status=Generation.Status.RUNNING, deliveries=g.deliveries).update(
-            status=g.status, result=g.result, tool_calls=g.tool_calls,
-            finish_reason=g.finish_reason,
-            prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
-            engine_id=g.engine_id, engine_name=g.engine_name, error_code=g.error_code,
-            error_message=g.error_message, finished=g.finished)
-        if updated:
-            Attempt.objects.bulk_create(
-                Attempt(generation_id=g.pk, engine_id=a.engine_id or None,
-                        engine_name=a.engine, position=a.position, outcome=a.outcome,
-                        latency_ms=a.latency_ms, status_code=a.status_code, detail=a.detail,
-                        created=g.finished)
-                for a in attempts
-            )
-        for gate in gates.active():
-            if updated:
-                gate.finish(admission, usage)
-            else:
-                gate.overtaken(admission, usage)
-    # The line a recorded generation ends with, its metrics and spans: the observability gate
-    # (dihya/generation/gates/observability.py).
-    if not updated:
-        log.warning("generation %s: this run was overtaken (reaped, cancelled or re-run); its "
-                    "end (%s) is not written", g.pk, g.status)
-    return bool(updated)

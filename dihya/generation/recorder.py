@@ -10,7 +10,7 @@ generation updates, every attempt in one INSERT, the reservations settled or rel
 statements with one UPDATE per counter row (`quotas.ledger.close_many`), the audit events
 under one lock of the chain (`audit.log.record_many`), then what the other gates do at the
 end (breaker events and probe releases, latency samples; metrics and log lines once
-committed). The django-q2 worker and the reaper write inline (`pipeline._finish`): they are
+committed). The django-q2 worker and the reaper write inline (`ending.write_end`): they are
 off any request's path, and the worker needs to know at once whether its end was written.
 
 The fence is the inline one: a row is finished only if it is still RUNNING with the delivery
@@ -195,7 +195,7 @@ def _write(batch: list[Ended], *, together: bool) -> None:
                     latency_ms=a.latency_ms, status_code=a.status_code, detail=a.detail,
                     created=e.admission.generation.finished or timezone.now())
             for e in mine for a in e.attempts])
-        # Gate by gate, as `_finish` calls them, so the audit chain's lock is still the last.
+        # Gate by gate, as `write_end` calls them, so the audit chain's lock is still the last.
         for gate in gates.active():
             if together:
                 gate.finish_many([(e.admission, e.usage) for e in mine])
