@@ -76,7 +76,7 @@ MIDDLEWARE = [
 ]
 # API calls (/v1/, /api/v1/ but its docs) skip the console's middleware: see dihya/api/lane.py.
 DIHYA_API_MIDDLEWARE = ["dihya.observability.views.Overhead",  # X-Dihya-Overhead-Ms
-                        "django.middleware.security.SecurityMiddleware",
+                        "dihya.api.lane.Security",  # Django's, without its thread hops
                         "dihya.api.not_found.ApiErrorShape"]
 
 ROOT_URLCONF = "dihya.urls"
