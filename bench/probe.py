@@ -81,13 +81,14 @@ def fill(connection, n: int, engines: list[tuple[int, str]]) -> None:
             at = "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (i % 2592000) || ' seconds')"
             js = "'{}'"
         c.execute(
-            "INSERT INTO gateway_generation (id, source, end_user, route_name, status, stream, "
-            "request, result, finish_reason, prompt_tokens, completion_tokens, engine_id, "
-            "engine_name, error_code, error_message, callback_url, created, started, finished, "
-            f"deliveries) SELECT {uid}, 'chat', '', 'bench', CASE WHEN i % 20 = 0 THEN 'failed' "
-            f"ELSE 'succeeded' END, false, {js}, 'Hello', 'stop', 12, 7, "
+            "INSERT INTO gateway_generation (id, source, kind, end_user, route_name, status, "
+            "stream, request, result, tool_calls, finish_reason, prompt_tokens, "
+            "completion_tokens, engine_id, engine_name, error_code, error_message, callback_url, "
+            "created, started, finished, deliveries, trace_id) "
+            f"SELECT {uid}, 'chat', 'chat', '', 'bench', CASE WHEN i % 20 = 0 THEN 'failed' "
+            f"ELSE 'succeeded' END, false, {js}, 'Hello', {js.replace('{}', '[]')}, 'stop', 12, 7, "
             f"CASE WHEN i % 3 = 0 THEN {e2} ELSE {e1} END, "
-            f"CASE WHEN i % 3 = 0 THEN '{n2}' ELSE '{n1}' END, '', '', '', {at}, {at}, {at}, 1 "
+            f"CASE WHEN i % 3 = 0 THEN '{n2}' ELSE '{n1}' END, '', '', '', {at}, {at}, {at}, 1, '' "
             f"FROM ({seq}) q")
         c.execute(
             "INSERT INTO gateway_attempt (generation_id, engine_id, engine_name, position, "
