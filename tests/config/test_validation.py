@@ -52,6 +52,10 @@ CASES = [
     (document("{name: x, provider: openai, base_url: 'http://h.example', model: m, "
               "capabilities: [embedding]}"),
      "engines[1].capabilities[0]: Input should be"),
+    (document(clients="{name: app, drop_params: tools}"),
+     "clients[0].drop_params: Input should be a valid list"),
+    (document(clients="{name: app, drop_params: [[tools]]}"),
+     "clients[0].drop_params[0]: Input should be a valid string"),
     (document(routes="{name: r, engines: [good], strategy: random}"),
      "routes[0].strategy: unknown strategy 'random'"),
     (document(routes="{name: r, engines: [good, good]}"),
