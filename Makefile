@@ -52,7 +52,13 @@ tests/oidc/node_modules: tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund --silent
 	@touch $@
 
-test: $(VENV)/.installed-dev,local .env tests/oidc/node_modules
+# The real coding agents (Codex CLI, Claude Code) that tests/agents/ runs against a live Dihya;
+# both ship their native binary inside a platform package of the registry.
+tests/agents/node_modules: tests/agents/package-lock.json
+	cd tests/agents && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+test: $(VENV)/.installed-dev,local .env tests/oidc/node_modules tests/agents/node_modules
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev,local
