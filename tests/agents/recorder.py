@@ -6,7 +6,8 @@ Each request becomes one JSON line: method, path, query, headers (credentials re
 the JSON body. Answers are the smallest plausible ones of each dialect: OpenAI Responses for
 `/v1/responses`, Anthropic Messages for `/v1/messages`, chat completions for the rest. With
 `--tool NAME=JSON`, a first turn with no tool result in it is answered with that tool call,
-so the agent's next request shows how it sends a tool's output back.
+so the agent's next request shows how it sends a tool's output back. With `--upstream URL`
+it answers nothing itself: it relays to URL (a live Dihya) and writes down each answer too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import threading
 import time
 import urllib.parse
 from typing import Any
+
+import httpx
 
 SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"}
 
@@ -106,10 +109,23 @@ def messages_reply(body: dict[str, Any], tool: tuple[str, dict[str, Any]] | None
     ])
 
 
+def relay(upstream: str, method: str, target: str, headers: dict[str, str],
+          raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send the request on to `upstream` (e.g. a live Dihya) and read its whole answer."""
+    skip = {"host", "content-length", "accept-encoding", "connection"}
+    answer = httpx.request(method, upstream.rstrip("/") + target, content=raw or None,
+                           headers={k: v for k, v in headers.items() if k.lower() not in skip},
+                           timeout=120)
+    hop = {"content-length", "transfer-encoding", "connection", "content-encoding"}
+    return answer.status_code, {k: v for k, v in answer.headers.items()
+                                if k.lower() not in hop}, answer.content
+
+
 def serve(out_path: str, port: int = 0,
-          tools: dict[str, tuple[str, Any]] | None = None
-          ) -> http.server.ThreadingHTTPServer:
-    """`tools` maps a dialect ("responses", "messages") to the tool call of its first turn."""
+          tools: dict[str, tuple[str, Any]] | None = None,
+          upstream: str | None = None) -> http.server.ThreadingHTTPServer:
+    """`tools` maps a dialect ("responses", "messages") to the tool call of its first turn.
+    With `upstream`, requests go on to it and its answers are written down too."""
     lock = threading.Lock()
     tools = tools or {}
 
@@ -123,14 +139,23 @@ def serve(out_path: str, port: int = 0,
                 body: Any = json.loads(raw) if raw else None
             except ValueError:
                 body = {"_raw": raw[:2000].decode(errors="replace")}
+            seen: dict[str, Any] = {"t": time.time(), "method": self.command,
+                                    "path": url.path, "query": url.query,
+                                    "headers": redact(dict(self.headers)), "body": body}
+            status = 200
+            if upstream:
+                status, headers, data = relay(upstream, self.command, self.path,
+                                              dict(self.headers), raw)
+                seen["answer"] = {"status": status, "headers": headers,
+                                  "body": data[:20000].decode(errors="replace")}
+            else:
+                kind, data = self.answer(url.path, body if isinstance(body, dict) else {})
+                headers = {"content-type": kind}
             with lock, open(out_path, "a") as out:
-                out.write(json.dumps({"t": time.time(), "method": self.command,
-                                      "path": url.path, "query": url.query,
-                                      "headers": redact(dict(self.headers)),
-                                      "body": body}) + "\n")
-            kind, data = self.answer(url.path, body if isinstance(body, dict) else {})
-            self.send_response(200)
-            self.send_header("content-type", kind)
+                out.write(json.dumps(seen) + "\n")
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("content-length", str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
@@ -165,6 +190,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--upstream", help="relay to this base URL (e.g. a live Dihya) and "
+                        "write its answers down too, instead of answering")
     parser.add_argument("--tool", action="append", default=[],
                         help="DIALECT:NAME=JSON, e.g. messages:Bash={\"command\": \"ls\"}")
     args = parser.parse_args()
@@ -173,7 +200,7 @@ def main() -> None:
         dialect, rest = spec.split(":", 1)
         name, arguments = rest.split("=", 1)
         tools[dialect] = (name, json.loads(arguments) if arguments[:1] in "{[" else arguments)
-    server = serve(args.out, args.port, tools)
+    server = serve(args.out, args.port, tools, args.upstream)
     print(server.server_address[1], flush=True)
     try:
         threading.Event().wait()
