@@ -27,8 +27,8 @@ router = Router(tags=["OpenAI-compatible"], auth=BearerKey())
 
 
 def answer_headers(admission: pipeline.Admission, engine: str) -> dict[str, str]:
-    """What every successful answer carries: gates' notes (rate limits…) and our two ids."""
-    headers = {str(k): str(v) for k, v in admission.notes.get("headers", {}).items()}
+    """What every successful answer carries: the guards' headers (rate limits…), our ids."""
+    headers = dict(admission.headers)
     headers["X-Dihya-Generation"] = str(admission.generation.pk)
     headers["X-Dihya-Engine"] = engine
     return headers

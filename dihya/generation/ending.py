@@ -60,7 +60,7 @@ def write_end(admission: Admission, attempts: list[AttemptRecord], usage: Usage 
     path acts on whether it was overtaken)."""
     g = admission.generation
     g.finished = timezone.now()
-    admission.notes["attempts"] = attempts  # gates need not read back what is written here
+    admission.attempts = attempts  # gates need not read back what is written here
     if later:
         recorder.submit(admission, attempts, usage)
         return True

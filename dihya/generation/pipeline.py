@@ -108,7 +108,7 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
                           include_usage=isinstance(body, ChatBody) and bool(
                               body.stream_options and body.stream_options.include_usage))
     if dropped:
-        admission.notes.setdefault("headers", {})["X-Dihya-Dropped-Params"] = ",".join(dropped)
+        admission.headers["X-Dihya-Dropped-Params"] = ",".join(dropped)
     try:
         with hops.one_writer(), transaction.atomic():
             for gate in gates.active():
@@ -298,7 +298,7 @@ async def stream(admission: Admission) -> Streaming:
     except RunFailed as failed:
         await ended(finish_failed, admission, failed.attempts, failed.code, str(failed))
         raise refusal_for(failed, admission.request) from None
-    admission.notes["attempts"] = started.attempts  # what the answer's headers account for
+    admission.attempts = started.attempts  # what the answer's headers account for
 
     async def relay() -> AsyncIterator[Delta]:
         parts: list[str] = []

@@ -84,7 +84,7 @@ def test_it_refuses_an_exhausted_client_with_a_429_and_calls_no_engine(route, cl
     assert r.headers["x-ratelimit-remaining-requests"] == "0"
     assert Generation.objects.count() == 2
 
-    headers = first.notes["headers"]
+    headers = first.headers
     assert headers["x-ratelimit-limit-requests"] == "2"
     assert headers["x-ratelimit-remaining-requests"] == "1"
     assert headers["x-ratelimit-reset-requests"].endswith("s")
@@ -178,7 +178,7 @@ def test_it_refuses_a_job_at_submission(route, client, make_plan):
 def test_it_counts_nothing_for_callers_without_a_plan(route, client):
     admission = pipeline.admit(pipeline.Caller(client=client), body(user="dave"))
 
-    assert "headers" not in admission.notes or not admission.notes["headers"]
+    assert not admission.headers
     assert not Counter.objects.exists()
 
 
