@@ -5,9 +5,10 @@ only the runner's verb differs (`run`/`start_stream` or `embed`).
 
 Views, the django-q2 task and the `generate` command all come through here; none of them
 re-implements a step. The database work of a request is one short synchronous transaction
-before the engines are called (`admit`: one thread hop), and one after (`ending`), which the
-API hands to the batched recorder so that nothing is written on the call's path once the
-engine has answered; nothing holds a transaction open while an engine thinks.
+before the engines are called (`admit`: one thread hop), and one after, written by the one
+writer (`settle`) — handed to the batched recorder for the API's calls (`close`), so that
+nothing is written on the call's path once the engine has answered; nothing holds a
+transaction open while an engine thinks.
 
 Gates (`dihya.generation.gates`) are where other apps plug in: each may refuse at admission
 and is told how the generation ended. The worker (`resume`) and the reaper (`abandon`) go
@@ -34,15 +35,17 @@ from dihya.gateway.models import Generation
 from dihya.generation import (
     capabilities,
     embeddings,
+    ending,
     gates,
     hops,
     identity,
     recorder,
     records,
     requests,
+    settle,
 )
 from dihya.generation.admission import Admission, Caller
-from dihya.generation.ending import finish_failed, finish_succeeded
+from dihya.generation.ending import Outcome
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import Body, ChatBody, EmbeddingBody
 from fallbacks import breaker, catalog
@@ -55,10 +58,6 @@ log = logging.getLogger(__name__)
 
 
 __all__ = ["Admission", "Caller", "abandon", "admit", "complete", "embed", "resume", "stream"]
-
-#: How `execute` went: an answer (chat or embeddings), or no engine answered.
-Outcome = RunResult | EmbedResult | RunFailed
-
 
 def runner() -> Runner:
     return Runner(health=breaker.health(), deadline=settings.DIHYA_JOB_DEADLINE)
@@ -140,13 +139,13 @@ def resume(generation: Generation) -> Admission | None:
                           request=request_from_record(generation.request),
                           caller=Caller(client=generation.client, source=generation.source))
     if route is None:
-        finish_failed(admission, [], "model_not_found",
-                      f"route {generation.route_name!r} no longer exists")
+        settle.now(ending.failed(admission, [], "model_not_found",
+                                 f"route {generation.route_name!r} no longer exists"))
         return None
     try:
         _started(admission)
     except Refusal as refusal:  # e.g. consent withdrawn while the job waited
-        finish_failed(admission, [], refusal.code, refusal.message)
+        settle.now(ending.failed(admission, [], refusal.code, refusal.message))
         return None
     return admission
 
@@ -221,33 +220,25 @@ async def execute(admission: Admission) -> Outcome:
         return failed
 
 
-def record(admission: Admission, outcome: Outcome, *, later: bool = False) -> bool:
-    """Store how `execute` went; raise the client's Refusal if no engine answered. Returns
-    whether this run's end was written (False: it was overtaken, see `ending.write_end`; `later`:
-    see the same)."""
+def record(admission: Admission, outcome: Outcome) -> bool:
+    """Write how `execute` went at once (the worker's way); raise the client's Refusal if no
+    engine answered. Returns whether this run's end was written (False: it was overtaken)."""
+    written = settle.now(ending.end_of(admission, outcome))
     if isinstance(outcome, RunFailed):
-        finish_failed(admission, outcome.attempts, outcome.code, str(outcome), later=later)
         raise refusal_for(outcome, admission.request)
     if isinstance(outcome, EmbedResult):
-        e = outcome.embeddings
-        written = finish_succeeded(admission, outcome.attempts, records.vectors_summary(e), "",
-                                   e.usage, outcome.engine.id, outcome.engine.name, later=later)
-        embeddings.learn_dimension(admission, e)  # `ended` keeps this off the event loop
-        return written
-    c = outcome.completion
-    return finish_succeeded(admission, outcome.attempts, c.text, c.finish_reason, c.usage,
-                            outcome.engine.id, outcome.engine.name,
-                            tool_calls=records.calls_record(c.tool_calls), later=later)
+        embeddings.learn_dimension(admission, outcome.embeddings)
+    return written
 
 
-async def ended(finish: Any, *args: Any, inline: bool = False, **kwargs: Any) -> Any:
-    """Record an API call's end (`finish` is `record`, `finish_succeeded` or `finish_failed`):
-    handed to this process's batched recorder at once, with no hop and no statement on the
-    request's path (DIHYA_RECORDER = "batched"), or written on a database thread (`inline`, or
-    DIHYA_RECORDER = "inline")."""
-    if recorder.batched() and not inline:
-        return finish(*args, later=True, **kwargs)
-    return await hops.db(finish)(*args, **kwargs)
+async def close(ended: settle.Ended) -> None:
+    """An API call's end: handed to this process's recorder, with no hop and no statement on
+    the request's path (DIHYA_RECORDER = "batched"), or written at once on a database thread
+    ("inline"). Either way `settle` writes it."""
+    if recorder.batched():
+        recorder.submit(ended)
+    else:
+        await hops.db(settle.now)(ended)
 
 
 async def _run(admission: Admission) -> Outcome:
@@ -257,23 +248,27 @@ async def _run(admission: Admission) -> Outcome:
     except asyncio.CancelledError:
         await client_gone(admission)
         raise
-    # An embedding route's first answer may pin its dimension (a statement): written inline.
-    await ended(record, admission, outcome, inline=isinstance(outcome, EmbedResult)
-                and admission.route.embedding_dimension is None)
+    if isinstance(outcome, EmbedResult) and admission.route.embedding_dimension is None:
+        # The route's first answer pins its dimension (a statement): written at once.
+        await hops.db(record)(admission, outcome)
+        return outcome
+    await close(ending.end_of(admission, outcome))
+    if isinstance(outcome, RunFailed):
+        raise refusal_for(outcome, admission.request)
     return outcome
 
 
 async def complete(admission: Admission) -> RunResult:
     """Run a non-streamed chat completion and record it; raise Refusal if no engine answered."""
     outcome = await _run(admission)
-    assert isinstance(outcome, RunResult)  # record() raised otherwise
+    assert isinstance(outcome, RunResult)  # _run raised otherwise
     return outcome
 
 
 async def embed(admission: Admission) -> EmbedResult:
     """Run an embeddings call and record it; raise Refusal if no engine answered."""
     outcome = await _run(admission)
-    assert isinstance(outcome, EmbedResult)  # record() raised otherwise
+    assert isinstance(outcome, EmbedResult)  # _run raised otherwise
     return outcome
 
 
@@ -296,7 +291,7 @@ async def stream(admission: Admission) -> Streaming:
         await client_gone(admission)
         raise
     except RunFailed as failed:
-        await ended(finish_failed, admission, failed.attempts, failed.code, str(failed))
+        await close(ending.failed(admission, failed.attempts, failed.code, str(failed)))
         raise refusal_for(failed, admission.request) from None
     admission.attempts = started.attempts  # what the answer's headers account for
 
@@ -330,19 +325,19 @@ async def stream(admission: Admission) -> Streaming:
         finally:
             if completed:
                 run.stream_ended(started, None)
-                await ended(
-                    finish_succeeded, admission, started.attempts, "".join(parts), finish_reason,
+                await close(ending.succeeded(
+                    admission, started.attempts, "".join(parts), finish_reason,
                     usage or Usage(0, 0), started.engine.id, started.engine.name,
-                    tool_calls=calls.record())
+                    tool_calls=calls.record()))
             elif error is not None:
                 run.stream_ended(started, error)
-                await ended(
-                    finish_failed, admission, started.attempts, "engine_failed_mid_stream",
-                    f"{started.engine.name} failed after the stream began: {error}")
+                await close(ending.failed(
+                    admission, started.attempts, "engine_failed_mid_stream",
+                    f"{started.engine.name} failed after the stream began: {error}"))
             else:  # the client went away: not the engine's fault
-                await ended(
-                    finish_failed, admission, started.attempts, "client_disconnected",
-                    "the client closed the connection before the end of the stream")
+                await close(ending.failed(
+                    admission, started.attempts, "client_disconnected",
+                    "the client closed the connection before the end of the stream"))
 
     return Streaming(engine=started.engine.name, deltas=relay())
 
@@ -352,9 +347,9 @@ async def client_gone(admission: Admission) -> None:
     cancelled): record that, so that the gates release what the call holds — its quota
     reservation, a half-open probe it took — now rather than when the reaper finds the row.
     Shielded: the cancellation that brought us here must not cut the recording short."""
-    await asyncio.shield(ended(
-        finish_failed, admission, [], "client_disconnected",
-        "the client closed the connection before any engine answered"))
+    await asyncio.shield(close(ending.failed(
+        admission, [], "client_disconnected",
+        "the client closed the connection before any engine answered")))
 
 
 def heartbeat(generation_id: UUID) -> None:

@@ -15,10 +15,11 @@ from django.contrib.auth import get_user_model
 
 from audit import consent
 from dihya.gateway.models import ApiClient, Generation
-from dihya.generation import pipeline, recorder
+from dihya.generation import ending, pipeline, recorder, settle
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
 from dihya.lib.pseudonyms import pseudonym
+from fallbacks.runner import RunFailed
 from quotas.models import Assignment, Counter
 
 ENGINE = "http://engine.test/v1"
@@ -56,8 +57,16 @@ def recording(request, settings, monkeypatch) -> str:
 
 
 def run(admission: pipeline.Admission) -> None:
-    pipeline.record(admission, asyncio.run(pipeline.execute(admission)),
-                    later=recorder.batched())
+    """The end written as the API writes it — alone at once (inline) or handed to the
+    recorder (batched, written here at once as a batch) — by the same writer, `settle`."""
+    outcome = asyncio.run(pipeline.execute(admission))
+    ended = ending.end_of(admission, outcome)
+    if recorder.batched():
+        recorder.submit(ended)
+    else:
+        settle.now(ended)
+    if isinstance(outcome, RunFailed):
+        raise pipeline.refusal_for(outcome, admission.request)
 
 
 def test_it_refuses_an_exhausted_client_with_a_429_and_calls_no_engine(route, client, make_plan):
