@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from django.conf import settings
@@ -53,6 +53,9 @@ from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
 from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult
 from fallbacks.spec import ChatRequest, Delta, EmbeddingRequest, Request, RouteSpec, Usage
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,8 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
         kind=kind,
         client=caller.client,
         end_user=body.user or "",
-        user=identity.resolve(caller.client, body.user or ""),
+        # AUTH_USER_MODEL is Django's User; identity speaks of any user model.
+        user=cast("User | None", identity.resolve(caller.client, body.user or "")),
         route_id=route.id or None,  # 0: a one-engine route that exists only for this call
         route_name=route.name,
         status=Generation.Status.QUEUED if queued else Generation.Status.RUNNING,
