@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from ninja import Router
 
-from dihya.api import sse
 from dihya.api.auth import BearerKey, caller
+from dihya.api.dialects import openai_chat
 from dihya.api.schemas import ERRORS, ChatCompletion, Model, ModelList
 from dihya.gateway.models import Generation
 from dihya.generation import hops, pipeline
@@ -47,7 +47,7 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
     admission = await hops.db(admit_chat)(request.auth, body)  # type: ignore[attr-defined]
     if body.stream:
         streaming = await pipeline.stream(admission)
-        response = StreamingHttpResponse(sse.chunks(admission, streaming),
+        response = StreamingHttpResponse(openai_chat.chunks(admission, streaming),
                                          content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass chunks through as they come
@@ -55,7 +55,7 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
             response[name] = value
         return response
     result = await pipeline.complete(admission)
-    return JsonResponse(sse.completion(admission, result),
+    return JsonResponse(openai_chat.completion(admission, result),
                         headers=answer_headers(admission, result.engine.name))
 
 
