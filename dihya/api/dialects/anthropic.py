@@ -1,0 +1,364 @@
+"""Anthropic's Messages API at the edge: its request as a `ChatBody`, the pipeline's answer and
+refusals in its shapes. The stream is `anthropic_stream`.
+
+What is translated, dropped (and named) or refused is the table in docs/api.md. In short: the
+system prompt becomes a system message; `tool_use` blocks become the assistant's tool calls and
+`tool_result` blocks `tool` messages (placed first, as Anthropic requires them first in their
+message; an image in a result follows in a user message, as tool messages carry text only);
+earlier `thinking` blocks are stripped, never sent as content; `top_k` and server tools are
+left out and named in `X-Dihya-Dropped-Params` / `X-Dihya-Dropped-Tools`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pydantic
+from django.http import HttpRequest
+
+from dihya.api.dialects.anthropic_schema import (
+    DocumentBlock,
+    ImageBlock,
+    MessageIn,
+    MessagesBody,
+    MessagesInput,
+    RedactedThinkingBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+from dihya.generation.errors import Refusal
+from dihya.generation.pipeline import Admission
+from dihya.generation.requests import ChatBody
+from fallbacks.runner import RunResult
+from fallbacks.spec import Completion, ToolCall, Usage
+
+log = logging.getLogger(__name__)
+
+#: Anthropic's own tools carry a `type` (web_search_20250305, bash_20250124…); a client's
+#: tools carry none or "custom".
+CUSTOM_TOOL = (None, "custom")
+#: What a tool result's error flag becomes in the text the engine reads.
+TOOL_ERROR = "[tool error] "
+
+
+class CustomTool(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    type: str | None = None
+    name: str
+    description: str | None = None
+    input_schema: dict[str, Any]
+    strict: bool | None = None
+    # Harmless: how Anthropic's servers load and call tools; nothing for an engine.
+    cache_control: dict[str, Any] | None = None
+    allowed_callers: list[str] | None = None
+    defer_loading: bool | None = None
+    eager_input_streaming: bool | None = None
+    input_examples: list[Any] | None = None
+
+
+@dataclass
+class Translated:
+    """A Messages request as the pipeline takes it, and what the dialect left out."""
+
+    body: ChatBody
+    dropped_params: list[str] = field(default_factory=list)
+    dropped_tools: list[str] = field(default_factory=list)
+    thinking: bool = False  # the client asked for thinking blocks
+
+
+@dataclass
+class Chat:
+    """The chat body being built, with the Anthropic path each chat message came from."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
+
+    def add(self, message: dict[str, Any], origin: str) -> None:
+        self.messages.append(message)
+        self.origins.append(origin)
+
+
+def text_of(blocks: str | list[TextBlock]) -> str:
+    return blocks if isinstance(blocks, str) else "\n\n".join(b.text for b in blocks)
+
+
+def image_part(block: ImageBlock) -> dict[str, Any]:
+    source = block.source
+    url = source.url if source.type == "url" else f"data:{source.media_type};base64,{source.data}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def result_text(block: ToolResultBlock) -> str:
+    content = block.content or ""
+    text = content if isinstance(content, str) else "\n".join(
+        p.text for p in content if isinstance(p, TextBlock))
+    return TOOL_ERROR + text if block.is_error else text
+
+
+def user_turn(chat: Chat, message: MessageIn, where: str) -> None:
+    if isinstance(message.content, str):
+        chat.add({"role": "user", "content": message.content}, where)
+        return
+    parts: list[dict[str, Any]] = []
+    for j, block in enumerate(message.content):
+        if isinstance(block, ToolResultBlock):
+            chat.add({"role": "tool", "tool_call_id": block.tool_use_id,
+                      "content": result_text(block)}, f"{where}.content[{j}]")
+            if isinstance(block.content, list):
+                parts += [image_part(p) for p in block.content if isinstance(p, ImageBlock)]
+        elif isinstance(block, TextBlock):
+            parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock):
+            parts.append(image_part(block))
+        elif isinstance(block, DocumentBlock):
+            raise Refusal(400, "unsupported_parameter", "Document blocks are not supported: "
+                          "no engine here reads documents.", param=f"{where}.content[{j}]")
+        elif isinstance(block, ToolUseBlock):
+            raise Refusal(400, "invalid_request", "tool_use blocks belong to assistant "
+                          "messages.", param=f"{where}.content[{j}]")
+    if parts:
+        only_text = all(p["type"] == "text" for p in parts)
+        chat.add({"role": "user", "content": "\n\n".join(p["text"] for p in parts)
+                  if only_text else parts}, where)
+
+
+def system_turn(chat: Chat, message: MessageIn, where: str) -> None:
+    if not isinstance(message.content, str) and not all(
+            isinstance(b, TextBlock) for b in message.content):
+        raise Refusal(400, "invalid_request", "A system message carries text blocks only.",
+                      param=f"{where}.content")
+    chat.add({"role": "system", "content": text_of(message.content)},  # type: ignore[arg-type]
+             where)
+
+
+def assistant_turn(chat: Chat, message: MessageIn, where: str) -> None:
+    if isinstance(message.content, str):
+        chat.add({"role": "assistant", "content": message.content}, where)
+        return
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for j, block in enumerate(message.content):
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+        elif isinstance(block, ToolUseBlock):
+            calls.append({"id": block.id, "type": "function", "function": {
+                "name": block.name, "arguments": json.dumps(block.input, ensure_ascii=False)}})
+        elif not isinstance(block, ThinkingBlock | RedactedThinkingBlock):
+            raise Refusal(400, "invalid_request", f"{block.type} blocks belong to user "
+                          "messages.", param=f"{where}.content[{j}]")
+    if not texts and not calls:
+        return  # only thinking: nothing an engine should read
+    turn: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    if calls:
+        turn["tool_calls"] = calls
+    chat.add(turn, where)
+
+
+def tools_of(body: MessagesInput, translated: Translated) -> tuple[list[dict[str, Any]],
+                                                                    list[str]]:
+    tools: list[dict[str, Any]] = []
+    origins: list[str] = []
+    for i, raw in enumerate(body.tools or ()):
+        if raw.get("type") not in CUSTOM_TOOL:
+            translated.dropped_tools.append(str(raw.get("name") or raw.get("type")))
+            continue
+        try:
+            tool = CustomTool.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise Refusal(400, "invalid_request", f"Invalid value for tools[{i}].{where}: "
+                          f"{first['msg']}", param=f"tools[{i}].{where}") from None
+        function: dict[str, Any] = {"name": tool.name, "parameters": tool.input_schema}
+        if tool.description is not None:
+            function["description"] = tool.description
+        if tool.strict is not None:
+            function["strict"] = tool.strict
+        tools.append({"type": "function", "function": function})
+        origins.append(f"tools[{i}]")
+    return tools, origins
+
+
+def tool_choice_of(body: MessagesInput, chat: dict[str, Any]) -> None:
+    choice = body.tool_choice
+    if choice is None or not chat.get("tools"):
+        return
+    if choice.type == "tool":
+        if not choice.name:
+            raise Refusal(400, "invalid_request", "tool_choice of type `tool` names the tool.",
+                          param="tool_choice.name")
+        chat["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
+    else:
+        chat["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[choice.type]
+    if choice.disable_parallel_tool_use:
+        chat["parallel_tool_calls"] = False
+
+
+def to_chat(body: MessagesInput) -> Translated:
+    """The ChatBody a Messages request stands for. Raises Refusal with the dialect's paths."""
+    if body.mcp_servers or getattr(body, "container", None):
+        param = "mcp_servers" if body.mcp_servers else "container"
+        raise Refusal(400, "unsupported_parameter", f"{param!r} is not supported: this gateway "
+                      "runs no MCP connector or code container.", param=param)
+    translated = Translated(body=None)  # type: ignore[arg-type]  # set below
+    chat = Chat()
+    if body.system:
+        chat.add({"role": "system", "content": text_of(body.system)}, "system")
+    for i, message in enumerate(body.messages):
+        TURNS[message.role](chat, message, f"messages[{i}]")
+    wire: dict[str, Any] = {**(body.model_extra or {}), "model": body.model,
+                            "messages": chat.messages}
+    tools, tool_origins = tools_of(body, translated)
+    if tools:
+        wire["tools"] = tools
+    tool_choice_of(body, wire)
+    translated.thinking = body.thinking is not None and body.thinking.type != "disabled"
+    output = body.output_config.format if body.output_config else None
+    if output := output or body.output_format:
+        wire["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": "output", "schema": output.schema_}}
+    if body.output_config is not None and body.output_config.effort is not None:
+        translated.dropped_params.append("output_config.effort")
+    if isinstance(body, MessagesBody):
+        wire["max_tokens"] = body.max_tokens
+        wire["stream"] = body.stream
+        for name in ("temperature", "top_p"):
+            if getattr(body, name) is not None:
+                wire[name] = getattr(body, name)
+        if body.stop_sequences:
+            wire["stop"] = body.stop_sequences
+        if user := (body.metadata and body.metadata.user_id) or body.user_profile_id:
+            wire["user"] = user
+        if body.top_k is not None:
+            translated.dropped_params.append("top_k")
+    translated.body = validated(wire, chat.origins, tool_origins)
+    return translated
+
+
+TURNS = {"user": user_turn, "assistant": assistant_turn, "system": system_turn}
+
+#: A ChatBody field's name in Anthropic's request.
+PARAM = {"stop": "stop_sequences", "user": "metadata.user_id",
+         "response_format": "output_config.format"}
+
+
+def validated(wire: dict[str, Any], origins: list[str], tool_origins: list[str]) -> ChatBody:
+    try:
+        return ChatBody.model_validate(wire)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        loc = list(first["loc"])
+        param = str(loc[0]) if loc else None
+        if param == "messages" and len(loc) > 1 and isinstance(loc[1], int):
+            param = origins[loc[1]]
+        elif param == "tools" and len(loc) > 1 and isinstance(loc[1], int):
+            param = tool_origins[loc[1]]
+        param = PARAM.get(param or "", param)
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise Refusal(400, "invalid_request", f"Invalid value for {param}: {message}"
+                      if param else message, param=param) from None
+
+
+def note_drops(admission: Admission, translated: Translated) -> None:
+    """Name what the dialect left out in the answer's headers, beside the route's drops."""
+    headers = admission.notes.setdefault("headers", {})
+    if translated.dropped_params:
+        already = [p for p in headers.get("X-Dihya-Dropped-Params", "").split(",") if p]
+        headers["X-Dihya-Dropped-Params"] = ",".join(sorted({*already,
+                                                             *translated.dropped_params}))
+    if translated.dropped_tools:
+        headers["X-Dihya-Dropped-Tools"] = ",".join(translated.dropped_tools)
+
+
+# --- the answer ------------------------------------------------------------------------------
+def message_id(admission: Admission) -> str:
+    return "msg_" + admission.generation.pk.hex
+
+
+def stop_reason(finish_reason: str | None, tool_calls: bool) -> str:
+    """Chat's finish_reason as Anthropic's stop_reason. A stop sequence cannot be told from a
+    natural end (engines say `stop` for both): it is `end_turn`."""
+    if tool_calls and finish_reason in (None, "stop", "tool_calls", "function_call"):
+        return "tool_use"
+    return {"length": "max_tokens", "content_filter": "refusal"}.get(finish_reason or "",
+                                                                      "end_turn")
+
+
+def usage_of(usage: Usage) -> dict[str, int]:
+    return {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+
+
+def tool_input(call: ToolCall) -> dict[str, Any]:
+    """The arguments as the object Anthropic's `input` is; `{}` when the engine wrote none."""
+    try:
+        value = json.loads(call.arguments) if call.arguments.strip() else {}
+    except ValueError:
+        log.info("tool call %s: arguments are not JSON; answered as {}", call.id)
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def tool_id(admission: Admission, call_id: str | None, index: int) -> str:
+    return call_id or f"toolu_{admission.generation.pk.hex[:16]}{index}"
+
+
+def blocks_of(admission: Admission, c: Completion, *, thinking: bool) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if thinking and c.reasoning:
+        blocks.append({"type": "thinking", "thinking": c.reasoning, "signature": ""})
+    if c.text:
+        blocks.append({"type": "text", "text": c.text})
+    blocks += [{"type": "tool_use", "id": tool_id(admission, t.id, i), "name": t.name,
+                "input": tool_input(t)} for i, t in enumerate(c.tool_calls)]
+    return blocks
+
+
+def message(admission: Admission, result: RunResult, model: str, *,
+            thinking: bool) -> dict[str, Any]:
+    c = result.completion
+    return {"id": message_id(admission), "type": "message", "role": "assistant", "model": model,
+            "content": blocks_of(admission, c, thinking=thinking),
+            "stop_reason": stop_reason(c.finish_reason, bool(c.tool_calls)),
+            "stop_sequence": None, "usage": usage_of(c.usage)}
+
+
+# --- errors ----------------------------------------------------------------------------------
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+               403: "permission_error", 404: "not_found_error", 405: "invalid_request_error",
+               409: "invalid_request_error", 413: "request_too_large",
+               429: "rate_limit_error", 503: "overloaded_error", 529: "overloaded_error"}
+
+
+def speaks_anthropic(request: HttpRequest) -> bool:
+    """Errors of /v1/messages…, and of any /v1 call made by an Anthropic client (it sends
+    `anthropic-version`), are answered in Anthropic's shape."""
+    return request.path.startswith("/v1/messages") or (
+        request.path.startswith("/v1/") and "anthropic-version" in request.headers)
+
+
+def error_body(refusal: Refusal) -> dict[str, Any]:
+    """`{"type": "error", "error": {"type", "message"}}`, keeping our stable `code` and the
+    `param` at fault beside them (extra fields Anthropic's clients ignore)."""
+    return {"type": "error", "error": {
+        "type": ERROR_TYPES.get(refusal.status, "api_error"), "message": refusal.message,
+        "code": refusal.code, "param": refusal.param}}
+
+
+# --- models ----------------------------------------------------------------------------------
+def model_of(route: dict[str, Any]) -> dict[str, Any]:
+    created = datetime.fromtimestamp(int(route["created"]), tz=UTC)
+    return {"type": "model", "id": route["id"], "display_name": route["id"],
+            "created_at": created.isoformat().replace("+00:00", "Z")}
+
+
+def model_list(routes: list[dict[str, Any]]) -> dict[str, Any]:
+    data = [model_of(r) for r in routes]
+    return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None}
