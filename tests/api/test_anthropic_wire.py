@@ -241,3 +241,18 @@ def test_the_root_answers_a_head(api):
     response = httpx.head(api + "/")
 
     assert response.status_code == 200 and response.content == b""
+
+
+def test_output_config_format_is_structured_output_and_effort_is_named(
+        api, fake_engine, make_engine, make_route, make_key):  # noqa: F811
+    make_route("default", make_engine(fake_engine.url, capabilities=["chat", "json_schema"]))
+    fake_engine.reply(answer('{"city": "Paris"}'))
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+
+    response = httpx.post(api + "/v1/messages", timeout=30, headers={"x-api-key": make_key()},
+                          json={**ASK, "output_config": {"effort": "high", "format": {
+                              "type": "json_schema", "schema": schema}}})
+
+    assert response.json()["content"] == [{"type": "text", "text": '{"city": "Paris"}'}]
+    assert response.headers["X-Dihya-Dropped-Params"] == "output_config.effort"
+    assert fake_engine.requests[0]["response_format"]["json_schema"]["schema"] == schema
