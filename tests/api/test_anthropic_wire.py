@@ -145,12 +145,13 @@ def test_a_plain_answer_has_anthropics_shape(post, fake_engine):  # noqa: F811
 
 
 def test_what_no_engine_takes_is_left_out_and_named(post, fake_engine):  # noqa: F811
-    response = post({**ASK, "top_k": 5, "tools": [
+    response = post({**ASK, "top_k": 5, "context_management": {"edits": [
+        {"type": "clear_tool_uses_20250919"}]}, "tools": [
         WEATHER, {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
         {"type": "bash_20250124", "name": "bash"}]})
 
     assert response.status_code == 200
-    assert response.headers["X-Dihya-Dropped-Params"] == "top_k"
+    assert response.headers["X-Dihya-Dropped-Params"] == "context_management,top_k"
     assert response.headers["X-Dihya-Dropped-Tools"] == "web_search,bash"
     sent = fake_engine.requests[0]
     assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
@@ -256,3 +257,25 @@ def test_output_config_format_is_structured_output_and_effort_is_named(
     assert response.json()["content"] == [{"type": "text", "text": '{"city": "Paris"}'}]
     assert response.headers["X-Dihya-Dropped-Params"] == "output_config.effort"
     assert fake_engine.requests[0]["response_format"]["json_schema"]["schema"] == schema
+
+
+def test_parallel_tool_calls_are_one_block_each_in_order(post, fake_engine):  # noqa: F811
+    def call(index: int, **function: str) -> dict:
+        fragment: dict = {"index": index, "function": function}
+        if "name" in function:
+            fragment.update(id=f"call_{index}", type="function")
+        return chunk({"tool_calls": [fragment]})
+
+    fake_engine.reply(sse(call(0, name="get_weather", arguments='{"city": "Paris"}'),
+                          call(1, name="get_weather", arguments='{"city": '),
+                          call(1, arguments='"Oslo"}'), chunk({}, "tool_calls")))
+
+    events = events_of(post({**ASK, "stream": True, "tools": [WEATHER]}))
+
+    starts = [d for e, d in events if e == "content_block_start"]
+    assert [(s["index"], s["content_block"]["id"]) for s in starts] == [(0, "call_0"),
+                                                                         (1, "call_1")]
+    assert [(e, d.get("index")) for e, d in events if e.startswith("content_block")] == [
+        ("content_block_start", 0), ("content_block_delta", 0), ("content_block_stop", 0),
+        ("content_block_start", 1), ("content_block_delta", 1), ("content_block_delta", 1),
+        ("content_block_stop", 1)]

@@ -225,6 +225,8 @@ def to_chat(body: MessagesInput) -> Translated:
             "name": "output", "schema": output.schema_}}
     if body.output_config is not None and body.output_config.effort is not None:
         translated.dropped_params.append("output_config.effort")
+    if body.context_management:
+        translated.dropped_params.append("context_management")
     if isinstance(body, MessagesBody):
         wire["max_tokens"] = body.max_tokens
         wire["stream"] = body.stream

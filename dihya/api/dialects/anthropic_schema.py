@@ -151,6 +151,9 @@ class MessagesInput(BaseModel):
     output_format: OutputFormat | None = Field(None, description="The structured-outputs "
                                                "beta's spelling of `output_config.format`.")
     mcp_servers: list[Any] | None = Field(None, description="Refused unless empty.")
+    context_management: dict[str, Any] | None = Field(None, description=(
+        "Server-side clearing of old context: accepted and dropped (`X-Dihya-Dropped-Params`)"
+        "; the engine reads the whole history."))
     # Harmless: accepted, not forwarded.
     cache_control: dict[str, Any] | None = None
     speed: str | None = Field(None, max_length=32)
