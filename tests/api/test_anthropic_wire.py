@@ -279,3 +279,58 @@ def test_parallel_tool_calls_are_one_block_each_in_order(post, fake_engine):  # 
         ("content_block_start", 0), ("content_block_delta", 0), ("content_block_stop", 0),
         ("content_block_start", 1), ("content_block_delta", 1), ("content_block_delta", 1),
         ("content_block_stop", 1)]
+
+
+#: Claude Code 2.1.332's second request of a one-tool task, as captured (texts shortened):
+#: `POST /v1/messages?beta=true`, x-api-key, a system message inside `messages` with its own
+#: `output_config`, adaptive thinking, context_management, a deferred tool, 2020-12 schemas.
+CLAUDE_CODE_TURN = {
+    "model": "default", "max_tokens": 128000, "stream": True,
+    "system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.332;"},
+               {"type": "text", "text": "You are a Claude agent.",
+                "cache_control": {"type": "ephemeral"}}],
+    "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "<system-reminder>…"},
+                                     {"type": "text", "text": "Create done.txt containing hi"}]},
+        {"role": "system", "content": "# Environment\nLinux", "output_config": {
+            "effort": "medium"}},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash",
+                                           "input": {"command": "echo hi > done.txt"}}]},
+        {"role": "user", "content": [{"tool_use_id": "toolu_1", "type": "tool_result",
+                                      "content": "(Bash completed with no output)",
+                                      "is_error": False,
+                                      "cache_control": {"type": "ephemeral"}}]}],
+    "tools": [{"name": "Bash", "description": "Executes a bash command.", "input_schema": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+        "properties": {"command": {"type": "string"}}, "required": ["command"],
+        "additionalProperties": False}},
+        {"name": "DeferredToolPlaceholder", "description": "Reserved placeholder.",
+         "input_schema": {"type": "object", "properties": {}}, "defer_loading": True}],
+    "metadata": {"user_id": '{"device_id":"4fcc1dcc","account_uuid":"","session_id":"17b6"}'},
+    "thinking": {"type": "adaptive", "display": "omitted"},
+    "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+    "output_config": {"effort": "medium"},
+}
+
+
+def test_a_captured_claude_code_turn_is_served(api, fake_engine, make_engine,  # noqa: F811
+                                               make_route, make_key):
+    make_route("default", make_engine(fake_engine.url), max_tokens=128000)
+    fake_engine.reply(REASONING)
+
+    response = httpx.post(api + "/v1/messages?beta=true", json=CLAUDE_CODE_TURN, timeout=30,
+                          headers={"x-api-key": make_key(), "anthropic-version": "2023-06-01",
+                                   "anthropic-beta": "claude-code-20250219,"
+                                   "context-management-2025-06-27,effort-2025-11-24"})
+
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Dihya-Dropped-Params"] == "context_management,output_config.effort"
+    deltas = [d["delta"] for e, d in events_of(response) if e == "content_block_delta"]
+    assert deltas == [{"type": "text_delta", "text": "Hi"}]  # thinking display: omitted
+    sent = fake_engine.requests[0]
+    assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "tool"]
+    assert sent["messages"][0]["content"] == (
+        "x-anthropic-billing-header: cc_version=2.1.332;\n\nYou are a Claude agent."
+        "\n\n# Environment\nLinux")
+    assert [t["function"]["name"] for t in sent["tools"]] == ["Bash", "DeferredToolPlaceholder"]
+    assert sent["max_tokens"] == 128000

@@ -5,8 +5,9 @@ What is translated, dropped (and named) or refused is the table in docs/api.md. 
 system prompt becomes a system message; `tool_use` blocks become the assistant's tool calls and
 `tool_result` blocks `tool` messages (placed first, as Anthropic requires them first in their
 message; an image in a result follows in a user message, as tool messages carry text only);
-earlier `thinking` blocks are stripped, never sent as content; `top_k` and server tools are
-left out and named in `X-Dihya-Dropped-Params` / `X-Dihya-Dropped-Tools`.
+earlier `thinking` blocks are stripped, never sent as content; system messages join the system
+prompt at the top; `top_k` and server tools are left out and named in `X-Dihya-Dropped-Params`
+/ `X-Dihya-Dropped-Tools`.
 """
 
 from __future__ import annotations
@@ -129,12 +130,19 @@ def user_turn(chat: Chat, message: MessageIn, where: str) -> None:
 
 
 def system_turn(chat: Chat, message: MessageIn, where: str) -> None:
+    """A system message in the conversation (Claude Code sends its environment so) joins the
+    system prompt at the top: many engines' chat templates refuse a system message anywhere
+    else."""
     if not isinstance(message.content, str) and not all(
             isinstance(b, TextBlock) for b in message.content):
         raise Refusal(400, "invalid_request", "A system message carries text blocks only.",
                       param=f"{where}.content")
-    chat.add({"role": "system", "content": text_of(message.content)},  # type: ignore[arg-type]
-             where)
+    text = text_of(message.content)  # type: ignore[arg-type]
+    if chat.messages and chat.messages[0]["role"] == "system":
+        chat.messages[0]["content"] += "\n\n" + text
+    else:
+        chat.messages.insert(0, {"role": "system", "content": text})
+        chat.origins.insert(0, where)
 
 
 def assistant_turn(chat: Chat, message: MessageIn, where: str) -> None:
@@ -212,13 +220,22 @@ def to_chat(body: MessagesInput) -> Translated:
         chat.add({"role": "system", "content": text_of(body.system)}, "system")
     for i, message in enumerate(body.messages):
         TURNS[message.role](chat, message, f"messages[{i}]")
+        if message.output_config is not None:  # Claude Code's effort for this turn
+            if message.output_config.format is not None:
+                raise Refusal(400, "unsupported_parameter", "A structured output format is "
+                              "given for the whole request (output_config.format), not per "
+                              "message.", param=f"messages[{i}].output_config.format")
+            if message.output_config.effort is not None:
+                translated.dropped_params.append("output_config.effort")
     wire: dict[str, Any] = {**(body.model_extra or {}), "model": body.model,
                             "messages": chat.messages}
     tools, tool_origins = tools_of(body, translated)
     if tools:
         wire["tools"] = tools
     tool_choice_of(body, wire)
-    translated.thinking = body.thinking is not None and body.thinking.type != "disabled"
+    # Reasoning is answered as thinking blocks when asked for and not to be omitted.
+    translated.thinking = body.thinking is not None and body.thinking.type != "disabled" \
+        and body.thinking.display != "omitted"
     output = body.output_config.format if body.output_config else None
     if output := output or body.output_format:
         wire["response_format"] = {"type": "json_schema", "json_schema": {

@@ -97,6 +97,8 @@ class MessageIn(BaseModel):
     model_config = STRICT
     role: Literal["user", "assistant", "system"]
     content: str | list[ContentBlock]
+    output_config: OutputConfig | None = Field(None, description="Claude Code's per-turn "
+                                               "effort: accepted and dropped.")
 
 
 class ToolChoice(BaseModel):
@@ -130,6 +132,9 @@ class OutputConfig(BaseModel):
 class Metadata(BaseModel):
     model_config = STRICT
     user_id: str | None = Field(None, max_length=256, description="The person (`user`).")
+
+
+MessageIn.model_rebuild()
 
 
 class MessagesInput(BaseModel):
