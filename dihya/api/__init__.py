@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dihya.api import consents, embeddings, engines, jobs, messages, openai, people, quota
-from dihya.api.dialects import anthropic
+from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.generation.errors import Refusal
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from django.http.response import HttpResponseBase
 from ninja import Router
 
 from dihya.api.auth import BearerKey, caller
-from dihya.api.dialects import anthropic, anthropic_stream
+from dihya.api.dialects import anthropic, anthropic_answer, anthropic_stream
 from dihya.api.dialects.anthropic_schema import (
     ANTHROPIC_ERRORS,
     MessageOut,
@@ -53,8 +53,8 @@ async def messages(request: HttpRequest, body: MessagesBody) -> HttpResponseBase
             response[name] = value
         return response
     result = await pipeline.complete(admission)
-    return JsonResponse(anthropic.message(admission, result, body.model,
-                                          thinking=translated.thinking),
+    return JsonResponse(anthropic_answer.message(admission, result, body.model,
+                                                 thinking=translated.thinking),
                         headers=answer_headers(admission, result.engine.name))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dihya.api.dialects import anthropic
+from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.api.lane import is_api
 from dihya.generation.errors import Refusal
 

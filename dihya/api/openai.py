@@ -15,7 +15,7 @@ from ninja import Router
 
 from dihya.api import sse
 from dihya.api.auth import BearerKey, caller
-from dihya.api.dialects import anthropic
+from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.api.schemas import ERRORS, ChatCompletion, Model, ModelList
 from dihya.gateway.models import Generation
 from dihya.generation import hops, pipeline

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 
-from dihya.api.dialects import anthropic
+from dihya.api.dialects import anthropic_answer as answer
 from dihya.generation.pipeline import Admission, Streaming
 from fallbacks.spec import ChatRequest, ToolCallDelta, Usage
 
@@ -82,7 +82,7 @@ class Blocks:
                 call.pending += f.arguments
                 return []
             out += self.start(f"tool_use:{f.index}", {
-                "type": "tool_use", "id": anthropic.tool_id(self.admission, call.id, f.index),
+                "type": "tool_use", "id": answer.tool_id(self.admission, call.id, f.index),
                 "name": call.name, "input": {}})
             call.block = self.count - 1
             arguments, call.pending = call.pending + f.arguments, ""
@@ -105,9 +105,9 @@ async def events(admission: Admission, streaming: Streaming, model: str, *,
     assert isinstance(request, ChatRequest)
     estimate = request.prompt_chars // 4
     yield event("message_start", {"message": {
-        "id": anthropic.message_id(admission), "type": "message", "role": "assistant",
+        "id": answer.message_id(admission), "type": "message", "role": "assistant",
         "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
-        "usage": {**anthropic.usage_of(Usage(estimate, 0)), "output_tokens": 1}}})
+        "usage": {**answer.usage_of(Usage(estimate, 0)), "output_tokens": 1}}})
     yield event("ping", {})
     blocks = Blocks(admission)
     usage: Usage | None = None
@@ -145,7 +145,7 @@ async def events(admission: Admission, streaming: Streaming, model: str, *,
         yield chunk
     final = usage or Usage(estimate, 0)
     yield event("message_delta", {
-        "delta": {"stop_reason": anthropic.stop_reason(finish_reason, bool(blocks.calls)),
+        "delta": {"stop_reason": answer.stop_reason(finish_reason, bool(blocks.calls)),
                   "stop_sequence": None},
         "usage": {"input_tokens": final.prompt_tokens,
                   "output_tokens": final.completion_tokens}})
