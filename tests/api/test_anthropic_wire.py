@@ -231,6 +231,13 @@ def test_an_unknown_messages_path_is_a_not_found_error(post):
     assert response.json()["error"]["type"] == "not_found_error"
 
 
+def test_a_wrong_method_is_an_invalid_request_error(api):
+    response = httpx.get(api + "/v1/messages")
+
+    assert response.status_code == 405
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
 def test_x_api_key_opens_chat_completions_too(post):
     response = post({"model": "default", "messages": ASK["messages"]}, "/v1/chat/completions")
 
