@@ -26,7 +26,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dihya.api import consents, embeddings, engines, jobs, openai, people, quota
+from dihya.api import consents, embeddings, engines, jobs, messages, openai, people, quota
+from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.generation.errors import Refusal
 
 log = logging.getLogger(__name__)
@@ -35,16 +36,19 @@ api = NinjaAPI(
     title="Dihya API",
     version="1",
     description="OpenAI-compatible chat completions and embeddings with fallbacks across "
-    "engines, and a jobs "
-    "API run by workers. Authenticate with `Authorization: Bearer <key>` (keys come from "
-    "`python manage.py create_api_key CLIENT` or the admin). Errors are always "
-    '`{"error": {"message", "type", "param", "code"}}` with a stable `code`.',
+    "engines, Anthropic's Messages API (`/v1/messages`), and a jobs "
+    "API run by workers. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>` "
+    "(keys come from `python manage.py create_api_key CLIENT` or the admin). Errors are "
+    '`{"error": {"message", "type", "param", "code"}}` with a stable `code`; on /v1/messages '
+    '(and with an `anthropic-version` header) Anthropic\'s `{"type": "error", "error": '
+    '{"type", "message", "code", "param"}}`.',
     urls_namespace="dihya-api",
     openapi_url="/api/v1/openapi.json",
     docs_url="/api/v1/docs",
 )
 api.add_router("/v1/", openai.router)
 api.add_router("/v1/", embeddings.router)
+api.add_router("/v1/", messages.router)
 api.add_router("/api/v1/", jobs.router)
 api.add_router("/api/v1/", engines.router)
 api.add_router("/api/v1/", quota.router)
@@ -53,7 +57,10 @@ api.add_router("/api/v1/", people.router)
 
 
 def refused(request: HttpRequest, exc: Refusal) -> HttpResponse:
-    return JsonResponse(exc.body(), status=exc.status, headers=exc.headers)
+    # Anthropic's clients (/v1/messages…, or any call with `anthropic-version`) read errors in
+    # their own shape: the same refusal, status and stable code (dialects.anthropic).
+    body = anthropic.error_body(exc) if anthropic.speaks_anthropic(request) else exc.body()
+    return JsonResponse(body, status=exc.status, headers=exc.headers)
 
 
 def param_of(loc: tuple[Any, ...] | list[Any]) -> str | None:

@@ -14,6 +14,7 @@ from django.http.response import HttpResponseBase
 from ninja import Router
 
 from dihya.api.auth import BearerKey, caller
+from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.api.dialects import openai_chat
 from dihya.api.schemas import ERRORS, ChatCompletion, Model, ModelList
 from dihya.gateway.models import Generation
@@ -80,6 +81,8 @@ def routes_for(token: str, name: str | None = None) -> list[dict[str, object]]:
             "may use", operation_id="list_models")
 async def models(request: HttpRequest) -> HttpResponse:
     data = await hops.db(routes_for)(request.auth)  # type: ignore[attr-defined]
+    if "anthropic-version" in request.headers:  # an Anthropic client: its shape
+        return JsonResponse(anthropic.model_list(data))
     return JsonResponse({"object": "list", "data": data})
 
 
@@ -90,5 +93,7 @@ async def model(request: HttpRequest, model: str) -> HttpResponse:
     if not found:  # unknown, or not this key's: the same answer, so names cannot be probed
         raise Refusal(404, "model_not_found", f"The model (route) {model!r} does not exist.",
                       param="model")
+    if "anthropic-version" in request.headers:
+        return JsonResponse(anthropic.model_of(found[0]))
     return JsonResponse(found[0])
 

@@ -38,6 +38,7 @@ def sse(*chunks: dict[str, Any]) -> str:
 class FakeEngine:
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     replies: list[tuple[int, str, str]] = field(default_factory=list)
 
     def reply(self, body: dict[str, Any] | str, status: int = 200) -> None:
@@ -56,6 +57,7 @@ def fake_engine() -> Iterator[FakeEngine]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             engine.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+            engine.paths.append(self.path)
             status, kind, body = engine.replies.pop(0) if engine.replies else (
                 200, "application/json", json.dumps(answer()))
             data = body.encode()
