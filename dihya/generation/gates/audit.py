@@ -82,6 +82,8 @@ def event_of(admission: Admission, usage: Usage | None) -> dict[str, Any]:
         details["kind"] = g.kind
     if g.error_code:
         details["error"] = g.error_code
+    if dropped := admission.notes.get("dropped_tools"):  # hosted tools a Responses call named
+        details["dropped_tools"] = dropped
     if settings.DIHYA_AUDIT_CONTENT:
         # Tool arguments and results are content too: redacted alike (audit.log.record).
         details["prompt"] = records.prompt_of(g.request)
