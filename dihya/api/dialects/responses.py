@@ -74,6 +74,7 @@ class ResponsesBody(BaseModel):
     stream_options: dict[str, Any] | None = None
     background: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
+    client_metadata: dict[str, Any] | None = Field(None, description="Codex's: accepted.")
 
 
 @dataclass(frozen=True, slots=True)
