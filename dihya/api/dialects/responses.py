@@ -130,7 +130,7 @@ def to_chat(body: ResponsesBody, *, history: list[dict[str, Any]] | None = None,
     if body.background:
         raise refuse("background responses are not supported: send background: false and "
                      "wait for the answer (or stream it).", "background")
-    tools, dropped = ToolMap(), []
+    tools, dropped = ToolMap(), list[str]()
     functions: list[dict[str, Any]] = []
     for i, tool in enumerate(body.tools or ()):
         functions += tool_defs(tool, f"tools[{i}]", tools, dropped)
@@ -139,8 +139,8 @@ def to_chat(body: ResponsesBody, *, history: list[dict[str, Any]] | None = None,
     own = [stored_item(item, new_id) for item in own]
     for i, item in enumerate(own):
         if item.get("type") == "additional_tools":
-            for j, tool in enumerate(item.get("tools") or ()):
-                functions += tool_defs(tool, f"input[{i}].tools[{j}]", tools, dropped)
+            for j, extra in enumerate(item.get("tools") or ()):
+                functions += tool_defs(extra, f"input[{i}].tools[{j}]", tools, dropped)
     items = (history or []) + own
     origin = ["previous_response_id"] * len(history or []) + \
         [f"input[{i}]" for i in range(len(own))]
