@@ -13,14 +13,19 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from audit.models import AuditEvent
 from dihya.gateway.models import Generation
 from tests.api.fake_engine import (  # noqa: F401 - a fixture
     answer,
     call,
     call_stream,
+    chunk,
     fake_engine,
+    sse,
     text_stream,
+    usage_chunk,
 )
+from tests.conftest import wait_until
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -292,3 +297,27 @@ def test_it_ends_a_stream_cut_by_the_engine_with_failed(sdk, fake_engine):  # no
     assert events[-2].type == "error" and events[-2].code == "engine_failed_mid_stream"
     assert events[-1].type == "response.failed"
     assert events[-1].response.error.code == "engine_failed_mid_stream"
+
+
+def test_it_streams_the_engines_reasoning_as_a_reasoning_item(sdk, fake_engine):  # noqa: F811
+    fake_engine.reply(sse(chunk({"role": "assistant", "reasoning_content": "Think."}),
+                          chunk({"content": "Done."}), chunk({}, "stop"), usage_chunk()))
+
+    events = list(sdk.responses.create(model="default", input="Hello", stream=True))
+
+    assert [e.type for e in events][2:7] == [
+        "response.output_item.added", "response.reasoning_text.delta",
+        "response.reasoning_text.done", "response.output_item.done",
+        "response.output_item.added"]
+    final = events[-1].response
+    assert [i.type for i in final.output] == ["reasoning", "message"]
+    assert final.output[0].content[0].text == "Think." and final.output_text == "Done."
+
+
+def test_the_audit_event_names_the_hosted_tools_left_out(sdk, fake_engine):  # noqa: F811
+    sdk.responses.create(model="default", input="Hi", tools=[{"type": "web_search"}])
+
+    wait_until(lambda: AuditEvent.objects.filter(kind="generation").exists(),
+               what="the generation's audit event")
+    event = AuditEvent.objects.get(kind="generation")
+    assert event.details["dropped_tools"] == ["web_search"]
