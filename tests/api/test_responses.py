@@ -321,3 +321,32 @@ def test_the_audit_event_names_the_hosted_tools_left_out(sdk, fake_engine):  # n
                what="the generation's audit event")
     event = AuditEvent.objects.get(kind="generation")
     assert event.details["dropped_tools"] == ["web_search"]
+
+
+def test_an_image_a_tool_returns_follows_its_result_as_a_user_message(sdk, fake_engine):  # noqa: F811
+    sdk.responses.create(model="default", tools=[WEATHER], input=[
+        {"role": "user", "content": "Look at the map."},
+        {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": [
+            {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}]}])
+
+    sent = fake_engine.requests[0]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "user"]
+    assert sent[3]["content"] == [{"type": "image_url", "image_url": {
+        "url": "data:image/png;base64,iVBORw0KGgo="}}]
+
+
+@pytest.mark.engine
+def test_llama_answers_the_responses_api_plain_and_streamed(api, llama, make_engine,
+                                                            make_route, make_key):
+    make_route("default", make_engine(llama, name="llama"), max_tokens=16)
+    sdk = openai.OpenAI(base_url=api + "/v1", api_key=make_key(), max_retries=0, timeout=180)
+
+    done = sdk.responses.create(model="default", input="Say hi.", max_output_tokens=8,
+                                temperature=0)
+    events = list(sdk.responses.create(model="default", input="Say hi.", max_output_tokens=8,
+                                       temperature=0, stream=True))
+
+    assert done.output_text and done.usage.output_tokens > 0
+    assert events[-1].type in ("response.completed", "response.incomplete")
+    assert events[-1].response.output_text == done.output_text

@@ -327,8 +327,15 @@ def messages_of(item: Any, path: str, tools: ToolMap,
         if not item.get("call_id"):
             raise refuse("a call's output says which call it answers (call_id).",
                          f"{path}.call_id")
+        output = text_of(item.get("output", ""), f"{path}.output", images=True)
+        if isinstance(output, str):
+            return [{"role": "tool", "tool_call_id": item["call_id"], "content": output}]
+        # A tool message carries text only (Codex's view_image answers an image): the
+        # images follow in a user message, as the result's continuation.
+        text = "".join(p["text"] for p in output if p["type"] == "text")
         return [{"role": "tool", "tool_call_id": item["call_id"],
-                 "content": text_of(item.get("output", ""), f"{path}.output")}]
+                 "content": text or "(the result is the image in the next message)"},
+                {"role": "user", "content": [p for p in output if p["type"] != "text"]}]
     if kind in ("reasoning", "additional_tools", "compaction") or kind in HOSTED_CALLS:
         return []  # the model's notes, tools (hoisted above), hosted tools' records
     raise Refusal(400, "unsupported_parameter", f"Input items of type {kind!r} are not "
