@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from dihya.api.dialects.responses import CUSTOM_INPUT, ResponsesBody, Translation
+from dihya.api.dialects.responses import ResponsesBody, Translation
+from dihya.api.dialects.responses_tools import CUSTOM_INPUT
 from fallbacks.spec import Completion, ToolCall, Usage
 
 #: Why an answer is incomplete, by the engine's finish reason.
