@@ -25,6 +25,7 @@ from dihya.api.dialects.responses_tools import (
     CUSTOM_INPUT,
     HOSTED_CALLS,
     ToolMap,
+    listed,
     refuse,
     tool_choice_of,
     tool_defs,
@@ -98,7 +99,7 @@ def to_chat(body: ResponsesBody, *, history: list[dict[str, Any]] | None = None,
     own = [stored_item(item, new_id) for item in own]
     for i, item in enumerate(own):
         if item.get("type") == "additional_tools":
-            for j, extra in enumerate(item.get("tools") or ()):
+            for j, extra in enumerate(listed(item.get("tools"), f"input[{i}].tools")):
                 functions += tool_defs(extra, f"input[{i}].tools[{j}]", tools, dropped)
     items = (history or []) + own
     origin = ["previous_response_id"] * len(history or []) + \
@@ -133,7 +134,7 @@ def to_chat(body: ResponsesBody, *, history: list[dict[str, Any]] | None = None,
     if body.text and (fmt := body.text.get("format")):
         chat["response_format"] = response_format_of(fmt)
     if body.reasoning and (effort := body.reasoning.get("effort")):
-        if effort not in EFFORTS:
+        if not isinstance(effort, str) or effort not in EFFORTS:
             raise refuse(f"reasoning.effort {effort!r} is not one of {sorted(EFFORTS)}.",
                          "reasoning.effort")
         chat["reasoning_effort"] = EFFORTS[effort]
@@ -148,7 +149,7 @@ def stored_item(item: Any, new_id: Any) -> Any:
     """An input item as the conversation keeps it: with an id, a message's text as a part."""
     if not isinstance(item, dict) or new_id is None:
         return item
-    kind = item.get("type", "message")
+    kind = str(item.get("type", "message"))
     if kind == "message" and isinstance(item.get("content"), str):
         part = "output_text" if item.get("role") == "assistant" else "input_text"
         item = {**item, "type": "message", "content": [{"type": part,
@@ -179,7 +180,7 @@ def text_of(content: Any, path: str, *, images: bool = False) -> str | list[dict
         raise refuse("content is a string or a list of parts.", path)
     parts: list[dict[str, Any]] = []
     for j, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, dict) else None
+        kind = str(part.get("type")) if isinstance(part, dict) else None
         if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
             parts.append({"type": "text", "text": part.get("text", "")})
         elif kind == "refusal":
@@ -205,9 +206,9 @@ def messages_of(item: Any, path: str, tools: ToolMap,
     it (consecutive calls are one assistant turn), so it may add none."""
     if not isinstance(item, dict):
         raise refuse("an input item is an object.", path)
-    kind = item.get("type", "message")
+    kind = str(item.get("type", "message"))
     if kind == "message":
-        role = ROLES.get(item.get("role", ""))
+        role = ROLES.get(str(item.get("role", "")))
         if role is None:
             raise refuse("role is user, assistant, system or developer.", f"{path}.role")
         return [{"role": role, "content": text_of(item.get("content", ""), f"{path}.content",

@@ -67,17 +67,25 @@ def refuse(message: str, param: str) -> Refusal:
     return Refusal(400, "invalid_request", message, param=param)
 
 
+def listed(value: Any, path: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise refuse("a list of tools is expected.", path)
+    return value
+
+
 def tool_defs(tool: Any, path: str, tools: ToolMap, dropped: list[str],
               namespace: str | None = None) -> list[dict[str, Any]]:
     """The chat functions one tool of the request stands for (none for a hosted tool)."""
     if not isinstance(tool, dict):
         raise refuse("a tool is an object with a type.", path)
-    kind = tool.get("type")
+    kind = str(tool.get("type"))
     if kind in HOSTED_TOOLS:
         dropped.append(str(kind))
         return []
     if kind == "namespace":
-        inner = tool.get("tools") or []
+        inner = listed(tool.get("tools"), f"{path}.tools")
         return [d for j, t in enumerate(inner)
                 for d in tool_defs(t, f"{path}.tools[{j}]", tools, dropped,
                                    namespace=str(tool.get("name") or ""))]
@@ -95,8 +103,8 @@ def tool_defs(tool: Any, path: str, tools: ToolMap, dropped: list[str],
                                                   if v is not None}}]
     flat = tools.add(Named("custom", name, namespace))
     description = tool.get("description") or ""
-    fmt = tool.get("format") or {}
-    if fmt.get("type") == "grammar" and fmt.get("definition"):
+    fmt = tool.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "grammar" and fmt.get("definition"):
         description += (f"\n\nThe `{CUSTOM_INPUT}` argument is raw text following this "
                         f"{fmt.get('syntax', '')} grammar:\n{fmt['definition']}")
     return [{"type": "function", "function": {
@@ -112,7 +120,7 @@ def tool_choice_of(choice: str | dict[str, Any], tools: ToolMap) -> Any:
             raise refuse(f"tool_choice {choice!r} is not none, auto or required.",
                          "tool_choice")
         return choice
-    kind = choice.get("type")
+    kind = str(choice.get("type"))
     if kind in ("function", "custom") and choice.get("name"):
         flat = tools.flat_of(str(choice["name"]), choice.get("namespace"))
         return {"type": "function", "function": {"name": flat}}
