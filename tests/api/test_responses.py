@@ -350,3 +350,25 @@ def test_llama_answers_the_responses_api_plain_and_streamed(api, llama, make_eng
     assert done.output_text and done.usage.output_tokens > 0
     assert events[-1].type in ("response.completed", "response.incomplete")
     assert events[-1].response.output_text == done.output_text
+
+
+def test_it_names_the_responses_field_a_chat_limit_refuses(sdk):
+    with pytest.raises(openai.BadRequestError) as too_long:
+        sdk.responses.create(model="default", input="Hi", max_output_tokens=100_000)
+    with pytest.raises(openai.BadRequestError) as too_hot:
+        sdk.responses.create(model="default", input="Hi", temperature=3)
+
+    assert too_long.value.body["param"] == "max_output_tokens"
+    assert too_hot.value.body["param"] == "temperature"
+
+
+def test_it_needs_a_key_with_the_chat_scope(api, sdk, make_key):
+    jobs_only = openai.OpenAI(base_url=api + "/v1", max_retries=0, timeout=30,
+                              api_key=make_key("batch", scopes=frozenset({"jobs"})))
+
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        jobs_only.responses.create(model="default", input="Hi")
+    with pytest.raises(openai.PermissionDeniedError):
+        jobs_only.responses.retrieve("resp_x")
+
+    assert refused.value.body["code"] == "scope_not_allowed"
