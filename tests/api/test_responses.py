@@ -372,3 +372,24 @@ def test_it_needs_a_key_with_the_chat_scope(api, sdk, make_key):
         jobs_only.responses.retrieve("resp_x")
 
     assert refused.value.body["code"] == "scope_not_allowed"
+
+
+def test_langchain_on_the_responses_api_gets_a_tool_call(api, sdk, fake_engine, make_key):  # noqa: F811
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return "21 C"
+
+    fake_engine.reply(answer(None, tool_calls=[call("call_1", "get_weather",
+                                                    '{"city": "Paris"}')],
+                             finish_reason="tool_calls"))
+    chat = ChatOpenAI(base_url=api + "/v1", api_key=make_key(), model="default",
+                      use_responses_api=True, max_retries=0, timeout=30)
+
+    called = chat.bind_tools([get_weather]).invoke("Weather in Paris?")
+
+    assert called.tool_calls == [{"name": "get_weather", "args": {"city": "Paris"},
+                                  "id": "call_1", "type": "tool_call"}]
