@@ -288,6 +288,8 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
     "audit": env.int("DIHYA_RETAIN_AUDIT_DAYS", default=365),
     # django-axes' sign-in records (username, IP address, browser): long enough to see attacks.
     "sign_in": env.int("DIHYA_RETAIN_SIGN_IN_DAYS", default=30),
+    # Stored Responses API answers (`previous_response_id`, GET /v1/responses/{id}).
+    "response": env.int("DIHYA_RESPONSES_RETENTION_DAYS", default=30),
 }
 LOGIN_REDIRECT_URL = "/privacy/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

@@ -26,7 +26,17 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dihya.api import consents, embeddings, engines, jobs, messages, openai, people, quota
+from dihya.api import (
+    consents,
+    embeddings,
+    engines,
+    jobs,
+    messages,
+    openai,
+    people,
+    quota,
+    responses,
+)
 from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.generation.errors import Refusal
 
@@ -49,6 +59,7 @@ api = NinjaAPI(
 api.add_router("/v1/", openai.router)
 api.add_router("/v1/", embeddings.router)
 api.add_router("/v1/", messages.router)
+api.add_router("/v1/", responses.router)
 api.add_router("/api/v1/", jobs.router)
 api.add_router("/api/v1/", engines.router)
 api.add_router("/api/v1/", quota.router)

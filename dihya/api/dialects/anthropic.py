@@ -286,3 +286,4 @@ def note_drops(admission: Admission, translated: Translated) -> None:
                                                              *translated.dropped_params}))
     if translated.dropped_tools:
         headers["X-Dihya-Dropped-Tools"] = ",".join(translated.dropped_tools)
+        admission.dropped_tools = sorted(set(translated.dropped_tools))

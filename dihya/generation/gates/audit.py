@@ -82,6 +82,8 @@ def event_of(admission: Admission, usage: Usage | None) -> dict[str, Any]:
         details["kind"] = g.kind
     if g.error_code:
         details["error"] = g.error_code
+    if dropped := admission.dropped_tools:  # hosted tools a dialect left out
+        details["dropped_tools"] = dropped
     if settings.DIHYA_AUDIT_CONTENT:
         # Tool arguments and results are content too: redacted alike (audit.log.record).
         details["prompt"] = records.prompt_of(g.request)
