@@ -220,6 +220,8 @@ if TESTING:  # hashing real passwords dominates a test run; tests need no real s
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Times to the second in the console (Django's locales stop at the minute): dihya/formats/.
+FORMAT_MODULE_PATH = ["dihya.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -21,6 +21,7 @@ from typing import Any
 from django.db.models import Count, Q
 from django.db.models.functions import Trunc
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from dihya.gateway.models import ApiClient, Attempt, Generation
 from fallbacks import breaker_control, latency, slots
@@ -138,8 +139,12 @@ def recent_failures(limit: int = 8) -> list[Generation]:
 
 
 def engine_states() -> list[dict[str, Any]]:
-    """Every engine's breaker (state, since, last error, next probe) and last health probe."""
-    return breaker_control.snapshot()
+    """Every engine's breaker (state, since, last error, next probe) and last health probe.
+    The snapshot's times are ISO strings (the API's); `*_at` are the same as datetimes, for
+    the page to show in the local time zone with the date filter."""
+    return [state | {f"{key}_at": parse_datetime(state[key]) if state[key] else None
+                     for key in ("next_probe", "last_seen_up")}
+            for state in breaker_control.snapshot()]
 
 
 @dataclass(frozen=True)
