@@ -83,16 +83,36 @@ def totals(period: str, now: datetime | None = None) -> dict[str, Any]:
 
 
 def series(period: str, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Generations per bucket and status, oldest first, for the chart."""
+    """Generations per bucket and status, oldest first, for the chart: every bucket of the
+    period, the empty ones too, so that the chart's time axis runs evenly (a quiet hour is a
+    gap, not two bars side by side)."""
+    now = now or timezone.now()
     bucket = PERIODS[period][1]
     rows = (Generation.objects.filter(created__gte=since(period, now))
             .annotate(bucket=Trunc("created", bucket))
             .values("bucket", "status").annotate(n=Count("id")).order_by("bucket"))
-    merged: dict[datetime, dict[str, Any]] = {}
+    merged = {at: {"t": at.isoformat()} for at in buckets(period, now)}
     for row in rows:
         point = merged.setdefault(row["bucket"], {"t": row["bucket"].isoformat()})
         point[row["status"]] = row["n"]
-    return list(merged.values())
+    return [merged[at] for at in sorted(merged)]
+
+
+def buckets(period: str, now: datetime) -> list[datetime]:
+    """The starts of the period's buckets up to `now`, in the current time zone (as `Trunc`
+    makes them). Stepped in absolute time and truncated again, so that a change of daylight
+    saving time neither repeats nor skips a bucket (a day's step is 25 h, then back to 0:00)."""
+    size = PERIODS[period][1]
+    step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
+            "day": timedelta(hours=25)}[size]
+    drop = {"minute": {"second": 0}, "hour": {"minute": 0, "second": 0},
+            "day": {"hour": 0, "minute": 0, "second": 0}}[size]
+    at = timezone.localtime(since(period, now)).replace(microsecond=0, **drop)
+    found = []
+    while at <= now:
+        found.append(at)
+        at = timezone.localtime(at + step).replace(**drop)
+    return found
 
 
 def engines(period: str, now: datetime | None = None) -> list[EngineFigures]:
