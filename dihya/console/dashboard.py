@@ -105,14 +105,21 @@ def buckets(period: str, now: datetime) -> list[datetime]:
     size = PERIODS[period][1]
     step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
             "day": timedelta(hours=25)}[size]
-    drop = {"minute": {"second": 0}, "hour": {"minute": 0, "second": 0},
-            "day": {"hour": 0, "minute": 0, "second": 0}}[size]
-    at = timezone.localtime(since(period, now)).replace(microsecond=0, **drop)
+    at = start_of(since(period, now), size)
     found = []
     while at <= now:
         found.append(at)
-        at = timezone.localtime(at + step).replace(**drop)
+        at = start_of(at + step, size)
     return found
+
+
+def start_of(at: datetime, size: str) -> datetime:
+    """The start of the minute, hour or day `at` is in, in the current time zone."""
+    local = timezone.localtime(at).replace(second=0, microsecond=0)
+    if size == "minute":
+        return local
+    local = local.replace(minute=0)
+    return local if size == "hour" else local.replace(hour=0)
 
 
 def engines(period: str, now: datetime | None = None) -> list[EngineFigures]:
