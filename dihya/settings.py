@@ -198,6 +198,10 @@ DIHYA_OIDC_SUPERUSER_ROLE = env.str("DIHYA_OIDC_SUPERUSER_ROLE", default="")
 # Password sign-in for everyone (True), or for superusers only (False: the bootstrap admin;
 # everyone else signs in with the identity provider).
 DIHYA_PASSWORD_SIGN_IN = env.bool("DIHYA_PASSWORD_SIGN_IN", default=True)
+# Where `manage.py demo` keeps the random admin password it created (mode 0600), for the start
+# banner to show it again; removed once the password is changed. scripts/run-all.sh reads it.
+DIHYA_ADMIN_PASSWORD_FILE = env.str("DIHYA_ADMIN_PASSWORD_FILE",
+                                    default=str(BASE_DIR / "var" / "admin-password.txt"))
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "dihya.console.sso.PasswordBackend",
@@ -216,6 +220,8 @@ if TESTING:  # hashing real passwords dominates a test run; tests need no real s
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Times to the second in the console (Django's locales stop at the minute): dihya/formats/.
+FORMAT_MODULE_PATH = ["dihya.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
