@@ -40,6 +40,7 @@ from fallbacks.spec import (
 OK = "ok"
 NO_SLOT = "no_free_slot"
 UNSUPPORTED = Failure.UNSUPPORTED.value  # the engine lacks a capability the request needs
+BREAKER_SKIPS = frozenset({"circuit_open", "quota_cooldown"})  # Health.skip_reason's outcomes
 T = TypeVar("T")
 
 
@@ -84,14 +85,17 @@ class Forgetful:
 
 
 class RunFailed(Exception):
-    """No engine answered. `code` is what the client is told; `attempts` says why."""
+    """No engine answered. `code` is what the client is told; `attempts` says why;
+    `retry_at` (wall clock) is when the earliest engine its breaker kept out may be tried
+    again, if breakers kept any out (the client's Retry-After)."""
 
     def __init__(self, code: str, message: str, attempts: list[AttemptRecord],
-                 error: ProviderError | None = None) -> None:
+                 error: ProviderError | None = None, retry_at: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.attempts = attempts
         self.error = error
+        self.retry_at = retry_at
 
 
 @dataclass(slots=True)
@@ -276,7 +280,19 @@ class Runner:
                 return engine, value, attempts
         if attempts and all(a.outcome == UNSUPPORTED for a in attempts):
             raise RunFailed("unsupported_parameter", summary(route, attempts), attempts, last)
-        raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last)
+        raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last,
+                        retry_at=self._back_at(plan.engines, attempts))
+
+    def _back_at(self, engines: tuple[EngineSpec, ...] | list[EngineSpec],
+                 attempts: list[AttemptRecord]) -> float | None:
+        """The earliest time an engine skipped for its breaker may be tried again. Health
+        that cannot tell (no `back_at`) tells nothing."""
+        back_at = getattr(self.health, "back_at", None)
+        kept_out = {a.engine_id for a in attempts if a.outcome in BREAKER_SKIPS}
+        if back_at is None or not kept_out:
+            return None
+        times = [t for e in engines if e.id in kept_out and (t := back_at(e)) is not None]
+        return min(times, default=None)
 
     def _skip(self, engine: EngineSpec, position: int, attempts: list[AttemptRecord],
               needs: frozenset[str] = frozenset(), model: str | None = None) -> str | None:
