@@ -40,7 +40,6 @@ from fallbacks.spec import (
 OK = "ok"
 NO_SLOT = "no_free_slot"
 UNSUPPORTED = Failure.UNSUPPORTED.value  # the engine lacks a capability the request needs
-BREAKER_SKIPS = frozenset({"circuit_open", "quota_cooldown"})  # Health.skip_reason's outcomes
 T = TypeVar("T")
 
 
@@ -86,8 +85,8 @@ class Forgetful:
 
 class RunFailed(Exception):
     """No engine answered. `code` is what the client is told; `attempts` says why;
-    `retry_at` (wall clock) is when the earliest engine its breaker kept out may be tried
-    again, if breakers kept any out (the client's Retry-After)."""
+    `retry_at` (wall clock) is when the earliest engine may be tried again, when the
+    breakers know it (the client's Retry-After)."""
 
     def __init__(self, code: str, message: str, attempts: list[AttemptRecord],
                  error: ProviderError | None = None, retry_at: float | None = None) -> None:
@@ -285,14 +284,17 @@ class Runner:
 
     def _back_at(self, engines: tuple[EngineSpec, ...] | list[EngineSpec],
                  attempts: list[AttemptRecord]) -> float | None:
-        """The earliest time an engine skipped for its breaker may be tried again. Health
-        that cannot tell (no `back_at`) tells nothing."""
+        """When the earliest engine may be tried again, if every engine the request could use
+        is behind an open breaker that knows (a failure just now may have opened it). None
+        when one is not, or health cannot tell (no `back_at`): a retry may work at once."""
         back_at = getattr(self.health, "back_at", None)
-        kept_out = {a.engine_id for a in attempts if a.outcome in BREAKER_SKIPS}
-        if back_at is None or not kept_out:
+        usable = {a.engine_id for a in attempts if a.outcome != UNSUPPORTED}
+        if back_at is None or not usable:
             return None
-        times = [t for e in engines if e.id in kept_out and (t := back_at(e)) is not None]
-        return min(times, default=None)
+        times = [back_at(e) for e in engines if e.id in usable]
+        if any(t is None for t in times):
+            return None
+        return min(t for t in times if t is not None)
 
     def _skip(self, engine: EngineSpec, position: int, attempts: list[AttemptRecord],
               needs: frozenset[str] = frozenset(), model: str | None = None) -> str | None:
