@@ -3,6 +3,7 @@ resolved the same way every time, and listed in /v1/models."""
 
 from __future__ import annotations
 
+import anthropic
 import httpx
 import pytest
 from django.core.exceptions import ValidationError
@@ -120,3 +121,15 @@ def test_the_models_list_shows_aliases_and_lists_exact_ones_as_models(api, route
     one = httpx.get(api + "/v1/models/claude-opus-4-1", headers=auth).json()
     assert (one["id"], one["alias_of"]) == ("claude-opus-4-1", "default")
     assert httpx.get(api + "/v1/models/mistral-large", headers=auth).status_code == 404
+
+
+def test_claude_codes_default_model_and_max_tokens_reach_the_route(
+        api, route, make_key, fake_engine):  # noqa: F811
+    sdk = anthropic.Anthropic(base_url=api, api_key=make_key(), max_retries=0, timeout=30)
+
+    message = sdk.messages.create(model="claude-sonnet-4-5-20250929", max_tokens=32_000,
+                                  messages=[{"role": "user", "content": "hi"}])
+
+    assert message.content[0].text == "Hello"
+    assert fake_engine.requests[0]["max_tokens"] == 32_000
+    assert Generation.objects.get().route_name == "default"
