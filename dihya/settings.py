@@ -299,8 +299,11 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
 }
 LOGIN_REDIRECT_URL = "/privacy/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
-# Cap on max_tokens when a client sends none and the route sets none.
-DIHYA_DEFAULT_MAX_TOKENS = env.int("DIHYA_DEFAULT_MAX_TOKENS", default=512)
+# max_tokens for a request that sets none (never above its route's ceiling), and the ceiling of
+# a route that sets none: out of the box what coding agents send (Claude Code up to 32,000).
+# Quotas reserve a call's max_tokens until it is settled to its real use (docs/clients.md).
+DIHYA_DEFAULT_MAX_TOKENS = env.int("DIHYA_DEFAULT_MAX_TOKENS", default=4096)
+DIHYA_MAX_TOKENS_CEILING = env.int("DIHYA_MAX_TOKENS_CEILING", default=32768)
 # Largest request body the API parses, in bytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DIHYA_MAX_BODY_BYTES", default=1_000_000)
 # How long a web process remembers a verified API key (revocation still acts at once: see

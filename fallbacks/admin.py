@@ -173,8 +173,8 @@ class RouteEngineInline(SortableTabularInline):
 @admin.register(Route)
 class RouteAdmin(SortableAdminBase, admin.ModelAdmin):
     inlines = (RouteEngineInline,)
-    list_display = ("name", "fallback_order", "strategy", "max_tokens", "embedding_dimension",
-                    "description")
+    list_display = ("name", "fallback_order", "alias_list", "strategy", "max_tokens",
+                    "embedding_dimension", "description")
     list_filter = ("strategy",)
     search_fields = ("name", "description")
 
@@ -197,6 +197,10 @@ class RouteAdmin(SortableAdminBase, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Route]:
         steps = RouteEngine.objects.select_related("engine").order_by("position", "id")
         return super().get_queryset(request).prefetch_related(Prefetch("steps", queryset=steps))
+
+    @admin.display(description="aliases")
+    def alias_list(self, route: Route) -> str:
+        return ", ".join(map(str, route.aliases or ())) or "—"
 
     @admin.display(description="fallback order")
     def fallback_order(self, route: Route) -> str:

@@ -67,11 +67,20 @@ api.add_router("/api/v1/", consents.router)
 api.add_router("/api/v1/", people.router)
 
 
+#: 4xx answers a retry can fix: a timeout, a conflict, a rate limit. Any other 4xx tells the
+#: client's SDK not to retry (`x-should-retry: false`, which the openai and anthropic SDKs
+#: honour): the same request gets the same answer.
+RETRYABLE = frozenset({408, 409, 429})
+
+
 def refused(request: HttpRequest, exc: Refusal) -> HttpResponse:
     # Anthropic's clients (/v1/messages…, or any call with `anthropic-version`) read errors in
     # their own shape: the same refusal, status and stable code (dialects.anthropic).
     body = anthropic.error_body(exc) if anthropic.speaks_anthropic(request) else exc.body()
-    return JsonResponse(body, status=exc.status, headers=exc.headers)
+    headers = dict(exc.headers)
+    if 400 <= exc.status < 500 and exc.status not in RETRYABLE:
+        headers.setdefault("x-should-retry", "false")
+    return JsonResponse(body, status=exc.status, headers=headers)
 
 
 def param_of(loc: tuple[Any, ...] | list[Any]) -> str | None:

@@ -31,7 +31,8 @@ def rewrite(request: HttpRequest, response: HttpResponse) -> HttpResponse:
                           type_="invalid_request_error")
     body = anthropic.error_body(refusal) if anthropic.speaks_anthropic(request) \
         else refusal.body()
-    rewritten = JsonResponse(body, status=refusal.status)
+    rewritten = JsonResponse(body, status=refusal.status,
+                             headers={"x-should-retry": "false"})  # as dihya.api.refused
     if response.has_header("Allow"):
         rewritten["Allow"] = response["Allow"]
     return rewritten

@@ -21,6 +21,7 @@ from dihya.gateway.models import Generation
 from dihya.generation import hops, pipeline
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
+from fallbacks import aliases, catalog
 from fallbacks.models import Route, RouteEngine
 from fallbacks.spec import CAPABILITIES
 
@@ -62,19 +63,35 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
 
 def routes_for(token: str, name: str | None = None) -> list[dict[str, object]]:
     """The routes this key may use, each with what its enabled engines can do together
-    (`capabilities`, an extra field OpenAI's model object does not have)."""
+    (`capabilities`) and the other names it answers to (`aliases`): extra fields OpenAI's
+    model object does not have. Each exact alias is listed too, as a model of its own
+    (`alias_of` its route), for clients that check the list for the name they were told
+    to send; patterns are no names and are listed only in their route's `aliases`.
+    With `name`: that route, else the alias entry for `name` if it resolves to one."""
     allowed = caller(token, Generation.Source.CHAT).allowed_routes
     routes = Route.objects.order_by("name").prefetch_related(Prefetch(
         "steps", queryset=RouteEngine.objects.filter(engine__enabled=True)
         .select_related("engine")))
     if allowed is not None:
         routes = routes.filter(pk__in=allowed)
-    if name is not None:
-        routes = routes.filter(name=name)
-    return [{"id": route.name, "object": "model", "created": int(route.created.timestamp()),
-             "owned_by": "dihya", "capabilities": [c for c in CAPABILITIES if any(
-                 c in step.engine.capability_set() for step in route.steps.all())]}
-            for route in routes]
+    entries: list[dict[str, object]] = []
+    for route in routes:
+        listed = [a for a in route.aliases or () if isinstance(a, str)]
+        entry: dict[str, object] = {
+            "id": route.name, "object": "model", "created": int(route.created.timestamp()),
+            "owned_by": "dihya", "capabilities": [c for c in CAPABILITIES if any(
+                c in step.engine.capability_set() for step in route.steps.all())],
+            "aliases": listed}
+        entries.append(entry)
+        entries += [{**entry, "id": alias, "aliases": [], "alias_of": route.name}
+                    for alias in listed if not aliases.is_pattern(alias)]
+    if name is None:
+        return sorted(entries, key=lambda e: str(e["id"]))
+    if found := [e for e in entries if e["id"] == name and "alias_of" not in e]:
+        return found
+    spec = catalog.route_spec(name)  # an exact alias or a pattern: what a call would reach
+    return [{**e, "id": name, "aliases": [], "alias_of": e["id"]} for e in entries
+            if spec is not None and e["id"] == spec.name and "alias_of" not in e]
 
 
 @router.get("/models", response={200: ModelList, **ERRORS}, summary="List the routes this key "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -194,6 +195,9 @@ def route_for(generation: Generation) -> RouteSpec | None:
 
 
 def chat_request(body: ChatBody, route: RouteSpec) -> ChatRequest:
+    """The engines' request: max_tokens as asked, within the route's ceiling (a 400 naming the
+    param beyond it, never a silent cut), else the route's default for a request that sets
+    none."""
     asked = body.requested_max_tokens
     if asked is not None and asked > route.max_tokens:
         param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
@@ -201,7 +205,7 @@ def chat_request(body: ChatBody, route: RouteSpec) -> ChatRequest:
                       f"{param} is {asked}; route {route.name!r} allows at most "
                       f"{route.max_tokens}.",
                       param=param)
-    return records.request_of(body, asked or route.max_tokens)
+    return records.request_of(body, asked or route.default_max_tokens or route.max_tokens)
 
 
 def request_record(request: Request) -> dict[str, Any]:
@@ -368,4 +372,7 @@ def refusal_for(failed: RunFailed, request: Request | None = None) -> Refusal:
         return Refusal(400, "invalid_request", f"The engine rejected the request: {failed}")
     if failed.code == "unsupported_parameter" and request is not None:
         return capabilities.refusal(failed, request)
-    return Refusal(503, failed.code, str(failed), type_="service_unavailable")
+    headers = {}
+    if failed.retry_at is not None:  # the breakers know when an engine may be back
+        headers["Retry-After"] = str(max(1, math.ceil(failed.retry_at - time.time())))
+    return Refusal(503, failed.code, str(failed), type_="service_unavailable", headers=headers)
