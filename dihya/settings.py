@@ -300,10 +300,11 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
 LOGIN_REDIRECT_URL = "/privacy/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 # max_tokens for a request that sets none (never above its route's ceiling), and the ceiling of
-# a route that sets none: out of the box what coding agents send (Claude Code up to 32,000).
+# a route that sets none: out of the box what coding agents send (Claude Code 2.1 asks 128,000
+# for its default models, 64,000 on its non-streamed retry, 32,000 for older names).
 # Quotas reserve a call's max_tokens until it is settled to its real use (docs/clients.md).
 DIHYA_DEFAULT_MAX_TOKENS = env.int("DIHYA_DEFAULT_MAX_TOKENS", default=4096)
-DIHYA_MAX_TOKENS_CEILING = env.int("DIHYA_MAX_TOKENS_CEILING", default=32768)
+DIHYA_MAX_TOKENS_CEILING = env.int("DIHYA_MAX_TOKENS_CEILING", default=131072)
 # Largest request body the API parses, in bytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DIHYA_MAX_BODY_BYTES", default=1_000_000)
 # How long a web process remembers a verified API key (revocation still acts at once: see

@@ -1,5 +1,5 @@
 """max_tokens: the default a request without one gets is not the ceiling. Out of the box a
-route serves what coding agents send (Claude Code asks for up to 32,000 tokens) and a request
+route serves what coding agents send (Claude Code 2.1 asks for 128,000 tokens) and a request
 that sets none gets DIHYA_DEFAULT_MAX_TOKENS; a ceiling the admin set is still a clear 400."""
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ def key(api, fake_engine, make_engine, make_route, make_key):  # noqa: F811
 
 
 def test_a_route_without_a_ceiling_serves_what_claude_code_sends(api, key, fake_engine):  # noqa: F811
-    assert chat(api, key, max_tokens=32_000).status_code == 200
-    assert chat(api, key, max_completion_tokens=32_768).status_code == 200
-    assert [r["max_tokens"] for r in fake_engine.requests] == [32_000, 32_768]
+    assert chat(api, key, max_tokens=128_000).status_code == 200
+    assert chat(api, key, max_completion_tokens=131_072).status_code == 200
+    assert [r["max_tokens"] for r in fake_engine.requests] == [128_000, 131_072]
 
-    error = chat(api, key, max_tokens=32_769).json()["error"]
+    error = chat(api, key, max_tokens=131_073).json()["error"]
     assert (error["code"], error["param"]) == ("invalid_request", "max_tokens")
-    assert "allows at most 32768" in error["message"]
+    assert "allows at most 131072" in error["message"]
 
 
 def test_a_request_without_max_tokens_gets_the_default_not_the_ceiling(api, key, fake_engine):  # noqa: F811

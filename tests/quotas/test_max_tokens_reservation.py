@@ -1,5 +1,5 @@
 """What a coding agent's max_tokens does to token quotas: a call reserves its prompt estimate
-plus its max_tokens while it runs (32,000 for Claude Code), and is settled to what it used.
+plus its max_tokens while it runs (up to 128,000 for Claude Code), and is settled to what it used.
 A tight token limit therefore admits fewer agent calls at once than it could serve; each call's
 real use is what stays counted (docs/clients.md)."""
 
