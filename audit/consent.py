@@ -99,8 +99,11 @@ def grant(user: AbstractBaseUser, slug: str = GENERATION, *, how: str = Consent.
 
 
 def withdraw(user: AbstractBaseUser, slug: str = GENERATION, *,
-             how: str = Consent.How.PRIVACY_PAGE, actor: str = "", client: str = "") -> int:
-    """Withdraw every open grant of the purpose (any version). Takes effect at once."""
+             how: str = Consent.How.PRIVACY_PAGE, actor: str = "", client: str = "",
+             reason: str = "") -> int:
+    """Withdraw every open grant of the purpose (any version). Takes effect at once.
+    `reason` is why someone else did it for the person (an admin handling their request):
+    audited with the withdrawal."""
     with transaction.atomic():
         count = Consent.objects.filter(user=user, purpose__slug=slug,
                                        withdrawn_at__isnull=True).update(
@@ -110,8 +113,9 @@ def withdraw(user: AbstractBaseUser, slug: str = GENERATION, *,
             # chain's head last, as every transaction takes them: no deadlock with a
             # generation that settles its counters, then records its event.
             consent_withdrawn.send(sender=Consent, user=user, purpose=slug)
+            details = {"purpose": slug, "how": how} | ({"reason": reason} if reason else {})
             log.record("consent_withdrawn", subject=_subject(user), actor=actor or how,
-                       client=client, details={"purpose": slug, "how": how})
+                       client=client, details=details)
     return count
 
 

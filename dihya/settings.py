@@ -198,6 +198,10 @@ DIHYA_OIDC_SUPERUSER_ROLE = env.str("DIHYA_OIDC_SUPERUSER_ROLE", default="")
 # Password sign-in for everyone (True), or for superusers only (False: the bootstrap admin;
 # everyone else signs in with the identity provider).
 DIHYA_PASSWORD_SIGN_IN = env.bool("DIHYA_PASSWORD_SIGN_IN", default=True)
+# Where `manage.py demo` keeps the random admin password it created (mode 0600), for the start
+# banner to show it again; removed once the password is changed. scripts/run-all.sh reads it.
+DIHYA_ADMIN_PASSWORD_FILE = env.str("DIHYA_ADMIN_PASSWORD_FILE",
+                                    default=str(BASE_DIR / "var" / "admin-password.txt"))
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "dihya.console.sso.PasswordBackend",
@@ -216,6 +220,8 @@ if TESTING:  # hashing real passwords dominates a test run; tests need no real s
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Times to the second in the console (Django's locales stop at the minute): dihya/formats/.
+FORMAT_MODULE_PATH = ["dihya.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -288,11 +294,17 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
     "audit": env.int("DIHYA_RETAIN_AUDIT_DAYS", default=365),
     # django-axes' sign-in records (username, IP address, browser): long enough to see attacks.
     "sign_in": env.int("DIHYA_RETAIN_SIGN_IN_DAYS", default=30),
+    # Stored Responses API answers (`previous_response_id`, GET /v1/responses/{id}).
+    "response": env.int("DIHYA_RESPONSES_RETENTION_DAYS", default=30),
 }
 LOGIN_REDIRECT_URL = "/privacy/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
-# Cap on max_tokens when a client sends none and the route sets none.
-DIHYA_DEFAULT_MAX_TOKENS = env.int("DIHYA_DEFAULT_MAX_TOKENS", default=512)
+# max_tokens for a request that sets none (never above its route's ceiling), and the ceiling of
+# a route that sets none: out of the box what coding agents send (Claude Code 2.1 asks 128,000
+# for its default models, 64,000 on its non-streamed retry, 32,000 for older names).
+# Quotas reserve a call's max_tokens until it is settled to its real use (docs/clients.md).
+DIHYA_DEFAULT_MAX_TOKENS = env.int("DIHYA_DEFAULT_MAX_TOKENS", default=4096)
+DIHYA_MAX_TOKENS_CEILING = env.int("DIHYA_MAX_TOKENS_CEILING", default=131072)
 # Largest request body the API parses, in bytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DIHYA_MAX_BODY_BYTES", default=1_000_000)
 # How long a web process remembers a verified API key (revocation still acts at once: see

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dihya.api import api
+from dihya.api import api, messages
 from dihya.console import sso
 from dihya.observability import views as observability
 
@@ -16,5 +16,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("metrics", observability.metrics, name="metrics"),  # in the API lane: dihya/api/lane.py
     # /v1/… (OpenAI-compatible), /api/v1/… (jobs), /api/v1/docs, /api/v1/openapi.json
+    path("", messages.probe),  # HEAD /: Claude Code's check that the base URL answers
     path("", api.urls),
 ]

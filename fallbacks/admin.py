@@ -173,14 +173,34 @@ class RouteEngineInline(SortableTabularInline):
 @admin.register(Route)
 class RouteAdmin(SortableAdminBase, admin.ModelAdmin):
     inlines = (RouteEngineInline,)
-    list_display = ("name", "fallback_order", "strategy", "max_tokens", "embedding_dimension",
-                    "description")
+    list_display = ("name", "fallback_order", "alias_list", "strategy", "max_tokens",
+                    "embedding_dimension", "description")
     list_filter = ("strategy",)
     search_fields = ("name", "description")
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm,
+                     formsets: Any, change: bool) -> None:
+        """Save the steps, and say what the fallback order is now when it changed (a drop
+        saves the page at once: the admin must see that it did)."""
+        route = form.instance
+        before = self.order_of(route) if change else []
+        super().save_related(request, form, formsets, change)
+        after = self.order_of(route)
+        if change and after != before:
+            messages.success(request, "Fallback order saved: " + (" → ".join(after) or "no "
+                             "engine") + ". The next request uses it.")
+
+    @staticmethod
+    def order_of(route: Route) -> list[str]:
+        return list(route.steps.order_by("position", "id").values_list("engine__name", flat=True))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Route]:
         steps = RouteEngine.objects.select_related("engine").order_by("position", "id")
         return super().get_queryset(request).prefetch_related(Prefetch("steps", queryset=steps))
+
+    @admin.display(description="aliases")
+    def alias_list(self, route: Route) -> str:
+        return ", ".join(map(str, route.aliases or ())) or "—"
 
     @admin.display(description="fallback order")
     def fallback_order(self, route: Route) -> str:

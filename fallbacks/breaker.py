@@ -110,6 +110,15 @@ class Board:
             return ((v.reason == QUOTA and v.state == OPEN and now >= v.until)
                     or (v.probe == "claimed" and now < v.probe_expires))
 
+    def back_at(self, engine: EngineSpec) -> float | None:
+        """When the engine's breaker lets a call (or its probe) through again, wall clock;
+        None if it is closed or forced open (no time is known)."""
+        with self.lock:
+            v = self.views.get(engine.id)
+            if v is None or v.state == CLOSED or v.reason == FORCED or not v.until:
+                return None
+            return v.until
+
     def record(self, engine: EngineSpec, error: ProviderError | None) -> None:
         with self.lock:
             v = self.views.setdefault(engine.id, View())

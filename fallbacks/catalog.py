@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
 from dihya.lib.memo import Remembered
+from fallbacks import aliases
 from fallbacks.models import Engine, KeyVariableError, Route, RouteEngine
 from fallbacks.policy import RetryPolicy
 from fallbacks.providers import registry
@@ -82,8 +83,19 @@ _remembered: Remembered[RouteSpec | None] = Remembered(
 
 
 def route_spec(name: str) -> RouteSpec | None:
-    """The route called `name` with its enabled engines in order, or None if unknown."""
-    return _remembered.get(name, lambda: load_route_spec(name))
+    """The route called `name` with its enabled engines in order, else the route `name` is an
+    alias of (fallbacks.aliases), or None if unknown. What a name resolved to is remembered
+    under that name like the route itself, and forgotten with it."""
+    return _remembered.get(name, lambda: load_route_spec(name) or load_aliased(name))
+
+
+def load_aliased(name: str) -> RouteSpec | None:
+    """The route whose aliases take `name`, read from the database (one small query: the
+    routes' names and aliases), or None."""
+    table = [(route, listed) for route, listed in Route.objects.values_list("name", "aliases")
+             if isinstance(listed, list) and listed]
+    target = aliases.resolve(name, table)
+    return load_route_spec(target) if target else None
 
 
 def forget() -> None:
@@ -120,11 +132,14 @@ def load_route_spec(name: str) -> RouteSpec | None:
         strategy = strategies.get(Route.Strategy.ORDERED)
     prices = (_prices([s.engine_id for s in steps])
               if strategy.needs_prices and _prices and steps else {})
+    ceiling = route.max_tokens or settings.DIHYA_MAX_TOKENS_CEILING
     return RouteSpec(
         id=route.pk,
         name=route.name,
         strategy=route.strategy,
-        max_tokens=route.max_tokens or settings.DIHYA_DEFAULT_MAX_TOKENS,
+        max_tokens=ceiling,
+        default_max_tokens=min(settings.DIHYA_DEFAULT_MAX_TOKENS, ceiling),
+        aliases=tuple(route.aliases) if isinstance(route.aliases, list) else (),
         engines=tuple(engine_spec(step.engine, weight=step.weight,
                                   counted=strategy.counts_in_flight,
                                   price=prices.get(step.engine_id, (0.0, 0.0)))
@@ -157,5 +172,7 @@ def policy_of(route: Route) -> RetryPolicy:
 def single_engine_route(engine: Engine) -> RouteSpec:
     """A one-engine route, for testing an engine on its own."""
     return RouteSpec(id=0, name=f"engine:{engine.name}", strategy=Route.Strategy.ORDERED,
-                     max_tokens=settings.DIHYA_DEFAULT_MAX_TOKENS,
+                     max_tokens=settings.DIHYA_MAX_TOKENS_CEILING,
+                     default_max_tokens=min(settings.DIHYA_DEFAULT_MAX_TOKENS,
+                                            settings.DIHYA_MAX_TOKENS_CEILING),
                      engines=(engine_spec(engine),))

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
+from fallbacks import aliases as route_aliases
 from fallbacks import secrets
 from fallbacks.providers import registry
 from fallbacks.spec import CAPABILITIES
@@ -204,10 +205,17 @@ class Route(models.Model):
     sticky = models.BooleanField(
         default=False, help_text="Send the same end user (the request's `user`) to the same "
         "engine while it is healthy, for prompt-cache reuse.")
+    aliases = models.JSONField(
+        default=list, blank=True,
+        help_text="Other names clients may send as `model` for this route: exact names, or "
+        "patterns where * stands for any characters, e.g. [\"claude-*\", \"gpt-5*\"]. A route's "
+        "own name wins, then an exact alias, then the most specific pattern.")
     max_tokens = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Default and ceiling for max_tokens on this route (blank: the global default).",
+        help_text="Ceiling for max_tokens on this route: a request asking more is refused "
+        "(blank: DIHYA_MAX_TOKENS_CEILING). A request asking none gets "
+        "DIHYA_DEFAULT_MAX_TOKENS, or this ceiling if lower.",
     )
     description = models.CharField(max_length=200, blank=True)
     # Retry policy (fallbacks.policy): defaults suit most routes.
@@ -246,6 +254,18 @@ class Route(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        others = dict(Route.objects.exclude(pk=self.pk).values_list("name", "aliases"))
+        found = route_aliases.problems(self.name, self.aliases,
+                                       {n: a if isinstance(a, list) else [] for n, a in
+                                        others.items()})
+        errors: dict[str, list[str]] = {}
+        for where, message in found:
+            errors.setdefault("name" if where == "name" else "aliases", []).append(message)
+        if errors:
+            raise ValidationError(errors)
 
 
 class RouteEngine(models.Model):

@@ -84,14 +84,17 @@ class Forgetful:
 
 
 class RunFailed(Exception):
-    """No engine answered. `code` is what the client is told; `attempts` says why."""
+    """No engine answered. `code` is what the client is told; `attempts` says why;
+    `retry_at` (wall clock) is when the earliest engine may be tried again, when the
+    breakers know it (the client's Retry-After)."""
 
     def __init__(self, code: str, message: str, attempts: list[AttemptRecord],
-                 error: ProviderError | None = None) -> None:
+                 error: ProviderError | None = None, retry_at: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.attempts = attempts
         self.error = error
+        self.retry_at = retry_at
 
 
 @dataclass(slots=True)
@@ -276,7 +279,22 @@ class Runner:
                 return engine, value, attempts
         if attempts and all(a.outcome == UNSUPPORTED for a in attempts):
             raise RunFailed("unsupported_parameter", summary(route, attempts), attempts, last)
-        raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last)
+        raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last,
+                        retry_at=self._back_at(plan.engines, attempts))
+
+    def _back_at(self, engines: tuple[EngineSpec, ...] | list[EngineSpec],
+                 attempts: list[AttemptRecord]) -> float | None:
+        """When the earliest engine may be tried again, if every engine the request could use
+        is behind an open breaker that knows (a failure just now may have opened it). None
+        when one is not, or health cannot tell (no `back_at`): a retry may work at once."""
+        back_at = getattr(self.health, "back_at", None)
+        usable = {a.engine_id for a in attempts if a.outcome != UNSUPPORTED}
+        if back_at is None or not usable:
+            return None
+        times = [back_at(e) for e in engines if e.id in usable]
+        if any(t is None for t in times):
+            return None
+        return min(t for t in times if t is not None)
 
     def _skip(self, engine: EngineSpec, position: int, attempts: list[AttemptRecord],
               needs: frozenset[str] = frozenset(), model: str | None = None) -> str | None:

@@ -45,6 +45,7 @@ class RouteSpec:
     id: int
     name: str
     strategy: str
+    #: The ceiling: a request asking more is refused (400, naming the param).
     max_tokens: int
     engines: tuple[EngineSpec, ...]
     policy: RetryPolicy = DEFAULT
@@ -55,6 +56,10 @@ class RouteSpec:
     #: The length of the vectors this route's embeddings have: pinned by the admin, or
     #: recorded from the first answer; None until then. Answers of another length fail.
     embedding_dimension: int | None = None
+    #: What a request that sets no max_tokens is given (0: the ceiling).
+    default_max_tokens: int = 0
+    #: Other names clients may call the route by: exact names and `*` patterns.
+    aliases: tuple[str, ...] = ()
 
 
 #: The characters an image or audio clip counts as in quota estimates (about 1,000 tokens).

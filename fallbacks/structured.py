@@ -4,7 +4,10 @@ With `response_format` `json_object` the answer must parse as a JSON object; wit
 `json_schema` it must also validate against the schema. An answer that does not is a failed
 attempt of that engine (`invalid_output`, the reason in its detail), so the route falls back
 instead of handing the app broken JSON. Streams are relayed as they come: too late to judge.
-A tool call is not a text answer and is not judged. Never raises anything but ProviderError.
+A tool call is not a text answer and is not judged, nor is an answer cut at the caller's own
+`max_tokens` (finish_reason "length"): every engine would be cut at the same place, and
+OpenAI hands such an answer back as it is, so the client sees "length" and can ask for more
+(failing it ended as a 503 the SDKs retried twice). Never raises anything but ProviderError.
 """
 
 from __future__ import annotations
@@ -19,10 +22,9 @@ from fallbacks.spec import ChatRequest, Completion
 
 def check(request: ChatRequest, completion: Completion) -> Completion:
     rf = request.response_format
-    if rf is None or rf.type == "text" or completion.tool_calls:
+    if (rf is None or rf.type == "text" or completion.tool_calls
+            or completion.finish_reason == "length"):
         return completion
-    if completion.finish_reason == "length":
-        raise ProviderError(Failure.INVALID_OUTPUT, "the JSON answer was cut at max_tokens")
     try:
         value = json.loads(completion.text)
     except ValueError as exc:

@@ -17,6 +17,11 @@ EMBED_PORT=${EMBED_PORT:-8082}
 WORKERS=${WORKERS:-2}
 LOG_DIR=${LOG_DIR:-var/log}
 STOP_GRACE=${STOP_GRACE:-3}
+# Seconds the web server may take to import Dihya and bind; 0 waits as long as it lives. A
+# busy 2-core machine takes 10-25 s, so this is a limit for a hung start, not a speed test.
+WEB_START_TIMEOUT=${WEB_START_TIMEOUT:-120}
+# Where `manage.py demo` wrote the admin password it created (DIHYA_ADMIN_PASSWORD_FILE).
+ADMIN_PASSWORD_FILE=${DIHYA_ADMIN_PASSWORD_FILE:-var/admin-password.txt}
 mkdir -p "$LOG_DIR"
 # Prometheus multiprocess samples (docs/observability.md): every process of this run writes
 # there and /metrics adds them up; a previous run's files would be counted again.
@@ -93,12 +98,43 @@ else
     --port "$EMBED_PORT"
 fi
 DIHYA_WORKERS=$WORKERS spawn qcluster.log "$BIN/python" manage.py qcluster
+if port_busy "$PORT"; then
+  echo "port $PORT is taken: stop what runs there, or choose another (make run PORT=8001)"
+  exit 1
+fi
 spawn web.log "$BIN/uvicorn" dihya.asgi:application --host "$HOST" --port "$PORT" \
   --no-access-log --timeout-graceful-shutdown 2
+web=${children[-1]}
 
-for _ in $(seq 1 100); do port_busy "$PORT" && break; sleep 0.1; done
-if ! port_busy "$PORT"; then
-  echo "the web server did not start; $LOG_DIR/web.log says:"; tail -20 "$LOG_DIR/web.log"
+# wait_for_web: until the web server listens (0), or exits or outlives WEB_START_TIMEOUT (1).
+# Waited on the process itself, not a clock: a slow import is only reported while it lasts.
+wait_for_web() {
+  local started=$SECONDS next=10
+  local limit="up to ${WEB_START_TIMEOUT}s"
+  ((WEB_START_TIMEOUT > 0)) || limit="no limit"
+  echo "starting the web server: importing Dihya, which takes a while on a busy machine" \
+    "(WEB_START_TIMEOUT: $limit)…"
+  while ! port_busy "$PORT"; do
+    if ! kill -0 "$web" 2>/dev/null; then
+      echo "the web server exited before it listened on $HOST:$PORT; $LOG_DIR/web.log says:"
+      return 1
+    fi
+    local waited=$((SECONDS - started))
+    if ((WEB_START_TIMEOUT > 0 && waited >= WEB_START_TIMEOUT)); then
+      echo "the web server did not listen within ${WEB_START_TIMEOUT}s" \
+        "(WEB_START_TIMEOUT=0 waits as long as it runs); $LOG_DIR/web.log says:"
+      return 1
+    fi
+    if ((waited >= next)); then
+      echo "  still importing (${waited}s)…"
+      next=$((next + 10))
+    fi
+    sleep 0.2
+  done
+}
+if ! wait_for_web; then
+  sleep 0.2  # the last lines of a dying process
+  tail -40 "$LOG_DIR/web.log" 2>/dev/null || echo "  (no log)"
   exit 1
 fi
 cat <<TXT
@@ -114,6 +150,13 @@ cat <<TXT
   Ctrl-C stops everything.
 
 TXT
+# The password `manage.py demo` created, until someone changes it (demo then removes the file).
+if [[ -s $ADMIN_PASSWORD_FILE ]]; then
+  echo "  Admin login     $(head -n1 "$ADMIN_PASSWORD_FILE")"
+  echo "                  (kept in $ADMIN_PASSWORD_FILE, readable by you only, until the"
+  echo "                  password is changed: python manage.py changepassword admin)"
+  echo
+fi
 wait -n "${children[@]}" || true
 echo "a process exited; stopping the others (see $LOG_DIR/)"
 exit 1

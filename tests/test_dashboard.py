@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+
 import pytest
 from django.utils import timezone
 
@@ -154,3 +157,30 @@ def test_it_shows_each_engines_share_latency_average_and_in_flight(db, make_engi
     html = admin_client.get("/admin/").content.decode()
     assert '<td data-figure="share">75 %</td>' in html
     assert '<td data-figure="in_flight">1</td>' in html
+
+
+@pytest.mark.parametrize(("period", "step", "count"), [
+    ("hour", 60, 61), ("day", 3600, 25), ("week", 86400, 8)])
+def test_the_chart_has_every_bucket_of_the_period_even_empty_ones(db, settings, period, step,
+                                                                   count):
+    settings.TIME_ZONE = "Europe/Paris"
+    now = dt.datetime(2026, 12, 4, 19, 32, 46, tzinfo=dt.UTC)  # no daylight saving change
+    served = generation("succeeded", [("llama", "ok", 100.0)])
+    Generation.objects.filter(pk=served.pk).update(created=now - dt.timedelta(minutes=1))
+
+    points = dashboard.series(period, now=now)
+
+    times = [dt.datetime.fromisoformat(p["t"]) for p in points]
+    assert len(points) in (count - 1, count)  # the first bucket may start before the period
+    assert all((b - a).total_seconds() == step for a, b in itertools.pairwise(times))
+    assert sum(p.get("succeeded", 0) for p in points) == 1
+
+
+def test_a_daylight_saving_change_neither_repeats_nor_skips_a_day(settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    tuesday = dt.datetime(2026, 3, 31, 12, 0, tzinfo=dt.UTC)  # summer time began on the 29th
+
+    days = [timezone.localtime(at).date().isoformat()
+            for at in dashboard.buckets("week", tuesday)]
+
+    assert days == [f"2026-03-{d}" for d in range(24, 32)]

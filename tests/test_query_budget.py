@@ -103,18 +103,17 @@ BATCH_BUDGET = 13
 @override_settings(DIHYA_KEY_CACHE_SECONDS=3600, DIHYA_PLAN_CACHE_SECONDS=3600,
                    DIHYA_BREAKER_REFRESH=3600)
 @respx.mock
-def test_it_keeps_a_batch_of_generations_within_its_statement_budget(key, monkeypatch):
-    from dihya.generation import recorder
+def test_it_keeps_a_batch_of_generations_within_its_statement_budget(key):
+    from dihya.generation import ending, recorder
 
     respx.post(ENGINE + "/chat/completions").mock(httpx.Response(200, json=REPLY))
     generate(key)  # warm, as above
     handed: list = []
-    monkeypatch.setattr(recorder.recorder, "submit", handed.append)
     body = ChatBody(model="default", messages=[{"role": "user", "content": "Say hi"}],
                     user="alice", max_tokens=20)
     for _ in range(BATCH):
         admission = admit_chat(key, body)
-        pipeline.record(admission, asyncio.run(pipeline.execute(admission)), later=True)
+        handed.append(ending.end_of(admission, asyncio.run(pipeline.execute(admission))))
 
     with CaptureQueriesContext(connection) as writing:
         recorder.write(handed)

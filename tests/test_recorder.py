@@ -1,9 +1,10 @@
 """The batched recorder's writes, batch by batch: the fence, and a batch that fails.
 
-The runs are handed over as the API hands them (`pipeline.record(..., later=True)`), caught
-before the writer thread sees them, and written here with `recorder.write`, the writer's own
-function, so that the test reads the rows in its own transaction. The thread itself is
-exercised by tests/api/test_batched_recording.py and tests/faults/test_recorder_killed.py.
+The runs are handed over as the API hands them (`pipeline.close` in batched mode), caught
+before the writer thread sees them, and written here with `recorder.write` (`settle.write`,
+the one writer's batch entry), so that the test reads the rows in its own transaction. The
+thread itself is exercised by tests/api/test_batched_recording.py and
+tests/faults/test_recorder_killed.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils import timezone
 from audit import log as audit_log
 from audit.models import AuditEvent
 from dihya.gateway.models import ApiClient, Attempt, Generation
-from dihya.generation import jobs, pipeline, reaper, recorder
+from dihya.generation import ending, jobs, pipeline, reaper, recorder
 from dihya.generation.requests import ChatBody
 from quotas.models import Assignment, Counter, Limit, Plan, Reservation
 
@@ -46,8 +47,9 @@ def caller(db, make_engine, make_route):
 
 
 @pytest.fixture
-def handed(monkeypatch) -> list[recorder.Ended]:
+def handed(monkeypatch, settings) -> list[recorder.Ended]:
     """What the API hands to the recorder, kept from its thread."""
+    settings.DIHYA_RECORDER = "batched"
     runs: list[recorder.Ended] = []
     monkeypatch.setattr(recorder.recorder, "submit", runs.append)
     return runs
@@ -60,8 +62,8 @@ def served(caller: pipeline.Caller, n: int) -> list[pipeline.Admission]:
     for _ in range(n):
         admission = pipeline.admit(caller, ChatBody(
             model="default", max_tokens=20, messages=[{"role": "user", "content": "Say hi"}]))
-        assert pipeline.record(admission, asyncio.run(pipeline.execute(admission)),
-                               later=True) is True
+        ended = ending.end_of(admission, asyncio.run(pipeline.execute(admission)))
+        asyncio.run(pipeline.close(ended))
         admissions.append(admission)
     return admissions
 

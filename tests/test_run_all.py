@@ -301,3 +301,62 @@ def test_when_one_process_dies_the_others_are_stopped(tmp_path, transactional_db
         assert run.proc.wait(5) != 0
     finally:
         run.clean_up()
+
+
+# sitecustomize for the web server's environment: importing dihya.asgi takes SLOW_IMPORT
+# seconds, or fails when SLOW_IMPORT is "fail" — what a busy machine (or a broken install) does
+# to the first start. Test-only: it lives in the test's temporary directory, on PYTHONPATH.
+SLOW_IMPORT_SHIM = '''
+import os, sys, time
+
+class SlowImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "dihya.asgi":
+            sys.meta_path.remove(self)
+            if os.environ["SLOW_IMPORT"] == "fail":
+                raise ImportError("the test made importing dihya.asgi fail")
+            time.sleep(float(os.environ["SLOW_IMPORT"]))
+        return None
+
+if os.environ.get("SLOW_IMPORT"):
+    sys.meta_path.insert(0, SlowImport())
+'''
+
+
+def slow_import_env(tmp_path: Path, slow: str) -> dict[str, str]:
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(SLOW_IMPORT_SHIM)
+    path = os.pathsep.join(p for p in (str(shim), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "SLOW_IMPORT": slow}
+
+
+def test_it_waits_for_a_web_server_that_imports_slowly(tmp_path, transactional_db):
+    """uvicorn busy importing Dihya for 12 s (it took 8.5-22 s on a busy 2-core machine) is
+    waited for, with a word meanwhile; then the banner shows the new admin password."""
+    password_file = tmp_path / "admin-password.txt"
+    password_file.write_text("admin / first-start-password\n")
+    run = RunAll(tmp_path / "run", free_port(), free_port(), **slow_import_env(tmp_path, "12"),
+                 DIHYA_ADMIN_PASSWORD_FILE=str(password_file))
+    try:
+        run.wait_until_up()
+        wait_until(lambda: "Ctrl-C stops everything" in run.logs(), timeout=10,
+                   what="the banner")
+        out = (run.log_dir / "script.out").read_text()
+        assert run.proc.poll() is None, out
+        assert "importing Dihya" in out and "still importing (10s)" in out
+        assert out.index("Dihya is running") < out.index("admin / first-start-password")
+    finally:
+        run.clean_up()
+
+
+def test_a_web_server_that_exits_while_starting_shows_its_log(tmp_path, transactional_db):
+    run = RunAll(tmp_path / "run", free_port(), free_port(), **slow_import_env(tmp_path, "fail"))
+    try:
+        assert run.proc.wait(60) == 1
+        out = (run.log_dir / "script.out").read_text()
+        assert "the web server exited before it listened" in out
+        assert "the test made importing dihya.asgi fail" in out
+        assert "Dihya is running" not in out
+    finally:
+        run.clean_up()

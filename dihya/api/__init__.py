@@ -26,7 +26,18 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dihya.api import consents, embeddings, engines, jobs, openai, people, quota
+from dihya.api import (
+    consents,
+    embeddings,
+    engines,
+    jobs,
+    messages,
+    openai,
+    people,
+    quota,
+    responses,
+)
+from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.generation.errors import Refusal
 
 log = logging.getLogger(__name__)
@@ -35,16 +46,20 @@ api = NinjaAPI(
     title="Dihya API",
     version="1",
     description="OpenAI-compatible chat completions and embeddings with fallbacks across "
-    "engines, and a jobs "
-    "API run by workers. Authenticate with `Authorization: Bearer <key>` (keys come from "
-    "`python manage.py create_api_key CLIENT` or the admin). Errors are always "
-    '`{"error": {"message", "type", "param", "code"}}` with a stable `code`.',
+    "engines, Anthropic's Messages API (`/v1/messages`), and a jobs "
+    "API run by workers. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>` "
+    "(keys come from `python manage.py create_api_key CLIENT` or the admin). Errors are "
+    '`{"error": {"message", "type", "param", "code"}}` with a stable `code`; on /v1/messages '
+    '(and with an `anthropic-version` header) Anthropic\'s `{"type": "error", "error": '
+    '{"type", "message", "code", "param"}}`.',
     urls_namespace="dihya-api",
     openapi_url="/api/v1/openapi.json",
     docs_url="/api/v1/docs",
 )
 api.add_router("/v1/", openai.router)
 api.add_router("/v1/", embeddings.router)
+api.add_router("/v1/", messages.router)
+api.add_router("/v1/", responses.router)
 api.add_router("/api/v1/", jobs.router)
 api.add_router("/api/v1/", engines.router)
 api.add_router("/api/v1/", quota.router)
@@ -52,8 +67,20 @@ api.add_router("/api/v1/", consents.router)
 api.add_router("/api/v1/", people.router)
 
 
+#: 4xx answers a retry can fix: a timeout, a conflict, a rate limit. Any other 4xx tells the
+#: client's SDK not to retry (`x-should-retry: false`, which the openai and anthropic SDKs
+#: honour): the same request gets the same answer.
+RETRYABLE = frozenset({408, 409, 429})
+
+
 def refused(request: HttpRequest, exc: Refusal) -> HttpResponse:
-    return JsonResponse(exc.body(), status=exc.status, headers=exc.headers)
+    # Anthropic's clients (/v1/messages…, or any call with `anthropic-version`) read errors in
+    # their own shape: the same refusal, status and stable code (dialects.anthropic).
+    body = anthropic.error_body(exc) if anthropic.speaks_anthropic(request) else exc.body()
+    headers = dict(exc.headers)
+    if 400 <= exc.status < 500 and exc.status not in RETRYABLE:
+        headers.setdefault("x-should-retry", "false")
+    return JsonResponse(body, status=exc.status, headers=headers)
 
 
 def param_of(loc: tuple[Any, ...] | list[Any]) -> str | None:

@@ -1,8 +1,10 @@
-"""Bearer keys: who is calling, and what they may use.
+"""API keys: who is calling, and what they may use.
 
-`BearerKey` only reads the header (no database, so it runs on the event loop without a thread
-hop) and gives the OpenAPI document its security scheme. The key itself is checked by
-`caller()`, which views run in the same synchronous hop as the rest of their database work.
+A key comes as `Authorization: Bearer <key>` (OpenAI's clients) or as `x-api-key: <key>`
+(Anthropic's), on every endpoint; the OpenAPI document names the bearer scheme. `BearerKey`
+only reads the headers (no database, so it runs on the event loop without a thread hop). The
+key itself is checked by `caller()`, which views run in the same synchronous hop as the rest
+of their database work.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ class BearerKey(HttpBearer):
     async def __call__(self, request: HttpRequest) -> Any:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
+        if not header and (api_key := request.headers.get("x-api-key", "").strip()):
+            return api_key
         if not header:
-            raise unauthorized("No API key given: send `Authorization: Bearer <key>`.")
+            raise unauthorized("No API key given: send `Authorization: Bearer <key>` or "
+                               "`x-api-key: <key>`.")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized("Malformed Authorization header: expected `Bearer <key>`.")
         return token.strip()

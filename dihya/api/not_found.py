@@ -12,6 +12,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.api.lane import is_api
 from dihya.generation.errors import Refusal
 
@@ -28,7 +29,10 @@ def rewrite(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         refusal = Refusal(405, "method_not_allowed",
                           f"{request.method} is not allowed here; use {allowed}.",
                           type_="invalid_request_error")
-    rewritten = JsonResponse(refusal.body(), status=refusal.status)
+    body = anthropic.error_body(refusal) if anthropic.speaks_anthropic(request) \
+        else refusal.body()
+    rewritten = JsonResponse(body, status=refusal.status,
+                             headers={"x-should-retry": "false"})  # as dihya.api.refused
     if response.has_header("Allow"):
         rewritten["Allow"] = response["Allow"]
     return rewritten

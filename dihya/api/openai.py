@@ -13,13 +13,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from ninja import Router
 
-from dihya.api import sse
 from dihya.api.auth import BearerKey, caller
+from dihya.api.dialects import anthropic_answer as anthropic
+from dihya.api.dialects import openai_chat
 from dihya.api.schemas import ERRORS, ChatCompletion, Model, ModelList
 from dihya.gateway.models import Generation
 from dihya.generation import hops, pipeline
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
+from fallbacks import aliases, catalog
 from fallbacks.models import Route, RouteEngine
 from fallbacks.spec import CAPABILITIES
 
@@ -27,8 +29,8 @@ router = Router(tags=["OpenAI-compatible"], auth=BearerKey())
 
 
 def answer_headers(admission: pipeline.Admission, engine: str) -> dict[str, str]:
-    """What every successful answer carries: gates' notes (rate limits…) and our two ids."""
-    headers = {str(k): str(v) for k, v in admission.notes.get("headers", {}).items()}
+    """What every successful answer carries: the guards' headers (rate limits…), our ids."""
+    headers = dict(admission.headers)
     headers["X-Dihya-Generation"] = str(admission.generation.pk)
     headers["X-Dihya-Engine"] = engine
     return headers
@@ -47,7 +49,7 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
     admission = await hops.db(admit_chat)(request.auth, body)  # type: ignore[attr-defined]
     if body.stream:
         streaming = await pipeline.stream(admission)
-        response = StreamingHttpResponse(sse.chunks(admission, streaming),
+        response = StreamingHttpResponse(openai_chat.chunks(admission, streaming),
                                          content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass chunks through as they come
@@ -55,31 +57,49 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
             response[name] = value
         return response
     result = await pipeline.complete(admission)
-    return JsonResponse(sse.completion(admission, result),
+    return JsonResponse(openai_chat.completion(admission, result),
                         headers=answer_headers(admission, result.engine.name))
 
 
 def routes_for(token: str, name: str | None = None) -> list[dict[str, object]]:
     """The routes this key may use, each with what its enabled engines can do together
-    (`capabilities`, an extra field OpenAI's model object does not have)."""
+    (`capabilities`) and the other names it answers to (`aliases`): extra fields OpenAI's
+    model object does not have. Each exact alias is listed too, as a model of its own
+    (`alias_of` its route), for clients that check the list for the name they were told
+    to send; patterns are no names and are listed only in their route's `aliases`.
+    With `name`: that route, else the alias entry for `name` if it resolves to one."""
     allowed = caller(token, Generation.Source.CHAT).allowed_routes
     routes = Route.objects.order_by("name").prefetch_related(Prefetch(
         "steps", queryset=RouteEngine.objects.filter(engine__enabled=True)
         .select_related("engine")))
     if allowed is not None:
         routes = routes.filter(pk__in=allowed)
-    if name is not None:
-        routes = routes.filter(name=name)
-    return [{"id": route.name, "object": "model", "created": int(route.created.timestamp()),
-             "owned_by": "dihya", "capabilities": [c for c in CAPABILITIES if any(
-                 c in step.engine.capability_set() for step in route.steps.all())]}
-            for route in routes]
+    entries: list[dict[str, object]] = []
+    for route in routes:
+        listed = [a for a in route.aliases or () if isinstance(a, str)]
+        entry: dict[str, object] = {
+            "id": route.name, "object": "model", "created": int(route.created.timestamp()),
+            "owned_by": "dihya", "capabilities": [c for c in CAPABILITIES if any(
+                c in step.engine.capability_set() for step in route.steps.all())],
+            "aliases": listed}
+        entries.append(entry)
+        entries += [{**entry, "id": alias, "aliases": [], "alias_of": route.name}
+                    for alias in listed if not aliases.is_pattern(alias)]
+    if name is None:
+        return sorted(entries, key=lambda e: str(e["id"]))
+    if found := [e for e in entries if e["id"] == name and "alias_of" not in e]:
+        return found
+    spec = catalog.route_spec(name)  # an exact alias or a pattern: what a call would reach
+    return [{**e, "id": name, "aliases": [], "alias_of": e["id"]} for e in entries
+            if spec is not None and e["id"] == spec.name and "alias_of" not in e]
 
 
 @router.get("/models", response={200: ModelList, **ERRORS}, summary="List the routes this key "
             "may use", operation_id="list_models")
 async def models(request: HttpRequest) -> HttpResponse:
     data = await hops.db(routes_for)(request.auth)  # type: ignore[attr-defined]
+    if "anthropic-version" in request.headers:  # an Anthropic client: its shape
+        return JsonResponse(anthropic.model_list(data))
     return JsonResponse({"object": "list", "data": data})
 
 
@@ -90,5 +110,7 @@ async def model(request: HttpRequest, model: str) -> HttpResponse:
     if not found:  # unknown, or not this key's: the same answer, so names cannot be probed
         raise Refusal(404, "model_not_found", f"The model (route) {model!r} does not exist.",
                       param="model")
+    if "anthropic-version" in request.headers:
+        return JsonResponse(anthropic.model_of(found[0]))
     return JsonResponse(found[0])
 

@@ -100,6 +100,10 @@ class Model(BaseModel):
     owned_by: str = "dihya"
     capabilities: list[str] = Field(..., description="What the route's enabled engines can "
                                     "do: chat, tools, json_schema, vision, audio, logprobs…")
+    aliases: list[str] = Field(default_factory=list, description="Other names the route "
+                               "answers to: exact names and `*` patterns.")
+    alias_of: str | None = Field(None, description="On an alias's own entry: the route it "
+                                 "reaches (the answers name that route).")
 
 
 class ModelList(BaseModel):

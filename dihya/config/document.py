@@ -71,20 +71,28 @@ def validate(data: Any, *, prune: bool = False) -> Plan:
     return plan
 
 
-def apply(data: Any, *, prune: bool = False) -> list[Change]:
+def apply(data: Any, *, prune: bool = False, missing_only: bool = False) -> list[Change]:
     """Make the database match `data` (a parsed document); return what changed.
+
+    `missing_only` creates the items the database lacks and leaves every existing one exactly
+    as it is, however it differs from the file (the demo seed: a restart must keep what an
+    admin changed). It cannot be combined with `prune`.
 
     Each change is one `config_change` audit event, written in the same transaction; the
     row-level recorder is silenced meanwhile so that nothing is recorded twice.
     """
+    if prune and missing_only:
+        raise ValueError("missing_only never deletes: it cannot prune")
     with transaction.atomic(), config_audit.quiet():
         plan = validate(data, prune=prune)
         before = {section.key: section.snapshot() for section in sections()}
         for section in sections():
             current = before[section.key]
             for item in plan.items[section.key] or []:
-                if item.name not in current or not section.same(item, current[item.name]):
-                    section.write(item)
+                if item.name in current and (missing_only
+                                             or section.same(item, current[item.name])):
+                    continue
+                section.write(item)
         for section in reversed(sections()):
             if gone := plan.pruned_names(section.key):
                 section.delete(gone)

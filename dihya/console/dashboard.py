@@ -21,6 +21,7 @@ from typing import Any
 from django.db.models import Count, Q
 from django.db.models.functions import Trunc
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from dihya.gateway.models import ApiClient, Attempt, Generation
 from fallbacks import breaker_control, latency, slots
@@ -82,16 +83,43 @@ def totals(period: str, now: datetime | None = None) -> dict[str, Any]:
 
 
 def series(period: str, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Generations per bucket and status, oldest first, for the chart."""
+    """Generations per bucket and status, oldest first, for the chart: every bucket of the
+    period, the empty ones too, so that the chart's time axis runs evenly (a quiet hour is a
+    gap, not two bars side by side)."""
+    now = now or timezone.now()
     bucket = PERIODS[period][1]
     rows = (Generation.objects.filter(created__gte=since(period, now))
             .annotate(bucket=Trunc("created", bucket))
             .values("bucket", "status").annotate(n=Count("id")).order_by("bucket"))
-    merged: dict[datetime, dict[str, Any]] = {}
+    merged = {at: {"t": at.isoformat()} for at in buckets(period, now)}
     for row in rows:
         point = merged.setdefault(row["bucket"], {"t": row["bucket"].isoformat()})
         point[row["status"]] = row["n"]
-    return list(merged.values())
+    return [merged[at] for at in sorted(merged)]
+
+
+def buckets(period: str, now: datetime) -> list[datetime]:
+    """The starts of the period's buckets up to `now`, in the current time zone (as `Trunc`
+    makes them). Stepped in absolute time and truncated again, so that a change of daylight
+    saving time neither repeats nor skips a bucket (a day's step is 25 h, then back to 0:00)."""
+    size = PERIODS[period][1]
+    step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
+            "day": timedelta(hours=25)}[size]
+    at = start_of(since(period, now), size)
+    found = []
+    while at <= now:
+        found.append(at)
+        at = start_of(at + step, size)
+    return found
+
+
+def start_of(at: datetime, size: str) -> datetime:
+    """The start of the minute, hour or day `at` is in, in the current time zone."""
+    local = timezone.localtime(at).replace(second=0, microsecond=0)
+    if size == "minute":
+        return local
+    local = local.replace(minute=0)
+    return local if size == "hour" else local.replace(hour=0)
 
 
 def engines(period: str, now: datetime | None = None) -> list[EngineFigures]:
@@ -138,8 +166,12 @@ def recent_failures(limit: int = 8) -> list[Generation]:
 
 
 def engine_states() -> list[dict[str, Any]]:
-    """Every engine's breaker (state, since, last error, next probe) and last health probe."""
-    return breaker_control.snapshot()
+    """Every engine's breaker (state, since, last error, next probe) and last health probe.
+    The snapshot's times are ISO strings (the API's); `*_at` are the same as datetimes, for
+    the page to show in the local time zone with the date filter."""
+    return [state | {f"{key}_at": parse_datetime(state[key]) if state[key] else None
+                     for key in ("next_probe", "last_seen_up")}
+            for state in breaker_control.snapshot()]
 
 
 @dataclass(frozen=True)

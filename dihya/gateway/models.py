@@ -282,3 +282,29 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.target}: {self.status}"
+
+
+class StoredResponse(models.Model):
+    """A Responses API answer kept for `GET /v1/responses/{id}` and `previous_response_id`
+    (unless the client sent `store: false`). Personal data like its generation: per client,
+    in the person's export, erased with them, purged after DIHYA_RETENTION_DAYS["response"].
+    `items` is the whole conversation the answer continued (the inputs of the responses it
+    follows included), so that a chain survives the deletion of a response in its middle."""
+
+    id = models.CharField(primary_key=True, max_length=64, help_text="resp_<generation>")
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE,
+                               related_name="stored_responses")
+    generation = models.OneToOneField(Generation, on_delete=models.CASCADE,
+                                      related_name="stored_response")
+    end_user = models.CharField(max_length=256, blank=True, help_text="The `user` sent.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="stored_responses")
+    items = models.JSONField(default=list, help_text="The input items of the conversation.")
+    response = models.JSONField(default=dict, help_text="The Response object answered.")
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.id

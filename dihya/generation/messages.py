@@ -2,7 +2,9 @@
 
 System, user and developer messages with text or content parts (`text`, `image_url` as a URL
 or a data URL, `input_audio`); assistant messages that made tool calls (their content may be
-null or empty); `tool` messages answering one call by its `tool_call_id`. Every field a
+null or empty); `tool` messages answering one call by its `tool_call_id`; legacy `function`
+messages answering the previous assistant `function_call` by its `name` (records.py maps
+them to tool messages). Every field a
 message may carry is declared: anything else is refused (`unsupported_parameter`), never
 dropped. Images are capped (DIHYA_MAX_IMAGE_BYTES) and only http(s) or data URLs are taken:
 this module never fetches a URL, the engine does.
@@ -32,10 +34,16 @@ DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,", re.IGNORECASE)
 MAX_IMAGE_URL = 2048  # characters, for an http(s) URL
 
 
+#: Anthropic-style prompt caching on a part (`{"type": "ephemeral"}`), as clients built for
+#: both APIs send it: accepted, dropped and named in X-Dihya-Dropped-Params.
+CacheControl = dict[str, Any] | None
+
+
 class TextPart(BaseModel):
     model_config = STRICT
     type: Literal["text"]
     text: Text
+    cache_control: CacheControl = None
 
 
 class ImageURL(BaseModel):
@@ -63,6 +71,7 @@ class ImagePart(BaseModel):
     model_config = STRICT
     type: Literal["image_url"]
     image_url: ImageURL
+    cache_control: CacheControl = None
 
 
 class InputAudio(BaseModel):
@@ -82,6 +91,7 @@ class AudioPart(BaseModel):
     model_config = STRICT
     type: Literal["input_audio"]
     input_audio: InputAudio
+    cache_control: CacheControl = None
 
 
 ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="type")]
@@ -105,7 +115,7 @@ class ChatMessage(BaseModel):
 
     model_config = STRICT
 
-    role: Literal["system", "user", "assistant", "developer", "tool"]
+    role: Literal["system", "user", "assistant", "developer", "tool", "function"]
     tool_calls: list[ToolCallIn] | None = Field(None, description="Assistant messages only.")
     function_call: CalledFunction | None = Field(None, description="Legacy: one call.")
     tool_call_id: Text | None = Field(None, max_length=200, validate_default=True,
@@ -113,7 +123,8 @@ class ChatMessage(BaseModel):
     content: Text | list[ContentPart] | None = Field(
         None, validate_default=True,
         description="Text or parts; null or empty on an assistant message with tool calls.")
-    name: Text | None = Field(None, max_length=64)
+    name: Text | None = Field(None, max_length=64, validate_default=True,
+                              description="Required on function messages.")
     # What the SDKs put on an assistant message they hand back (message.model_dump()).
     refusal: Text | None = None
     audio: dict[str, Any] | None = None
@@ -148,6 +159,13 @@ class ChatMessage(BaseModel):
                 not isinstance(part, TextPart) for part in value):
             raise ValueError("only user messages may carry images or audio")
         security.check_message(text_of(value))
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _names_its_function(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("role") == "function" and not value:
+            raise ValueError("a function message must name the function it answers (name)")
         return value
 
     @property

@@ -5,9 +5,10 @@ only the runner's verb differs (`run`/`start_stream` or `embed`).
 
 Views, the django-q2 task and the `generate` command all come through here; none of them
 re-implements a step. The database work of a request is one short synchronous transaction
-before the engines are called (`admit`: one thread hop), and one after (`ending`), which the
-API hands to the batched recorder so that nothing is written on the call's path once the
-engine has answered; nothing holds a transaction open while an engine thinks.
+before the engines are called (`admit`: one thread hop), and one after, written by the one
+writer (`settle`) — handed to the batched recorder for the API's calls (`close`), so that
+nothing is written on the call's path once the engine has answered; nothing holds a
+transaction open while an engine thinks.
 
 Gates (`dihya.generation.gates`) are where other apps plug in: each may refuse at admission
 and is told how the generation ended. The worker (`resume`) and the reaper (`abandon`) go
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from django.conf import settings
@@ -34,15 +36,17 @@ from dihya.gateway.models import Generation
 from dihya.generation import (
     capabilities,
     embeddings,
+    ending,
     gates,
     hops,
     identity,
     recorder,
     records,
     requests,
+    settle,
 )
 from dihya.generation.admission import Admission, Caller
-from dihya.generation.ending import finish_failed, finish_succeeded
+from dihya.generation.ending import Outcome
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import Body, ChatBody, EmbeddingBody
 from fallbacks import breaker, catalog
@@ -51,14 +55,13 @@ from fallbacks.models import Engine
 from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult
 from fallbacks.spec import ChatRequest, Delta, EmbeddingRequest, Request, RouteSpec, Usage
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 log = logging.getLogger(__name__)
 
 
 __all__ = ["Admission", "Caller", "abandon", "admit", "complete", "embed", "resume", "stream"]
-
-#: How `execute` went: an answer (chat or embeddings), or no engine answered.
-Outcome = RunResult | EmbedResult | RunFailed
-
 
 def runner() -> Runner:
     return Runner(health=breaker.health(), deadline=settings.DIHYA_JOB_DEADLINE)
@@ -95,7 +98,8 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
         kind=kind,
         client=caller.client,
         end_user=body.user or "",
-        user=identity.resolve(caller.client, body.user or ""),
+        # AUTH_USER_MODEL is Django's User; identity speaks of any user model.
+        user=cast("User | None", identity.resolve(caller.client, body.user or "")),
         route_id=route.id or None,  # 0: a one-engine route that exists only for this call
         route_name=route.name,
         status=Generation.Status.QUEUED if queued else Generation.Status.RUNNING,
@@ -108,7 +112,7 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
                           include_usage=isinstance(body, ChatBody) and bool(
                               body.stream_options and body.stream_options.include_usage))
     if dropped:
-        admission.notes.setdefault("headers", {})["X-Dihya-Dropped-Params"] = ",".join(dropped)
+        admission.headers["X-Dihya-Dropped-Params"] = ",".join(dropped)
     try:
         with hops.one_writer(), transaction.atomic():
             for gate in gates.active():
@@ -140,13 +144,13 @@ def resume(generation: Generation) -> Admission | None:
                           request=request_from_record(generation.request),
                           caller=Caller(client=generation.client, source=generation.source))
     if route is None:
-        finish_failed(admission, [], "model_not_found",
-                      f"route {generation.route_name!r} no longer exists")
+        settle.now(ending.failed(admission, [], "model_not_found",
+                                 f"route {generation.route_name!r} no longer exists"))
         return None
     try:
         _started(admission)
     except Refusal as refusal:  # e.g. consent withdrawn while the job waited
-        finish_failed(admission, [], refusal.code, refusal.message)
+        settle.now(ending.failed(admission, [], refusal.code, refusal.message))
         return None
     return admission
 
@@ -191,6 +195,9 @@ def route_for(generation: Generation) -> RouteSpec | None:
 
 
 def chat_request(body: ChatBody, route: RouteSpec) -> ChatRequest:
+    """The engines' request: max_tokens as asked, within the route's ceiling (a 400 naming the
+    param beyond it, never a silent cut), else the route's default for a request that sets
+    none."""
     asked = body.requested_max_tokens
     if asked is not None and asked > route.max_tokens:
         param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
@@ -198,7 +205,7 @@ def chat_request(body: ChatBody, route: RouteSpec) -> ChatRequest:
                       f"{param} is {asked}; route {route.name!r} allows at most "
                       f"{route.max_tokens}.",
                       param=param)
-    return records.request_of(body, asked or route.max_tokens)
+    return records.request_of(body, asked or route.default_max_tokens or route.max_tokens)
 
 
 def request_record(request: Request) -> dict[str, Any]:
@@ -221,33 +228,25 @@ async def execute(admission: Admission) -> Outcome:
         return failed
 
 
-def record(admission: Admission, outcome: Outcome, *, later: bool = False) -> bool:
-    """Store how `execute` went; raise the client's Refusal if no engine answered. Returns
-    whether this run's end was written (False: it was overtaken, see `ending.write_end`; `later`:
-    see the same)."""
+def record(admission: Admission, outcome: Outcome) -> bool:
+    """Write how `execute` went at once (the worker's way); raise the client's Refusal if no
+    engine answered. Returns whether this run's end was written (False: it was overtaken)."""
+    written = settle.now(ending.end_of(admission, outcome))
     if isinstance(outcome, RunFailed):
-        finish_failed(admission, outcome.attempts, outcome.code, str(outcome), later=later)
         raise refusal_for(outcome, admission.request)
     if isinstance(outcome, EmbedResult):
-        e = outcome.embeddings
-        written = finish_succeeded(admission, outcome.attempts, records.vectors_summary(e), "",
-                                   e.usage, outcome.engine.id, outcome.engine.name, later=later)
-        embeddings.learn_dimension(admission, e)  # `ended` keeps this off the event loop
-        return written
-    c = outcome.completion
-    return finish_succeeded(admission, outcome.attempts, c.text, c.finish_reason, c.usage,
-                            outcome.engine.id, outcome.engine.name,
-                            tool_calls=records.calls_record(c.tool_calls), later=later)
+        embeddings.learn_dimension(admission, outcome.embeddings)
+    return written
 
 
-async def ended(finish: Any, *args: Any, inline: bool = False, **kwargs: Any) -> Any:
-    """Record an API call's end (`finish` is `record`, `finish_succeeded` or `finish_failed`):
-    handed to this process's batched recorder at once, with no hop and no statement on the
-    request's path (DIHYA_RECORDER = "batched"), or written on a database thread (`inline`, or
-    DIHYA_RECORDER = "inline")."""
-    if recorder.batched() and not inline:
-        return finish(*args, later=True, **kwargs)
-    return await hops.db(finish)(*args, **kwargs)
+async def close(ended: settle.Ended) -> None:
+    """An API call's end: handed to this process's recorder, with no hop and no statement on
+    the request's path (DIHYA_RECORDER = "batched"), or written at once on a database thread
+    ("inline"). Either way `settle` writes it."""
+    if recorder.batched():
+        recorder.submit(ended)
+    else:
+        await hops.db(settle.now)(ended)
 
 
 async def _run(admission: Admission) -> Outcome:
@@ -257,23 +256,27 @@ async def _run(admission: Admission) -> Outcome:
     except asyncio.CancelledError:
         await client_gone(admission)
         raise
-    # An embedding route's first answer may pin its dimension (a statement): written inline.
-    await ended(record, admission, outcome, inline=isinstance(outcome, EmbedResult)
-                and admission.route.embedding_dimension is None)
+    if isinstance(outcome, EmbedResult) and admission.route.embedding_dimension is None:
+        # The route's first answer pins its dimension (a statement): written at once.
+        await hops.db(record)(admission, outcome)
+        return outcome
+    await close(ending.end_of(admission, outcome))
+    if isinstance(outcome, RunFailed):
+        raise refusal_for(outcome, admission.request)
     return outcome
 
 
 async def complete(admission: Admission) -> RunResult:
     """Run a non-streamed chat completion and record it; raise Refusal if no engine answered."""
     outcome = await _run(admission)
-    assert isinstance(outcome, RunResult)  # record() raised otherwise
+    assert isinstance(outcome, RunResult)  # _run raised otherwise
     return outcome
 
 
 async def embed(admission: Admission) -> EmbedResult:
     """Run an embeddings call and record it; raise Refusal if no engine answered."""
     outcome = await _run(admission)
-    assert isinstance(outcome, EmbedResult)  # record() raised otherwise
+    assert isinstance(outcome, EmbedResult)  # _run raised otherwise
     return outcome
 
 
@@ -296,9 +299,9 @@ async def stream(admission: Admission) -> Streaming:
         await client_gone(admission)
         raise
     except RunFailed as failed:
-        await ended(finish_failed, admission, failed.attempts, failed.code, str(failed))
+        await close(ending.failed(admission, failed.attempts, failed.code, str(failed)))
         raise refusal_for(failed, admission.request) from None
-    admission.notes["attempts"] = started.attempts  # what the answer's headers account for
+    admission.attempts = started.attempts  # what the answer's headers account for
 
     async def relay() -> AsyncIterator[Delta]:
         parts: list[str] = []
@@ -330,19 +333,19 @@ async def stream(admission: Admission) -> Streaming:
         finally:
             if completed:
                 run.stream_ended(started, None)
-                await ended(
-                    finish_succeeded, admission, started.attempts, "".join(parts), finish_reason,
+                await close(ending.succeeded(
+                    admission, started.attempts, "".join(parts), finish_reason,
                     usage or Usage(0, 0), started.engine.id, started.engine.name,
-                    tool_calls=calls.record())
+                    tool_calls=calls.record()))
             elif error is not None:
                 run.stream_ended(started, error)
-                await ended(
-                    finish_failed, admission, started.attempts, "engine_failed_mid_stream",
-                    f"{started.engine.name} failed after the stream began: {error}")
+                await close(ending.failed(
+                    admission, started.attempts, "engine_failed_mid_stream",
+                    f"{started.engine.name} failed after the stream began: {error}"))
             else:  # the client went away: not the engine's fault
-                await ended(
-                    finish_failed, admission, started.attempts, "client_disconnected",
-                    "the client closed the connection before the end of the stream")
+                await close(ending.failed(
+                    admission, started.attempts, "client_disconnected",
+                    "the client closed the connection before the end of the stream"))
 
     return Streaming(engine=started.engine.name, deltas=relay())
 
@@ -352,9 +355,9 @@ async def client_gone(admission: Admission) -> None:
     cancelled): record that, so that the gates release what the call holds — its quota
     reservation, a half-open probe it took — now rather than when the reaper finds the row.
     Shielded: the cancellation that brought us here must not cut the recording short."""
-    await asyncio.shield(ended(
-        finish_failed, admission, [], "client_disconnected",
-        "the client closed the connection before any engine answered"))
+    await asyncio.shield(close(ending.failed(
+        admission, [], "client_disconnected",
+        "the client closed the connection before any engine answered")))
 
 
 def heartbeat(generation_id: UUID) -> None:
@@ -369,4 +372,7 @@ def refusal_for(failed: RunFailed, request: Request | None = None) -> Refusal:
         return Refusal(400, "invalid_request", f"The engine rejected the request: {failed}")
     if failed.code == "unsupported_parameter" and request is not None:
         return capabilities.refusal(failed, request)
-    return Refusal(503, failed.code, str(failed), type_="service_unavailable")
+    headers = {}
+    if failed.retry_at is not None:  # the breakers know when an engine may be back
+        headers["Retry-After"] = str(max(1, math.ceil(failed.retry_at - time.time())))
+    return Refusal(503, failed.code, str(failed), type_="service_unavailable", headers=headers)

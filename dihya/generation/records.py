@@ -45,6 +45,8 @@ def message_of(m: ChatMessage) -> Message:
                   for c in m.tool_calls or ())
     if m.function_call is not None and not calls:
         calls = (ToolCall(LEGACY_ID, m.function_call.name, m.function_call.arguments),)
+    if m.role == "function":  # the legacy loop's answer to the assistant's function_call
+        return Message("tool", text_of(m.content), tool_call_id=LEGACY_ID, name=m.name)
     return Message(m.role, text_of(m.content), parts=tuple(parts), tool_calls=calls,
                    tool_call_id=m.tool_call_id, name=m.name)
 

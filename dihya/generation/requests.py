@@ -3,8 +3,10 @@
 One schema for every entry point (chat completions, jobs, the `generate` command): what it
 accepts is what the OpenAPI document says. Nothing is dropped silently: a field this schema
 does not know is refused with `unsupported_parameter` naming it (`unknown_fields`), unless it
-is harmless (`metadata`, `store`, `service_tier`, `user`, `stream_options`: declared below) or
-the route lists it in its `drop_params`, then it is dropped and the answer says so. Known
+is harmless (`metadata`, `store`, `service_tier`, `prompt_cache_key`, `verbosity`,
+`modalities: ["text"]`, `stream_options`: declared below) or the route lists it in its
+`drop_params`, then it is dropped and the answer says so; `cache_control` on a content part
+is always dropped and named. `safety_identifier` stands for the person, as `user` does. Known
 fields are checked strictly; tool schemas must be JSON Schemas. Limits on messages and
 characters, and the deny patterns, are read from settings when a body is validated
 (dihya.generation.validation), so they follow the environment and `override_settings`.
@@ -15,7 +17,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dihya.generation import validation as security
 from dihya.generation.errors import Refusal
@@ -134,10 +144,33 @@ class ChatBody(BaseModel):
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
     user: Text | None = Field(None, max_length=256,
                               description="The end user on whose behalf the call is made.")
+    safety_identifier: Text | None = Field(
+        None, max_length=256, description="The end user, as `user` (used when `user` is "
+        "absent; both given must be equal).")
     # Harmless: accepted, not forwarded.
     metadata: dict[str, Text] | None = None
     store: bool | None = None
     service_tier: str | None = Field(None, max_length=32)
+    prompt_cache_key: Text | None = Field(None, max_length=256)
+    verbosity: Literal["low", "medium", "high"] | None = None
+    modalities: list[Text] | None = Field(None, max_length=4, description="Only [\"text\"]: "
+                                          "any other output modality is unsupported.")
+
+    @field_validator("safety_identifier")
+    @classmethod
+    def _same_person(cls, value: str | None, info: ValidationInfo) -> str | None:
+        user = info.data.get("user")
+        if value is not None and user is not None and value != user:
+            raise ValueError("user and safety_identifier name two different people; send one")
+        return value
+
+    @model_validator(mode="after")
+    def _person(self) -> ChatBody:
+        """`safety_identifier` is OpenAI's newer name for `user`: everything downstream
+        (consent, quotas, erasure) reads `user`."""
+        if self.user is None and self.safety_identifier is not None:
+            self.user = self.safety_identifier
+        return self
 
     @field_validator("messages")
     @classmethod
@@ -219,11 +252,24 @@ def unknown_fields(body: Body, droppable: frozenset[str]) -> list[str]:
     """The fields we cannot honour that the route lets us drop (unknown ones, `n` > 1); a
     400 `unsupported_parameter` for the first one it does not."""
     unsupported = list(body.model_extra or ())
-    if isinstance(body, ChatBody) and body.n is not None and body.n > 1:
-        unsupported.append("n")
+    quietly: list[str] = []
+    if isinstance(body, ChatBody):
+        if body.n is not None and body.n > 1:
+            unsupported.append("n")
+        if body.modalities is not None and set(body.modalities) - {"text"}:
+            if "modalities" not in droppable:
+                raise Refusal(400, "unsupported_parameter",
+                              "Unsupported parameter: modalities other than 'text' (asked: "
+                              f"{', '.join(body.modalities)}); this gateway answers text only.",
+                              param="modalities")
+            unsupported.append("modalities")
+        if any(isinstance(m.content, list) and any(p.cache_control is not None
+                                                   for p in m.content)
+               for m in body.messages):
+            quietly.append("cache_control")  # a prompt-caching hint: no engine here takes it
     for name in unsupported:
         if name not in droppable:
             raise Refusal(400, "unsupported_parameter",
                           f"Unsupported parameter: {name!r} is not supported by this gateway.",
                           param=name)
-    return sorted(unsupported)
+    return sorted(unsupported + quietly)

@@ -26,7 +26,7 @@ class Call:
     def engine_seconds(self) -> float:
         if self.admission is None:
             return 0.0
-        return sum(a.latency_ms for a in self.admission.notes.get("attempts", ())) / 1000
+        return sum(a.latency_ms for a in (self.admission.attempts or ())) / 1000
 
     def overhead(self) -> float:
         return max(0.0, time.perf_counter() - self.started - self.engine_seconds())

@@ -97,7 +97,7 @@ def generation_ended(admission: Admission, attempts: list[AttemptRecord],
     models = {e.id: e for e in admission.route.engines}
     finished = g.finished or g.created
     span = _tracer.start_span(
-        f"{g.kind} {g.route_name}", context=admission.notes.get("trace_parent"),
+        f"{g.kind} {g.route_name}", context=admission.trace_parent,
         kind=SpanKind.INTERNAL, start_time=_ns(g.started or g.created),
         attributes=_generation_attributes(admission, usage, models))
     parent = trace.set_span_in_context(span)
@@ -145,7 +145,7 @@ def _generation_attributes(admission: Admission, usage: Usage | None,
         "dihya.source": g.source,
         "dihya.status": g.status,
         "dihya.engine": g.engine_name or None,
-        "dihya.attempts": len(admission.notes.get("attempts", ())),
+        "dihya.attempts": len(admission.attempts or ()),
         "error.type": g.error_code or None,
     }
     if settings.DIHYA_AUDIT_CONTENT:  # the operator asked for content: redacted, never raw

@@ -1,4 +1,5 @@
-"""The "erase this person" action on users, with a confirmation page listing what will go.
+"""The "erase this person" action on users, with a confirmation page listing what will go; the
+people list's search and "withdraw consent" (`dihya.privacy.people_admin`).
 
 Lives in the wiring because erasure spans every app (`dihya.privacy.erasure`). It extends whatever
 admin class the User model already has, so other apps' changes to the user admin survive.
@@ -17,6 +18,7 @@ from django.template.response import TemplateResponse
 
 from audit.models import AuditEvent, Consent
 from dihya.privacy import erasure
+from dihya.privacy.people_admin import people_admin
 
 
 @admin.action(description="Erase this person (all their data and account)",
@@ -44,13 +46,14 @@ def erase_person(modeladmin: admin.ModelAdmin, request: HttpRequest,
 
 
 def _install() -> None:
+    """The User model's admin, whichever it is, becomes the people list of
+    `dihya.privacy.people_admin` with the erase action."""
     User = get_user_model()
     model_admin = admin.site._registry.get(User)
     if model_admin is None:
         return
-    actions = list(model_admin.actions or [])
-    if erase_person not in actions:
-        model_admin.actions = [*actions, erase_person]
+    admin.site.unregister(User)
+    admin.site.register(User, people_admin(type(model_admin), erase_person))
 
 
 _install()

@@ -28,7 +28,7 @@ from django_q.models import OrmQ, Schedule, Task
 from audit import consent, identities, log
 from audit.models import ErasureReceipt, ExternalIdentity
 from dihya.gateway import deliveries
-from dihya.gateway.models import Delivery, Generation
+from dihya.gateway.models import Delivery, Generation, StoredResponse
 from dihya.lib.pseudonyms import pseudonym
 from fallbacks.models import BreakerState
 from quotas import erasure as quota_records
@@ -172,6 +172,22 @@ def _purge_generations(r: Retention) -> int:
     return old.delete()[1].get(Generation._meta.label, 0)
 
 
+def _stored_responses(p: Person) -> Any:
+    return StoredResponse.objects.filter(Q(generation_id__in=p.generation_ids) | Q(user=p.user))
+
+
+def _responses(p: Person) -> list[dict[str, Any]]:
+    return [{"id": r.id, "created": r.created.isoformat(), "client": r.client_id,
+             "user": r.end_user, "input_items": r.items, "response": r.response}
+            for r in _stored_responses(p).order_by("created")]
+
+
+def _purge_responses(r: Retention) -> int:
+    cutoff = r.cutoff("response")
+    return 0 if cutoff is None else StoredResponse.objects.filter(
+        created__lt=cutoff).delete()[0]
+
+
 def _task_names(ids: Iterable[Any]) -> list[str]:
     return [f"generation {i}" for i in ids]
 
@@ -250,6 +266,9 @@ def register_builtins() -> None:
              erase=lambda p: identities.erase_identities(p.user))
     register("consents", collect=lambda p: consent.export(p.user),
              erase=lambda p: consent.anonymise(p.user, p.receipt.pk if p.receipt else None))
+    # Before the generations, which they would otherwise follow uncounted (CASCADE).
+    register("responses", collect=_responses, erase=lambda p: _stored_responses(p).delete()[0],
+             purge=_purge_responses)
     register("generations", collect=_generations, erase=_erase_generations,
              purge=_purge_generations)
     register("tasks", erase=_erase_tasks, purge=_purge_tasks)

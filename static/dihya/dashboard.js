@@ -13,13 +13,21 @@
     options: {animation: false, responsive: true, maintainAspectRatio: false, plugins: {legend: {position: "bottom"}},
               scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true}}},
   });
+  // One bar per minute, hour or day of the period (empty ones included: the axis is even);
+  // labelled to the bucket's size, in the browser's time zone.
+  const labels = {hour: {hour: "2-digit", minute: "2-digit"},
+                  day: {weekday: "short", hour: "2-digit", minute: "2-digit"},
+                  week: {weekday: "short", day: "numeric", month: "short"}};
+  function label(t) {
+    return new Date(t).toLocaleString([], labels[root.dataset.period] || {});
+  }
   function pct(v) { return v === null ? "—" : Math.round(v * 100) + " %"; }
   async function refresh() {
     const url = root.dataset.url + "?period=" + encodeURIComponent(root.dataset.period);
     const response = await fetch(url, {credentials: "same-origin"});
     if (!response.ok) return;
     const data = await response.json();
-    chart.data.labels = data.series.map((p) => new Date(p.t).toLocaleString());
+    chart.data.labels = data.series.map((p) => label(p.t));
     chart.data.datasets.forEach((d) => { d.data = data.series.map((p) => p[d.label] || 0); });
     chart.update();
     root.querySelectorAll("[data-k]").forEach((el) => {

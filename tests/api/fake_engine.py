@@ -38,6 +38,7 @@ def sse(*chunks: dict[str, Any]) -> str:
 class FakeEngine:
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     replies: list[tuple[int, str, str]] = field(default_factory=list)
 
     def reply(self, body: dict[str, Any] | str, status: int = 200) -> None:
@@ -56,6 +57,7 @@ def fake_engine() -> Iterator[FakeEngine]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             engine.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+            engine.paths.append(self.path)
             status, kind, body = engine.replies.pop(0) if engine.replies else (
                 200, "application/json", json.dumps(answer()))
             data = body.encode()
@@ -74,3 +76,39 @@ def fake_engine() -> Iterator[FakeEngine]:
     yield engine
     server.shutdown()
     server.server_close()
+
+
+def call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    """One tool call of an answer, in the chat-completions wire format."""
+    return {"id": call_id, "type": "function",
+            "function": {"name": name, "arguments": arguments}}
+
+
+def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1,
+            "model": "fake", "choices": [{"index": 0, "delta": delta,
+                                          "finish_reason": finish_reason}]}
+
+
+def usage_chunk(prompt: int = 12, completion: int = 5) -> dict[str, Any]:
+    return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1,
+            "model": "fake", "choices": [], "usage": {
+                "prompt_tokens": prompt, "completion_tokens": completion,
+                "total_tokens": prompt + completion}}
+
+
+def text_stream(*pieces: str, finish_reason: str = "stop") -> str:
+    """An answer streamed as chat-completion chunks: role, pieces, finish, usage."""
+    return sse(chunk({"role": "assistant", "content": ""}),
+               *(chunk({"content": p}) for p in pieces), chunk({}, finish_reason),
+               usage_chunk())
+
+
+def call_stream(call_id: str, name: str, *argument_pieces: str) -> str:
+    """A tool call streamed as OpenAI does: id, type and name first, then argument pieces."""
+    return sse(chunk({"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": call_id, "type": "function",
+         "function": {"name": name, "arguments": ""}}]}),
+        *(chunk({"tool_calls": [{"index": 0, "function": {"arguments": p}}]})
+          for p in argument_pieces),
+        chunk({}, "tool_calls"), usage_chunk())

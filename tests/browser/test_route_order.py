@@ -38,7 +38,8 @@ def test_drag_to_reorder_then_the_next_test_skips_nothing(page, superuser, qclus
     # Drag llama above mixtral by the sortable handle; the order is saved at once.
     handles = page.locator(".inline-group tr.has_original td.original p")
     handles.filter(has_text=": llama").drag_to(handles.filter(has_text=": mixtral"))
-    expect(page.locator(".messagelist .success")).to_be_visible()
+    expect(page.locator(".messagelist .success").filter(has_text="Fallback order saved")) \
+        .to_contain_text("llama → mixtral")
     assert [s.engine.name for s in Route.objects.get(pk=route.pk).steps.order_by("position")] \
         == ["llama", "mixtral"]
 

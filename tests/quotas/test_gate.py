@@ -15,10 +15,11 @@ from django.contrib.auth import get_user_model
 
 from audit import consent
 from dihya.gateway.models import ApiClient, Generation
-from dihya.generation import pipeline, recorder
+from dihya.generation import ending, pipeline, recorder, settle
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
 from dihya.lib.pseudonyms import pseudonym
+from fallbacks.runner import RunFailed
 from quotas.models import Assignment, Counter
 
 ENGINE = "http://engine.test/v1"
@@ -56,8 +57,16 @@ def recording(request, settings, monkeypatch) -> str:
 
 
 def run(admission: pipeline.Admission) -> None:
-    pipeline.record(admission, asyncio.run(pipeline.execute(admission)),
-                    later=recorder.batched())
+    """The end written as the API writes it — alone at once (inline) or handed to the
+    recorder (batched, written here at once as a batch) — by the same writer, `settle`."""
+    outcome = asyncio.run(pipeline.execute(admission))
+    ended = ending.end_of(admission, outcome)
+    if recorder.batched():
+        recorder.submit(ended)
+    else:
+        settle.now(ended)
+    if isinstance(outcome, RunFailed):
+        raise pipeline.refusal_for(outcome, admission.request)
 
 
 def test_it_refuses_an_exhausted_client_with_a_429_and_calls_no_engine(route, client, make_plan):
@@ -84,7 +93,7 @@ def test_it_refuses_an_exhausted_client_with_a_429_and_calls_no_engine(route, cl
     assert r.headers["x-ratelimit-remaining-requests"] == "0"
     assert Generation.objects.count() == 2
 
-    headers = first.notes["headers"]
+    headers = first.headers
     assert headers["x-ratelimit-limit-requests"] == "2"
     assert headers["x-ratelimit-remaining-requests"] == "1"
     assert headers["x-ratelimit-reset-requests"].endswith("s")
@@ -178,7 +187,7 @@ def test_it_refuses_a_job_at_submission(route, client, make_plan):
 def test_it_counts_nothing_for_callers_without_a_plan(route, client):
     admission = pipeline.admit(pipeline.Caller(client=client), body(user="dave"))
 
-    assert "headers" not in admission.notes or not admission.notes["headers"]
+    assert not admission.headers
     assert not Counter.objects.exists()
 
 

@@ -116,3 +116,19 @@ def test_an_answer_that_breaks_the_schema_falls_back():
     assert a.outcome == b.outcome == "invalid_output"
     assert a.detail.startswith("the answer is not JSON")
     assert "does not match the schema at age" in b.detail
+
+
+@respx.mock
+def test_an_answer_cut_at_max_tokens_is_the_answer_not_a_failure():
+    cut = httpx.Response(200, json={"choices": [{"message": {"content": '{"ag'},
+                                                 "finish_reason": "length"}],
+                                    "usage": {"prompt_tokens": 3, "completion_tokens": 8}})
+    respx.post("http://a/v1/chat/completions").mock(return_value=cut)
+    other = respx.post("http://b/v1/chat/completions").mock(return_value=said('{"age": 1}'))
+    health = Recording()
+
+    result = loop.run(Runner(health).run(route(("a", ALL), ("b", ALL)), STRUCTURED))
+
+    assert (result.engine.name, result.completion.finish_reason) == ("a", "length")
+    assert result.completion.text == '{"ag' and not other.called
+    assert health.told == [("a", None)]

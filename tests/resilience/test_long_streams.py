@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from dihya.gateway.models import ApiClient, Attempt, Generation
-from dihya.generation import jobs, pipeline, reaper
+from dihya.generation import ending, jobs, pipeline, reaper, settle
 from dihya.generation.requests import ChatBody
 from fallbacks.runner import AttemptRecord
 from fallbacks.spec import Usage
@@ -42,9 +42,9 @@ def used_tokens() -> int:
 
 
 def served(admission: pipeline.Admission, tokens: int = 700) -> bool:
-    return pipeline.finish_succeeded(
+    return settle.now(ending.succeeded(
         admission, [AttemptRecord(admission.route.engines[0].id, "e", 0, "ok", 5.0)],
-        "a long story", "stop", Usage(100, tokens - 100), admission.route.engines[0].id, "e")
+        "a long story", "stop", Usage(100, tokens - 100), admission.route.engines[0].id, "e"))
 
 
 def test_the_reaper_leaves_a_stream_that_beats_alone(caller, monkeypatch):

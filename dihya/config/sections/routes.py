@@ -7,6 +7,10 @@ and `sticky` switch those filters on. `retry:` is the route's retry policy
 (fallbacks.policy), the same fields as the admin's; like an engine's `timeout:`, omitted keys
 take the model's defaults and export always shows it.
 
+`aliases` are other names clients may send as `model` for the route: exact names and `*`
+patterns (fallbacks.aliases); no alias may be a route's name or another route's alias, counting
+the routes the file leaves as they are.
+
 `embedding_dimension` pins the length of the route's embedding vectors. Unlike the other
 fields, leaving it out keeps what the route has — a length the gateway recorded from the first
 answer is what the apps' stored vectors have, and re-applying a file must not forget it;
@@ -18,9 +22,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from django.db.models import Prefetch
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from dihya.config.base import Item, Name, Plan, Section, Strict, duplicate_lines
+from fallbacks import aliases as route_aliases
 from fallbacks.models import Engine, Route, RouteEngine
 from fallbacks.strategies import registry as strategies
 
@@ -50,9 +55,17 @@ def _named(value: object) -> object:
     return {"name": value} if isinstance(value, str) else value
 
 
+def _alias(value: str) -> str:
+    if not route_aliases.ALIAS.match(value):
+        raise ValueError(route_aliases.ALIAS_RULE)
+    return value
+
+
 class RouteItem(Item):
     name: Name
     engines: list[Annotated[Step, BeforeValidator(_named)]] = Field(default_factory=list)
+    aliases: list[Annotated[str, AfterValidator(_alias)]] = Field(
+        default_factory=list, max_length=route_aliases.MAX_ALIASES)
     max_tokens: int | None = Field(None, ge=1)
     description: str = Field("", max_length=200)
     strategy: str = Route.Strategy.ORDERED.value
@@ -78,6 +91,8 @@ class RouteItem(Item):
         data = super().exported()
         data["engines"] = [step["name"] if step["weight"] == 1 else step
                            for step in data.get("engines", [])]
+        if not data.get("aliases"):
+            data.pop("aliases", None)
         for flag in ("context_fit", "sticky"):
             if not data.get(flag):
                 data.pop(flag, None)
@@ -109,6 +124,7 @@ class RoutesSection(Section[RouteItem]):
             problems += duplicate_lines(names, f"routes[{i}].engines[{{}}]")
             problems += [f"routes[{i}].engines[{j}]: {plan.unknown('engines', 'engine', name)}"
                          for j, name in enumerate(names) if name not in engines]
+        problems += alias_lines(plan)
         if pruned := plan.pruned_names("engines"):
             # Routes that stay as they are must not lose an engine behind the file's back.
             kept = plan.existing["routes"] - plan.file_names("routes") - plan.pruned_names("routes")
@@ -126,6 +142,7 @@ class RoutesSection(Section[RouteItem]):
             routes = routes.filter(name__in=names)
         return {route.name: RouteItem.model_construct(
             name=route.name,
+            aliases=list(route.aliases or []),
             engines=[Step.model_construct(name=step.engine.name, weight=step.weight)
                      for step in route.steps.all()],
             max_tokens=route.max_tokens, description=route.description,
@@ -141,6 +158,7 @@ class RoutesSection(Section[RouteItem]):
 
     def write(self, item: RouteItem) -> None:
         route = Route.objects.filter(name=item.name).first() or Route(name=item.name)
+        route.aliases = list(item.aliases)
         route.max_tokens = item.max_tokens
         route.description = item.description
         route.strategy = item.strategy
@@ -165,6 +183,26 @@ class RoutesSection(Section[RouteItem]):
 
     def delete(self, names: set[str]) -> None:
         Route.objects.filter(name__in=names).delete()
+
+
+def alias_lines(plan: Plan) -> list[str]:
+    """Aliases that would reach two routes, or shadow a route's name, once the file is applied:
+    the file's routes against each other and against the routes it leaves as they are."""
+    items = plan.items.get("routes")
+    if not items:
+        return []
+    kept = plan.final_names("routes") - plan.file_names("routes")
+    final = {name: listed if isinstance(listed, list) else [] for name, listed in
+             Route.objects.filter(name__in=kept).values_list("name", "aliases")}
+    final.update({route.name: route.aliases for route in items})
+    lines = []
+    for i, route in enumerate(items):
+        others = {name: listed for name, listed in final.items() if name != route.name}
+        for where, message in route_aliases.problems(route.name, route.aliases, others):
+            path = (f"routes[{i}].name" if where == "name" else f"routes[{i}].aliases"
+                    + (f"[{where}]" if isinstance(where, int) else ""))
+            lines.append(f"{path}: {message}")
+    return lines
 
 
 section = RoutesSection()

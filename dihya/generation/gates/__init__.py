@@ -6,7 +6,7 @@ it raises `dihya.generation.errors.Refusal` to refuse (nothing reaches an engine
 worker claims it for a queued job (a gate may still refuse then). `finish` runs inside the
 recording transaction with the real usage, or None when the generation failed or was
 cancelled; `overtaken` runs instead when the run lost its row meanwhile (reaped, cancelled,
-re-run elsewhere: `dihya.generation.ending.write_end`). `finish_many` is `finish` for a batch of
+re-run elsewhere: `dihya.generation.settle`). `finish_many` is `finish` for a batch of
 generations recorded in one transaction by the recorder (`dihya.generation.recorder`); a gate
 that can do a batch's work in fewer statements overrides it. `refused` runs after a refusal's
 rollback; `cancelled` when a queued job is cancelled before it ran. Gates keep no per-request

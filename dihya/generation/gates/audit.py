@@ -68,8 +68,8 @@ class AuditGate(Gate):
 def event_of(admission: Admission, usage: Usage | None) -> dict[str, Any]:
     """The `generation` event of a finished generation: `audit.log.record`'s arguments."""
     g = admission.generation
-    if "attempts" in admission.notes:  # the pipeline hands over what it just wrote
-        done = [(a.engine, a.outcome, a.latency_ms) for a in admission.notes["attempts"]]
+    if admission.attempts is not None:  # the pipeline hands over what it just wrote
+        done = [(a.engine, a.outcome, a.latency_ms) for a in admission.attempts]
     else:
         done = list(Attempt.objects.filter(generation_id=g.pk).order_by("id")
                     .values_list("engine_name", "outcome", "latency_ms"))
@@ -82,6 +82,8 @@ def event_of(admission: Admission, usage: Usage | None) -> dict[str, Any]:
         details["kind"] = g.kind
     if g.error_code:
         details["error"] = g.error_code
+    if dropped := admission.dropped_tools:  # hosted tools a dialect left out
+        details["dropped_tools"] = dropped
     if settings.DIHYA_AUDIT_CONTENT:
         # Tool arguments and results are content too: redacted alike (audit.log.record).
         details["prompt"] = records.prompt_of(g.request)

@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from audit import consent, identities
 from dihya.generation import people
+from dihya.generation.admission import PendingLink
 from dihya.generation.errors import Refusal
 from dihya.generation.gates import Gate
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from dihya.gateway.models import ApiClient
     from dihya.generation.admission import Admission
 
-PENDING = "consent_link"  # admission.notes key: the link promised in the refusal
 
 
 def absolute(path: str) -> str:
@@ -96,7 +96,7 @@ class ConsentGate(Gate):
         if not link:
             raise refusal("This person's consent to text generation is no longer active.")
         token, expires = identities.new_token(), identities.link_expiry()
-        admission.notes[PENDING] = (client, generation.end_user, token, expires)
+        admission.pending_link = PendingLink(client, generation.end_user, token, expires)
         days = settings.DIHYA_CONSENT_LINK_DAYS
         if generation.user is None:
             raise refusal("This person has not consented to text generation yet. Show them "
@@ -107,8 +107,7 @@ class ConsentGate(Gate):
                       f"link for them, valid {days} days.", link_url(token), expires)
 
     def refused(self, admission: Admission, refusal: Refusal) -> None:
-        pending = admission.notes.pop(PENDING, None)
+        pending, admission.pending_link = admission.pending_link, None
         if pending is not None and refusal.code == "consent_required":
-            client, end_user, token, expires = pending
-            identities.issue_link(client.pk, client.name, end_user, token=token,
-                                  expires=expires)
+            identities.issue_link(pending.client.pk, pending.client.name, pending.end_user,
+                                  token=pending.token, expires=pending.expires)

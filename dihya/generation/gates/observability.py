@@ -38,13 +38,13 @@ class ObservabilityGate(Gate):
         timing.admitted(admission)
         parent, trace_id = tracing.current()
         if trace_id:
-            admission.notes["trace_parent"] = parent
+            admission.trace_parent = parent
             admission.generation.trace_id = trace_id
 
     def refused(self, admission: Admission, refusal: Refusal) -> None:
         client = admission.caller.client
         metrics.refused(refusal.code, client.name if client else "",
-                        admission.notes.get("quota_plan", ""))
+                        admission.quota_plan)
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
         try:
@@ -68,7 +68,7 @@ class ObservabilityGate(Gate):
 
 def recorded(admission: Admission, usage: Usage | None) -> None:
     g = admission.generation
-    attempts = admission.notes.get("attempts", [])
+    attempts = admission.attempts or []
     metrics.generation_ended(admission, attempts, usage, cost(g, usage))
     trace_id = tracing.generation_ended(admission, attempts, usage)
     if trace_id and trace_id != g.trace_id:  # a job: the worker's trace, not the request's

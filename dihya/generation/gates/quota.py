@@ -3,7 +3,7 @@
 Admission reserves one request and the token estimate (and cost, for plans with cost limits)
 against the client's and the end user's limits, in the admission transaction: a refusal rolls
 back every increment and nothing reaches an engine. The answer's OpenAI rate-limit headers go
-into `admission.notes["headers"]`. `finish` settles to the real usage, or releases everything
+into `admission.headers`. `finish` settles to the real usage, or releases everything
 when the generation failed or was cancelled. Both are idempotent per generation id, so a
 re-delivered job is never charged twice.
 """
@@ -47,9 +47,9 @@ class QuotaGate(Gate):
         except ledger.QuotaExceeded as exceeded:
             headers = rate_limit_headers(ledger.status(bounds, now=now), now)
             headers["Retry-After"] = str(exceeded.retry_after)
-            admission.notes["quota_plan"] = exceeded.standing.bound.plan  # for the metrics
+            admission.quota_plan = exceeded.standing.bound.plan  # for the metrics
             raise Refusal(429, "quota_exceeded", str(exceeded), headers=headers) from None
-        admission.notes.setdefault("headers", {}).update(rate_limit_headers(standings, now))
+        admission.headers.update(rate_limit_headers(standings, now))
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
         closing = closing_of(admission, usage)

@@ -1,5 +1,7 @@
-"""Seed the demo configuration and an admin login. Safe to run again: it changes only what
-differs from the demo, and never resets an existing password."""
+"""Seed the demo configuration and an admin login. Safe to run again (every `make run` does):
+it creates only what is missing — engines, routes, clients the database does not have — and
+never changes or deletes one that exists, whatever an admin did to it since; nor does it
+reset an existing password."""
 
 from __future__ import annotations
 
@@ -7,12 +9,15 @@ import os
 import secrets
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from dihya import config
 from dihya.config import recorder as config_audit
+from fallbacks.models import Engine
 
 DEMO = Path(config.__file__).with_name("demo.yaml")
 
@@ -41,15 +46,30 @@ class Command(BaseCommand):
                **options: object) -> None:
         try:
             with config_audit.acting_as(f"demo ({config_audit.os_user()})"):
-                changes = config.apply(demo_document(engine_port, embed_port))
+                document = demo_document(engine_port, embed_port)
+                changes = config.apply(document, missing_only=True)
         except config.ConfigError as exc:
             raise CommandError("the demo configuration was rejected:\n  "
                                + "\n  ".join(exc.problems)) from exc
         for change in changes:
             self.stdout.write(f"demo: {change.action} {change.kind} {change.name}")
         if not changes:
-            self.stdout.write("demo: configuration already in place")
+            self.stdout.write("demo: configuration already in place (existing items kept as "
+                              "they are)")
+        self.report_moved_engines(document)
         self.ensure_admin()
+
+    def report_moved_engines(self, document: dict) -> None:
+        """An existing local engine is kept even when it points at another port than the one
+        started now: say so, rather than rewrite what an admin may have set."""
+        wanted = {e["name"]: e["base_url"] for e in document["engines"]
+                  if e["base_url"].startswith("http://127.0.0.1:")}
+        for name, base_url in Engine.objects.filter(name__in=wanted).values_list(
+                "name", "base_url"):
+            if base_url != wanted[name]:
+                self.stdout.write(f"demo: engine {name} kept at {base_url} (this start serves "
+                                  f"{wanted[name]}; change it in the admin if it should use "
+                                  "that)")
 
     def ensure_admin(self) -> None:
         """Like `createsuperuser --noinput` when DJANGO_SUPERUSER_* are set; otherwise an
@@ -63,7 +83,8 @@ class Command(BaseCommand):
         given = bool(username)
         username = username or "admin"
         with transaction.atomic():
-            if User._default_manager.filter(**{User.USERNAME_FIELD: username}).exists():
+            if user := User._default_manager.filter(**{User.USERNAME_FIELD: username}).first():
+                self.forget_changed_password(user)
                 self.stdout.write(f"admin login: {username!r} exists (new password: "
                                   f"python manage.py changepassword {username})")
                 return
@@ -74,5 +95,28 @@ class Command(BaseCommand):
         if given:
             self.stdout.write(f"admin login: created {username!r} from DJANGO_SUPERUSER_*")
         else:
-            self.stdout.write(f"admin login: {username} / {password}  (shown once; "
-                              f"change it with python manage.py changepassword {username})")
+            path = Path(settings.DIHYA_ADMIN_PASSWORD_FILE)
+            write_private(path, f"{username} / {password}\n")
+            self.stdout.write(f"admin login: {username} / {password}  (also in {path}, "
+                              f"readable by you only, until you change it with "
+                              f"python manage.py changepassword {username})")
+
+    def forget_changed_password(self, user: AbstractBaseUser) -> None:
+        """Remove the password file once it no longer opens the account: it was changed."""
+        path = Path(settings.DIHYA_ADMIN_PASSWORD_FILE)
+        try:
+            password = path.read_text(encoding="utf-8").split(" / ", 1)[1].strip()
+        except (OSError, IndexError):
+            return
+        if not user.check_password(password):
+            path.unlink(missing_ok=True)
+            self.stdout.write(f"admin login: the password was changed; removed {path}")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner may read (0600 from the start, never wider)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)

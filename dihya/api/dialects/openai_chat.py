@@ -1,4 +1,6 @@
-"""OpenAI's answer formats: the chat.completion object and the chat.completion.chunk SSE stream.
+"""OpenAI chat completions: the chat.completion object and the chat.completion.chunk SSE stream.
+
+The request side is the canonical body itself (`ChatBody` is OpenAI's shape).
 
 Only formatting lives here; the pipeline decides which engine runs and records how it went.
 The stream must end either with `data: [DONE]` or, when the engine dies after the first token
