@@ -102,24 +102,37 @@ def client_ids_of(user: AbstractBaseUser) -> list[tuple[int | None, str]]:
                 .values_list("client_id", "external_id"))
 
 
-def erase_links(user: AbstractBaseUser) -> int:
-    """Erasure: every consent link made for the person (before their identities go)."""
-    return ConsentLink.objects.filter(
-        Q(user=user) | _links_of_identities(client_ids_of(user))).delete()[0]
-
-
-def erase_identities(user: AbstractBaseUser) -> int:
-    """Erasure: the ids clients know the person by (the account goes after them)."""
-    return ExternalIdentity.objects.filter(user=user).delete()[0]
-
-
-def export_identities(user: AbstractBaseUser) -> list[dict[str, Any]]:
-    return [{"client_id": c, "id": e} for c, e in client_ids_of(user)]
-
-
-def export_links(user: AbstractBaseUser) -> list[dict[str, Any]]:
+def _links_of(user: AbstractBaseUser, client_id: int | None) -> Any:
+    """The person's links: all of them, or (client_id) that client's only."""
     links = ConsentLink.objects.filter(Q(user=user) | _links_of_identities(client_ids_of(user)))
-    return [describe(link) for link in links]
+    return links if client_id is None else links.filter(client_id=client_id)
+
+
+def _identities_of(user: AbstractBaseUser, client_id: int | None) -> Any:
+    """The person's ids: all of them, or (client_id) the ones that client made or was given
+    (an admin's id for every client is not one client's to erase)."""
+    mine = ExternalIdentity.objects.filter(user=user)
+    return mine if client_id is None else mine.filter(client_id=client_id)
+
+
+def erase_links(user: AbstractBaseUser, client_id: int | None = None) -> int:
+    """Erasure: the consent links made for the person (before their identities go)."""
+    return _links_of(user, client_id).delete()[0]
+
+
+def erase_identities(user: AbstractBaseUser, client_id: int | None = None) -> int:
+    """Erasure: the ids clients know the person by (the account goes after them)."""
+    return _identities_of(user, client_id).delete()[0]
+
+
+def export_identities(user: AbstractBaseUser, client_id: int | None = None
+                      ) -> list[dict[str, Any]]:
+    return [{"client_id": c, "id": e}
+            for c, e in _identities_of(user, client_id).values_list("client_id", "external_id")]
+
+
+def export_links(user: AbstractBaseUser, client_id: int | None = None) -> list[dict[str, Any]]:
+    return [describe(link) for link in _links_of(user, client_id)]
 
 
 def _links_of_identities(identities: list[tuple[int | None, str]]) -> Q:

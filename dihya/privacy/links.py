@@ -64,7 +64,8 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
         person = identities.answer(found, answer == "agree", person_of)
     except identities.LinkRefused as no:
         return refused(request, no.reason)
-    opened = person is not None and session.begin(request, person, found.client_name)
+    opened = person is not None and session.begin(request, person, client.pk,
+                                                          found.client_name)
     if answer == "decline":
         return render(request, "privacy/link_declined.html",
                       {"client": found.client_name, "opened": opened})

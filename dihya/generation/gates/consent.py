@@ -3,7 +3,8 @@
 `ConsentGate.admit` refuses, before anything is written or any engine called, a call from a
 client that serves end users when the person named in `user` is unknown to that client or has
 no active consent for `generation`. The refusal carries a personal `consent_url` for that
-person at that client (`audit.identities`): a fresh one on every refused call, so that a
+person at that client (`audit.identities`) if the client may have one (`may_link`): a fresh
+one on every refused call, so that a
 person who lost theirs gets another the next time the app asks. The link is promised in the
 refusal and stored by `refused`, after the admission's rollback, so that it is kept.
 `started` asks again when a worker claims a queued job (no link then: nobody would show it).
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from audit import consent, identities
-from dihya.generation import people
+from dihya.generation import identity, people
 from dihya.generation.errors import Refusal
 from dihya.generation.gates import Gate
 
@@ -53,6 +54,15 @@ def issue_link(client: ApiClient, end_user: str,
     """A personal consent link for this person of this client, stored now: (url, expires)."""
     token, link = identities.issue_link(client.pk, client.name, end_user, purpose)
     return link_url(token), link.expires
+
+
+def may_link(client: ApiClient, person: AbstractBaseUser | None) -> bool:
+    """Whether a consent link may be issued for the person a client's id resolves to: someone
+    Dihya does not know yet (agreeing makes them this client's person), or someone this
+    client has served or registered. Never for anyone else the id happens to name (an account
+    found by e-mail, username or `sub`, another client's or an admin's person): whoever
+    holds the link answers for them."""
+    return person is None or identity.has_served(client, person)
 
 
 def consents(user: AbstractBaseUser, *, remembered: bool) -> bool:
@@ -95,6 +105,9 @@ class ConsentGate(Gate):
             return
         if not link:
             raise refusal("This person's consent to text generation is no longer active.")
+        if not may_link(client, generation.user):
+            raise refusal("This person has not consented to text generation. They have an "
+                          "account: they sign in at the consent_url to agree.")
         token, expires = identities.new_token(), identities.link_expiry()
         admission.notes[PENDING] = (client, generation.end_user, token, expires)
         days = settings.DIHYA_CONSENT_LINK_DAYS
