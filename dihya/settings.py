@@ -406,9 +406,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
                    "json": {"()": "dihya.observability.logs.JsonLines"}},
+    # Request log lines name the route template, never the path: paths hold consent-link
+    # tokens and people's ids (dihya.observability.routes).
+    "filters": {"routes": {"()": "dihya.observability.routes.RouteTemplates"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"},
+                **{name: {"filters": ["routes"]} for name in (
+                    "django.request", "django.server", "uvicorn.access")}},
 }
 
 # --- Observability (docs/observability.md) ---------------------------------------------------

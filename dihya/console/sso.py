@@ -10,8 +10,8 @@ made on first sign-in, deactivated accounts are refused, and the roles claim set
 groups at every sign-in (only the mapped values when DIHYA_OIDC_ROLES_MAP is set). The
 account's e-mail is the provider's only when `email_verified` is true, at every sign-in:
 clients whose `user_ids` are e-mail addresses find people by it, so an address someone merely
-typed at the provider must not name anyone here. Password sign-in stays for superusers (the bootstrap admin) and, unless
-DIHYA_PASSWORD_SIGN_IN is off, for everyone.
+typed at the provider must not name anyone here. Password sign-in stays for superusers (the
+bootstrap admin) and, unless DIHYA_PASSWORD_SIGN_IN is off, for everyone.
 
 Sign-ins are audit events naming the person by pseudonym. Nothing here logs a token or a claim.
 """

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.urls import Resolver404, resolve
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from audit.redaction import redact, redact_data
+from dihya.observability.routes import route_of
 from fallbacks.spec import ChatRequest
 
 if TYPE_CHECKING:
@@ -87,17 +87,6 @@ def instrument() -> None:
 
 #: What the instrumentations name a request's URL by (old and new semantic conventions).
 URL_ATTRIBUTES = ("http.url", "url.full", "http.target", "url.path", "url.query")
-
-
-def route_of(request: HttpRequest) -> str:
-    """The request's route template ("/privacy/link/<str:token>/"), never its path."""
-    match = getattr(request, "resolver_match", None)
-    if match is None:
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            return "(unmatched)"
-    return "/" + match.route if match.route else "(unmatched)"
 
 
 def scrub(span: trace.Span, request: HttpRequest) -> None:
