@@ -271,6 +271,13 @@ DIHYA_CONSENT_LINK_DAYS = env.int("DIHYA_CONSENT_LINK_DAYS", default=7)
 if DIHYA_CONSENT_LINK_DAYS < 1:
     raise environ.ImproperlyConfigured("DIHYA_CONSENT_LINK_DAYS must be at least 1")
 # How long the privacy session a consent link opens lasts, in seconds (no password: short).
+# Calls of one client refused for consent per minute (each writes audit events, maybe a
+# link); past it, 429 too_many_consent_refusals (dihya.generation.gates.consent). Tests,
+# whose clients share ids and a cache, set it themselves (tests/people/test_refusal_rate.py).
+DIHYA_CONSENT_REFUSAL_RATE = env.int("DIHYA_CONSENT_REFUSAL_RATE",
+                                     default=1_000_000 if TESTING else 120)
+if DIHYA_CONSENT_REFUSAL_RATE < 1:
+    raise environ.ImproperlyConfigured("DIHYA_CONSENT_REFUSAL_RATE must be at least 1")
 DIHYA_CONSENT_LINK_SESSION_SECONDS = env.int("DIHYA_CONSENT_LINK_SESSION_SECONDS", default=3600)
 # Keep redacted prompts and answers in audit events (for the retention period only)?
 DIHYA_AUDIT_CONTENT = env.bool("DIHYA_AUDIT_CONTENT", default=False)

@@ -5,7 +5,8 @@ both; a client reaches only people it has served (`identity.has_served`), never 
 ask an admin), and only its own part of them (`dihya.privacy.person`): what it holds, never
 what other clients hold, which it must neither read nor erase. The answer is that part of the
 export a person downloads, or the erasure receipt (counts only); the account itself goes only
-when nothing else is left of it. The person (signed in) or an admin reaches everything. Each request is an audit event naming the client and the person's pseudonym.
+when nothing else is left of it. The person (signed in) or an admin reaches everything.
+Each request is an audit event naming the client and the person's pseudonym.
 """
 
 from __future__ import annotations

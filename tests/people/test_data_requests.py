@@ -101,7 +101,7 @@ def shared_person(crm, crm_key, route):
 
 
 def test_an_apps_export_holds_only_what_that_app_holds(crm, crm_key, route, engine):
-    _, clinic = shared_person(crm, crm_key, route)
+    shared_person(crm, crm_key, route)
 
     data = api(crm_key, "post", "/api/v1/people/zoe/export").json()
 
