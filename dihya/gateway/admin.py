@@ -77,7 +77,8 @@ class GenerationAdmin(ReadOnly, admin.ModelAdmin):
         fields = list(super().get_fields(request, obj))
         if sees_raw_content(request.user, obj):
             return fields
-        shown = [RAW_FIELDS.get(name, name) if name in RAW_FIELDS else name for name in fields]
+        shown = [RAW_FIELDS.get(name, name) if isinstance(name, str) else name
+                 for name in fields]
         return [name for name in shown if name]
 
     def get_search_fields(self, request: HttpRequest) -> Any:

@@ -79,7 +79,7 @@ def person(user: AbstractBaseUser, client: ApiClient | None = None) -> Person:
         else:
             pairs.update((name, external_id)
                          for name in end_user_clients.values_list("name", flat=True))
-    links = ConsentLink.objects.filter(user=user)
+    links = ConsentLink.objects.filter(user_id=user.pk)
     if client is not None:
         links = links.filter(client_id=client.pk)
     pairs.update(links.values_list("client_name", "external_id"))
@@ -99,6 +99,6 @@ def wholly_at(user: AbstractBaseUser, client: ApiClient) -> bool:
     client served. Erasing their part at this client then erases them."""
     if getattr(user, "is_staff", False) or user.has_usable_password():
         return False
-    others = ExternalIdentity.objects.filter(user=user).exclude(client_id=client.pk)
-    return not others.exists() and not Generation.objects.filter(user=user).exclude(
+    others = ExternalIdentity.objects.filter(user_id=user.pk).exclude(client_id=client.pk)
+    return not others.exists() and not Generation.objects.filter(user_id=user.pk).exclude(
         client=client).exists()

@@ -37,7 +37,7 @@ def may_open(user: AbstractBaseUser, client_id: int | None) -> bool:
     if (client_id is None or not user.is_active or user.has_usable_password()
             or getattr(user, "is_staff", False)):
         return False
-    mine = ExternalIdentity.objects.filter(user=user)
+    mine = ExternalIdentity.objects.filter(user_id=user.pk)
     return (mine.filter(client_id=client_id, source__in=MADE_BY_CLIENT).exists()
             and not mine.filter(source=ExternalIdentity.Source.SSO).exists())
 
@@ -77,7 +77,7 @@ def person_of(request: HttpRequest) -> AbstractBaseUser | None:
     found = get_user_model()._default_manager.filter(pk=pk).first()
     client_id = request.session.get(CLIENT_ID)
     if (found is None or not may_open(found, client_id)
-            or not ApiClient.objects.filter(pk=client_id).exists()):
+            or not ApiClient.objects.filter(pk=client_id or 0).exists()):
         end(request)
         return None
     return found
