@@ -93,3 +93,15 @@ def test_a_link_session_opens_for_a_person_the_link_made(crm_key, engine):
 
     assert browser.get("/privacy/").status_code == 200
     assert browser.get("/privacy/export/").status_code == 200
+
+
+def test_a_link_made_for_a_stranger_does_not_answer_for_an_account_made_since(
+        route, engine, django_user_model):
+    _, key = mail_client(route)
+    url = chat(key, "zoe@example.org").json()["error"]["consent_url"]  # nobody yet: a link
+    zoe = sso_account(django_user_model)  # she signs up at the provider with that address
+
+    answered = agree(Client(), url)
+
+    assert answered.status_code == 404
+    assert not consent.is_active(zoe)
