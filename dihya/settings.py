@@ -277,6 +277,13 @@ DIHYA_CONSENT_LINK_DAYS = env.int("DIHYA_CONSENT_LINK_DAYS", default=7)
 if DIHYA_CONSENT_LINK_DAYS < 1:
     raise environ.ImproperlyConfigured("DIHYA_CONSENT_LINK_DAYS must be at least 1")
 # How long the privacy session a consent link opens lasts, in seconds (no password: short).
+# Calls of one client refused for consent per minute (each writes audit events, maybe a
+# link); past it, 429 too_many_consent_refusals (dihya.generation.gates.consent). Tests,
+# whose clients share ids and a cache, set it themselves (tests/people/test_refusal_rate.py).
+DIHYA_CONSENT_REFUSAL_RATE = env.int("DIHYA_CONSENT_REFUSAL_RATE",
+                                     default=1_000_000 if TESTING else 120)
+if DIHYA_CONSENT_REFUSAL_RATE < 1:
+    raise environ.ImproperlyConfigured("DIHYA_CONSENT_REFUSAL_RATE must be at least 1")
 DIHYA_CONSENT_LINK_SESSION_SECONDS = env.int("DIHYA_CONSENT_LINK_SESSION_SECONDS", default=3600)
 # Keep redacted prompts and answers in audit events (for the retention period only)?
 DIHYA_AUDIT_CONTENT = env.bool("DIHYA_AUDIT_CONTENT", default=False)
@@ -418,9 +425,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
                    "json": {"()": "dihya.observability.logs.JsonLines"}},
+    # Request log lines name the route template, never the path: paths hold consent-link
+    # tokens and people's ids (dihya.observability.routes).
+    "filters": {"routes": {"()": "dihya.observability.routes.RouteTemplates"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"},
+                **{name: {"filters": ["routes"]} for name in (
+                    "django.request", "django.server", "uvicorn.access")}},
 }
 
 # --- Observability (docs/observability.md) ---------------------------------------------------
