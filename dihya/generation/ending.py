@@ -8,6 +8,7 @@ batches). Kept apart from the pipeline's steps so that each reads in one sitting
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -38,12 +39,30 @@ def finish_succeeded(admission: Admission, attempts: list[AttemptRecord], text: 
 
 
 def finish_failed(admission: Admission, attempts: list[AttemptRecord], code: str,
-                  message: str, *, later: bool = False) -> bool:
+                  message: str, *, served: Served | None = None, later: bool = False) -> bool:
+    """`served`: a stream that failed after its answer began (the client went away, the engine
+    died) relayed that much; the gates are handed its usage, so the quota charges the request
+    and those tokens instead of releasing it. Only a call that sent nothing is released."""
     g = admission.generation
     g.status = Generation.Status.FAILED
     g.error_code = code
     g.error_message = message[:2000]
-    return write_end(admission, attempts, None, later=later)
+    if served is None:
+        return write_end(admission, attempts, None, later=later)
+    g.prompt_tokens = served.usage.prompt_tokens
+    g.completion_tokens = served.usage.completion_tokens
+    g.engine_id = served.engine_id
+    g.engine_name = served.engine_name
+    return write_end(admission, attempts, served.usage, later=later)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What a call that failed after its answer began had served, and by which engine."""
+
+    usage: Usage
+    engine_id: int
+    engine_name: str
 
 
 def write_end(admission: Admission, attempts: list[AttemptRecord], usage: Usage | None, *,

@@ -42,14 +42,15 @@ from dihya.generation import (
     requests,
 )
 from dihya.generation.admission import Admission, Caller
-from dihya.generation.ending import finish_failed, finish_succeeded
+from dihya.generation.ending import Served, finish_failed, finish_succeeded
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import Body, ChatBody, EmbeddingBody
 from fallbacks import breaker, catalog
 from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
-from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult
+from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult, StreamRun, aclose_quietly
 from fallbacks.spec import ChatRequest, Delta, EmbeddingRequest, Request, RouteSpec, Usage
+from quotas import plans
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +307,7 @@ async def stream(admission: Admission) -> Streaming:
         usage: Usage | None = None
         finish_reason = "stop"
         error: ProviderError | None = None
-        completed = False
+        completed = sent = False
         beat_at = time.monotonic() + settings.DIHYA_STREAM_HEARTBEAT
         try:
             delta = started.first
@@ -315,6 +316,7 @@ async def stream(admission: Admission) -> Streaming:
                 calls.add(delta.tool_calls)
                 usage = delta.usage or usage
                 finish_reason = delta.finish_reason or finish_reason
+                sent = sent or delta.output  # from here on, the call is paid for
                 yield delta
                 if time.monotonic() >= beat_at:  # still streaming: the reaper must wait
                     await hops.db(heartbeat)(admission.generation.pk)
@@ -328,6 +330,8 @@ async def stream(admission: Admission) -> Streaming:
             error = exc
             raise
         finally:
+            await aclose_quietly(started.rest)  # the engine's stream and its slot, now
+            served = served_so_far(admission, started, usage, parts, calls) if sent else None
             if completed:
                 run.stream_ended(started, None)
                 await ended(
@@ -338,13 +342,29 @@ async def stream(admission: Admission) -> Streaming:
                 run.stream_ended(started, error)
                 await ended(
                     finish_failed, admission, started.attempts, "engine_failed_mid_stream",
-                    f"{started.engine.name} failed after the stream began: {error}")
+                    f"{started.engine.name} failed after the stream began: {error}",
+                    served=served)
             else:  # the client went away: not the engine's fault
                 await ended(
                     finish_failed, admission, started.attempts, "client_disconnected",
-                    "the client closed the connection before the end of the stream")
+                    "the client closed the connection before the end of the stream",
+                    served=served)
 
     return Streaming(engine=started.engine.name, deltas=relay())
+
+
+def served_so_far(admission: Admission, started: StreamRun, usage: Usage | None,
+                  parts: list[str], calls: records.ToolCallJoiner) -> Served:
+    """What a stream cut after its answer began has served: the engine's counts where it gave
+    them, else the quota's estimate (characters / 4, rounded up) of the prompt and of the text
+    and tool calls relayed — at least one token, since something went out."""
+    relayed = sum(map(len, parts)) + sum(len(c["name"]) + len(c["arguments"])
+                                         for c in calls.record())
+    prompt = (usage.prompt_tokens if usage and usage.prompt_tokens
+              else plans.estimate_tokens(admission.request.prompt_chars, 0))
+    completion = (usage.completion_tokens if usage and usage.completion_tokens
+                  else max(1, plans.estimate_tokens(relayed, 0)))
+    return Served(Usage(prompt, completion), started.engine.id, started.engine.name)
 
 
 async def client_gone(admission: Admission) -> None:
