@@ -156,6 +156,11 @@ else:
 # A generation never runs longer than DIHYA_JOB_DEADLINE; django-q2's timeout sits above it
 # and its retry above that, so a task is only re-delivered once its worker is surely gone.
 DIHYA_JOB_DEADLINE = env.float("DIHYA_JOB_DEADLINE", default=120.0)
+# How long judging one answer against a client's json_schema may take (in a thread, off the
+# event loop): past it the attempt fails as invalid output (fallbacks/structured.py).
+DIHYA_SCHEMA_VALIDATION_SECONDS = env.float("DIHYA_SCHEMA_VALIDATION_SECONDS", default=2.0)
+if not 0 < DIHYA_SCHEMA_VALIDATION_SECONDS <= 60:
+    raise environ.ImproperlyConfigured("DIHYA_SCHEMA_VALIDATION_SECONDS must be in (0, 60]")
 Q_CLUSTER: dict[str, object] = {
     "name": env.str("DIHYA_Q_NAME", default="dihya"),
     "workers": env.int("DIHYA_WORKERS", default=2),

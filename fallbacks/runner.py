@@ -133,7 +133,7 @@ class Runner:
             try:
                 async with asyncio.timeout(min(engine.total_timeout, timeout)):
                     completion = await provider_for(engine).complete(request)
-                return structured.check(request, completion)
+                return await structured.check(request, completion)
             finally:
                 await slot.release()
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 from dihya.generation import validation as security
 from dihya.generation.errors import Refusal
 from dihya.generation.messages import STRICT, ChatMessage, Text, text_of
+from dihya.lib import json_schemas
 
 __all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "JobBody", "Text", "text_of",
            "unknown_fields"]
@@ -28,13 +29,16 @@ FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
 
 def json_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A JSON Schema, checked against its metaschema (a malformed one is the client's 400)."""
+    """A JSON Schema, checked against its metaschema (a malformed one is the client's 400), and
+    against what one process can afford to validate (`dihya.lib.json_schemas`: size, `$ref`s,
+    combinators, RE2 patterns): a 400 naming the limit, before it can stall anything."""
     if value is None:
         return value
     try:
         jsonschema.validators.validator_for(value).check_schema(value)
     except jsonschema.SchemaError as exc:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+    json_schemas.check(value)  # TooCostly is a ValueError: the message names the limit
     return value
 
 
