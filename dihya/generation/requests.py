@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from dihya.generation import validation as security
 from dihya.generation.errors import Refusal
-from dihya.generation.messages import STRICT, ChatMessage, Text, text_of
+from dihya.generation.messages import STRICT, ChatMessage, Screened, Text, text_of
 from dihya.lib import json_schemas
 
 __all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "JobBody", "Text", "text_of",
@@ -39,13 +39,14 @@ def json_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
     except jsonschema.SchemaError as exc:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
     json_schemas.check(value)  # TooCostly is a ValueError: the message names the limit
+    security.screen_schema(value)
     return value
 
 
 class FunctionDef(BaseModel):
     model_config = STRICT
     name: str = Field(..., pattern=FUNCTION_NAME)
-    description: Text | None = None
+    description: Screened | None = None
     parameters: dict[str, Any] | None = Field(None, description="A JSON Schema.")
     strict: bool | None = None
 
@@ -82,7 +83,7 @@ class JsonObjectFormat(BaseModel):
 class JsonSchemaSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str = Field(..., pattern=FUNCTION_NAME)
-    description: Text | None = None
+    description: Screened | None = None
     schema_: dict[str, Any] | None = Field(None, alias="schema")
     strict: bool | None = None
 
@@ -115,7 +116,7 @@ class ChatBody(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
-    stop: Text | list[Text] | None = None
+    stop: Screened | list[Screened] | None = None
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
