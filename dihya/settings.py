@@ -427,8 +427,11 @@ DIHYA_METRICS_DIR = env.str(
     else str(BASE_DIR / "var" / "metrics"))
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = DIHYA_METRICS_DIR
 Path(DIHYA_METRICS_DIR).mkdir(parents=True, exist_ok=True)
-# GET /metrics wants `Authorization: Bearer <this>`; unset, it answers loopback callers only.
+# GET /metrics wants `Authorization: Bearer <this>`; unset, it answers nobody, unless
+# DIHYA_METRICS_ALLOW_LOOPBACK lets loopback callers in (never behind a same-host proxy: every
+# request it forwards comes from loopback). `make run`'s demo sets it.
 DIHYA_METRICS_TOKEN = env.str("DIHYA_METRICS_TOKEN", default="")
+DIHYA_METRICS_ALLOW_LOOPBACK = env.bool("DIHYA_METRICS_ALLOW_LOOPBACK", default=False)
 # Distinct values a metric label may take in one process before new ones count as "other".
 DIHYA_METRICS_MAX_LABEL_VALUES = env.int("DIHYA_METRICS_MAX_LABEL_VALUES", default=200)
 # OpenTelemetry tracing: on when the standard OTLP endpoint variable is set (OTLP/HTTP).
