@@ -155,9 +155,16 @@ def resume(generation: Generation) -> Admission | None:
 def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
             deliveries: int) -> bool:
     """Fail a generation whose worker or web process is gone (the reaper's verb), telling the
-    gates as `finish` would: the quota gate releases its reservation, the audit gate records
-    the end. Only if it is still the run the caller saw (running, same deliveries, started
-    before `running_since`): a generation that finished meanwhile is left alone."""
+    gates as `finish` would: the audit gate records the end; the quota gate charges the
+    reservation of a web call whose answer may have gone out, and releases the others. Only
+    if it is still the run the caller saw (running, same deliveries, started before
+    `running_since`): a generation that finished meanwhile is left alone.
+
+    What went out is lost with the process (its recorder's queue); the row written at
+    admission is what is left. A stream that began beat once (`heartbeat`), so one without a
+    beat sent nothing and is released; a plain call's answer leaves whole, after the engine,
+    with nothing on the row to say whether it did: charged, its reservation (one request and
+    the estimate) standing for what it served. A job a worker lost served nobody."""
     now = timezone.now()
     with hops.one_writer(), transaction.atomic():
         if not Generation.objects.filter(
@@ -173,8 +180,10 @@ def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
         admission = Admission(generation=g, route=route,
                               request=request_from_record(g.request),
                               caller=Caller(client=g.client, source=g.source))
+        began = g.deliveries == 0 and (not g.stream or g.heartbeat is not None)
         for gate in gates.active():
-            gate.finish(admission, None)
+            # Usage(0, 0) on a failed call: served, counts unknown — the estimate is charged.
+            gate.finish(admission, Usage(0, 0) if began else None)
     return True
 
 
@@ -316,9 +325,12 @@ async def stream(admission: Admission) -> Streaming:
                 calls.add(delta.tool_calls)
                 usage = delta.usage or usage
                 finish_reason = delta.finish_reason or finish_reason
+                began = delta.output and not sent
                 sent = sent or delta.output  # from here on, the call is paid for
                 yield delta
-                if time.monotonic() >= beat_at:  # still streaming: the reaper must wait
+                # Still streaming: the reaper must wait. The first beat, once the answer has
+                # begun, also tells the reaper this call served something (`abandon`).
+                if began or time.monotonic() >= beat_at:
                     await hops.db(heartbeat)(admission.generation.pk)
                     beat_at = time.monotonic() + settings.DIHYA_STREAM_HEARTBEAT
                 try:
