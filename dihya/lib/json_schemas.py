@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 import jsonschema
-import re2
+import re2  # type: ignore[import-untyped]  # google-re2 ships no types
 
 MAX_BYTES = 65_536       # the schema as compact JSON
 MAX_DEPTH = 32           # objects and arrays nested in the schema document

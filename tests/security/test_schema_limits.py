@@ -136,11 +136,12 @@ def test_other_calls_keep_answering_while_a_hostile_schema_is_validated(
         outcome, answered, answered_at, judged_in = asyncio.run(both())
 
     assert answered.completion.text == "Hello"
-    assert answered_at < 0.8  # 0.2 s in, not after the hostile validation
+    # Asked 0.2 s in, answered long before the hostile validation ended (not after it).
+    assert answered_at < judged_in - 0.5
     assert isinstance(outcome, pipeline.RunFailed)  # failed as invalid, not a crash or a 500
     assert outcome.attempts[-1].outcome == "invalid_output"
     assert "could not be validated against the schema in 1 s" in outcome.attempts[-1].detail
-    assert judged_in < 3.0
+    assert judged_in < 6.0  # the budget, not the seconds of a full validation
     with pytest.raises(Refusal) as refused:
         pipeline.record(hostile, outcome)
     assert refused.value.status == 503
