@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -292,7 +292,7 @@ class Streaming:
     """A started stream: the engine is chosen, the deltas are still to come."""
 
     engine: str
-    deltas: AsyncIterator[Delta]
+    deltas: AsyncGenerator[Delta, None]
 
 
 async def stream(admission: Admission) -> Streaming:
@@ -310,7 +310,7 @@ async def stream(admission: Admission) -> Streaming:
         raise refusal_for(failed, admission.request) from None
     admission.notes["attempts"] = started.attempts  # what the answer's headers account for
 
-    async def relay() -> AsyncIterator[Delta]:
+    async def relay() -> AsyncGenerator[Delta, None]:
         parts: list[str] = []
         calls = records.ToolCallJoiner()
         usage: Usage | None = None
