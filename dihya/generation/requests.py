@@ -34,11 +34,11 @@ def json_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
     combinators, RE2 patterns): a 400 naming the limit, before it can stall anything."""
     if value is None:
         return value
+    json_schemas.check(value)  # first, bounded; TooCostly is a ValueError naming the limit
     try:
         jsonschema.validators.validator_for(value).check_schema(value)
     except jsonschema.SchemaError as exc:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
-    json_schemas.check(value)  # TooCostly is a ValueError: the message names the limit
     security.screen_schema(value)
     return value
 

@@ -57,13 +57,16 @@ class OutOfTime(Exception):
 def check(schema: dict[str, Any]) -> None:
     """Raise TooCostly (a ValueError) if the schema passes a limit, uses a `$ref` we do not
     resolve, a `$ref` cycle that never descends into the value, or a pattern RE2 cannot run."""
+    nodes = []
+    for node, depth in _nodes(schema):  # depth first: nothing below recurses deeper than this
+        if depth > MAX_DEPTH:
+            raise TooCostly(f"the schema nests deeper than {MAX_DEPTH} levels")
+        nodes.append(node)
     size = len(json.dumps(schema, separators=(",", ":")))
     if size > MAX_BYTES:
         raise TooCostly(f"the schema is {size} bytes; at most {MAX_BYTES}")
     refs = combinators = 0
-    for node, depth in _nodes(schema):
-        if depth > MAX_DEPTH:
-            raise TooCostly(f"the schema nests deeper than {MAX_DEPTH} levels")
+    for node in nodes:
         if not isinstance(node, dict):
             continue
         if "$dynamicRef" in node or "$recursiveRef" in node:

@@ -38,6 +38,13 @@ def chained(depth: int) -> dict[str, Any]:
     return {"$defs": defs, "$ref": "#/$defs/a0"}
 
 
+def deep(levels: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        schema = {"not": schema}
+    return schema
+
+
 def with_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {**HELLO, "response_format": {"type": "json_schema",
                                          "json_schema": {"name": "out", "schema": schema}}}
@@ -66,6 +73,7 @@ def refusal(body: dict[str, Any]) -> tuple[str | None, str]:
     ({"$ref": "https://example.com/schema.json"}, "only local references"),
     ({"type": "string", "enum": ["x" * 100] * 700}, "bytes; at most 65536"),
     ({"anyOf": [{"type": "string"}] * 130}, "branches and not/if; at most 128"),
+    (deep(900), "nests deeper than 32 levels"),  # was a RecursionError: a 500
 ])
 def test_it_refuses_a_costly_schema_naming_the_limit_and_the_field(schema, limit):
     param, message = refusal(with_schema(schema))
