@@ -43,8 +43,10 @@ run: $(VENV)/.installed-local .env
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py demo --engine-port $(ENGINE_PORT) --embed-port $(EMBED_PORT)
+	@# The demo's /metrics answers loopback without a token (docs/observability.md).
 	@HOST=$(HOST) PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) EMBED_PORT=$(EMBED_PORT) \
 	  WORKERS=$(WORKERS) BIN=$(BIN) \
+	  DIHYA_METRICS_ALLOW_LOOPBACK=$${DIHYA_METRICS_ALLOW_LOOPBACK:-true} \
 	  bash scripts/run-all.sh
 
 # The real OpenID Connect provider the SSO browser tests sign in with (npm's oidc-provider).

@@ -137,14 +137,20 @@ def history(user: AbstractBaseUser) -> list[Consent]:
     return list(Consent.objects.filter(user=user).select_related("purpose"))
 
 
-def export(user: AbstractBaseUser) -> list[dict[str, object]]:
+def export(user: AbstractBaseUser, client: str | None = None) -> list[dict[str, object]]:
+    """The person's consents; with `client`, those that client recorded (link or API)."""
     return [{"purpose": c.purpose.slug, "version": c.version, "how": c.how,
              "client": c.client or None, "evidence": c.evidence or None,
              "granted_at": c.granted_at.isoformat(),
              "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
-             "withdrawn_how": c.withdrawn_how or None} for c in history(user)]
+             "withdrawn_how": c.withdrawn_how or None} for c in history(user)
+            if client is None or c.client == client]
 
 
-def anonymise(user: AbstractBaseUser, receipt_id: object) -> int:
-    """Erasure: keep the rows as anonymous proof that consent existed, tied to the receipt."""
-    return Consent.objects.filter(user=user).update(user=None, receipt_id=receipt_id)
+def anonymise(user: AbstractBaseUser, receipt_id: object, client: str | None = None) -> int:
+    """Erasure: keep the rows as anonymous proof that consent existed, tied to the receipt;
+    with `client`, the rows that client recorded only (they no longer count for the person)."""
+    rows = Consent.objects.filter(user=user)
+    if client is not None:
+        rows = rows.filter(client=client)
+    return rows.update(user=None, receipt_id=receipt_id)

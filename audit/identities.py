@@ -7,9 +7,13 @@ e-mail addresses (`dihya.generation.identity`). A person a client brings through
 link or the consent API gets an account with an unusable password: nobody can sign in to it,
 it only carries their consents and records.
 
-Consent links: a random token of 256 bits in the URL, stored only as its SHA-256, naming one
+Consent links: a token of 256 bits in the URL, stored only as its SHA-256, naming one
 client and one external id, short-lived (DIHYA_CONSENT_LINK_DAYS) and spent by the person's
-answer. Why a stored token rather than a `signing.TimestampSigner` value: a signed value
+answer. The token is a keyed hash (HMAC-SHA256 under a key derived from SECRET_KEY) of the
+link's own fields, so that a person refused again and again is handed their live link again
+(`live_link`) instead of a new row and a new event each time; without the key it is as
+unguessable as a random one, and a link whose token no longer derives (the key changed) is
+simply not reused. Why a stored token rather than a `signing.TimestampSigner` value: a signed value
 carries its payload readable (base64), so it would show the external id, which is often
 personal data (an e-mail, an employee number); a stored token carries nothing, can be spent
 exactly once (a signed value can only expire), and erasure can delete it with the person.
@@ -19,8 +23,10 @@ This module never logs an external id or a token: events name people by pseudony
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -102,24 +108,37 @@ def client_ids_of(user: AbstractBaseUser) -> list[tuple[int | None, str]]:
                 .values_list("client_id", "external_id"))
 
 
-def erase_links(user: AbstractBaseUser) -> int:
-    """Erasure: every consent link made for the person (before their identities go)."""
-    return ConsentLink.objects.filter(
-        Q(user=user) | _links_of_identities(client_ids_of(user))).delete()[0]
-
-
-def erase_identities(user: AbstractBaseUser) -> int:
-    """Erasure: the ids clients know the person by (the account goes after them)."""
-    return ExternalIdentity.objects.filter(user=user).delete()[0]
-
-
-def export_identities(user: AbstractBaseUser) -> list[dict[str, Any]]:
-    return [{"client_id": c, "id": e} for c, e in client_ids_of(user)]
-
-
-def export_links(user: AbstractBaseUser) -> list[dict[str, Any]]:
+def _links_of(user: AbstractBaseUser, client_id: int | None) -> Any:
+    """The person's links: all of them, or (client_id) that client's only."""
     links = ConsentLink.objects.filter(Q(user=user) | _links_of_identities(client_ids_of(user)))
-    return [describe(link) for link in links]
+    return links if client_id is None else links.filter(client_id=client_id)
+
+
+def _identities_of(user: AbstractBaseUser, client_id: int | None) -> Any:
+    """The person's ids: all of them, or (client_id) the ones that client made or was given
+    (an admin's id for every client is not one client's to erase)."""
+    mine = ExternalIdentity.objects.filter(user=user)
+    return mine if client_id is None else mine.filter(client_id=client_id)
+
+
+def erase_links(user: AbstractBaseUser, client_id: int | None = None) -> int:
+    """Erasure: the consent links made for the person (before their identities go)."""
+    return _links_of(user, client_id).delete()[0]
+
+
+def erase_identities(user: AbstractBaseUser, client_id: int | None = None) -> int:
+    """Erasure: the ids clients know the person by (the account goes after them)."""
+    return _identities_of(user, client_id).delete()[0]
+
+
+def export_identities(user: AbstractBaseUser, client_id: int | None = None
+                      ) -> list[dict[str, Any]]:
+    return [{"client_id": c, "id": e}
+            for c, e in _identities_of(user, client_id).values_list("client_id", "external_id")]
+
+
+def export_links(user: AbstractBaseUser, client_id: int | None = None) -> list[dict[str, Any]]:
+    return [describe(link) for link in _links_of(user, client_id)]
 
 
 def _links_of_identities(identities: list[tuple[int | None, str]]) -> Q:
@@ -147,23 +166,50 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def token_for(client_id: int, external_id: str, purpose: str, created: dt.datetime) -> str:
+    """The token of the link made for these at `created` (see the module docstring)."""
+    key = hmac.new(settings.SECRET_KEY.encode(), b"dihya-consent-link", hashlib.sha256).digest()
+    message = "\x1f".join([str(client_id), external_id, purpose,
+                           created.isoformat(timespec="microseconds")]).encode()
+    return base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()
+                                    ).decode().rstrip("=")
+
+
+def live_link(client_id: int, external_id: str, purpose: str = consent.GENERATION
+              ) -> tuple[str, ConsentLink] | None:
+    """The person's unanswered link at this client, if it has at least a day to live and its
+    token still derives: (raw token, row); None when a new one is needed."""
+    now = timezone.now()
+    found = (ConsentLink.objects.filter(client_id=client_id, external_id=external_id,
+                                        purpose=purpose, used__isnull=True,
+                                        expires__gt=now + dt.timedelta(days=1))
+             .order_by("-created").first())
+    if found is None:
+        return None
+    token = token_for(client_id, external_id, purpose, found.created)
+    return (token, found) if hmac.compare_digest(digest_of(token), found.digest) else None
+
+
 def link_expiry(now: dt.datetime | None = None) -> dt.datetime:
     return (now or timezone.now()) + dt.timedelta(days=settings.DIHYA_CONSENT_LINK_DAYS)
 
 
 def issue_link(client_id: int, client_name: str, external_id: str,
-               purpose: str = consent.GENERATION, *, token: str = "",
-               expires: dt.datetime | None = None) -> tuple[str, ConsentLink]:
-    """A fresh link for this person of this client: (raw token, row). The token is shown once.
+               purpose: str = consent.GENERATION, *, created: dt.datetime | None = None
+               ) -> tuple[str, ConsentLink]:
+    """The person's live link at this client (`live_link`), else a fresh one: (raw token, row).
 
-    `token` and `expires` given: a link already promised to the client (the consent gate
-    names it in a refusal before the refused transaction is rolled back, then stores it)."""
-    token = token or new_token()
-    now = timezone.now()
+    `created` given: a link already promised to the client (the consent gate names it in a
+    refusal before the refused transaction is rolled back, then stores it)."""
+    if created is None:
+        live = live_link(client_id, external_id, purpose)
+        if live is not None:
+            return live
+    now = created or timezone.now()
+    token = token_for(client_id, external_id, purpose, now)
     link = ConsentLink.objects.create(
         digest=digest_of(token), client_id=client_id, client_name=client_name,
-        external_id=external_id, purpose=purpose, created=now,
-        expires=expires or link_expiry(now),
+        external_id=external_id, purpose=purpose, created=now, expires=link_expiry(now),
         user=find(client_id, external_id))
     log.record("consent_link_issued", subject=pseudonym(external_id), actor=f"client:{client_name}",
                client=client_name, details={"purpose": purpose, "link": link.pk})

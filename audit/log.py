@@ -56,7 +56,7 @@ from django.utils import timezone
 
 from audit.models import AuditChain, AuditEvent
 from audit.redaction import redact, redact_data
-from dihya.lib.pseudonyms import pseudonym
+from dihya.lib.pseudonyms import person_at, pseudonym
 
 GENESIS = "0" * 64
 SCHEME = 2  # a keyed link over a public and a personal digest; 1: the events before 0003
@@ -118,6 +118,25 @@ def legacy_seal(event: Any, was_erased: bool, key: bytes | None = None) -> str:
     return hmac.new(key or chain_key(), message, hashlib.sha256).hexdigest()
 
 
+#: Kinds whose subject is the pseudonym of an account (a username), whichever client acted:
+#: the person is the account. Every other subject is the pseudonym of an id a client sent,
+#: which names a person at that client only.
+ACCOUNT_SUBJECTS = frozenset({"consent_granted", "consent_withdrawn", "data_request",
+                              "sso_sign_in"})
+
+
+def person_of(kind: str, client: str, subject: str) -> str:
+    """The person an event is about (`dihya.lib.pseudonyms.person_at`), "" for nobody.
+
+    Stored in `person`, outside the digests: the subject stays what the chain sealed (the
+    pseudonym of a raw id, the same at every client), and this column tells shop's "42" from
+    clinic's "42". It is a function of fields the chain covers, so it can be recomputed (as
+    migration 0006 did for the events before it) and `verify` checks it."""
+    if not subject:
+        return ""
+    return person_at("" if kind in ACCOUNT_SUBJECTS else client, subject)
+
+
 def _head() -> AuditChain:
     head = AuditChain.objects.select_for_update().filter(pk=1).first()
     if head is None:
@@ -168,7 +187,8 @@ def _event(kind: str, *, subject: str = "", actor: str = "", client: str = "", r
            prompt_tokens: int = 0, completion_tokens: int = 0, status: str = "",
            details: dict[str, Any] | None = None) -> AuditEvent:
     return AuditEvent(
-        kind=kind, subject=subject, actor=redact(actor)[:150], client=client[:64],
+        kind=kind, subject=subject, person=person_of(kind, client[:64], subject),
+        actor=redact(actor)[:150], client=client[:64],
         route=route[:64], engine=engine[:64], generation_id=generation_id,
         attempts=redact_data(list(attempts)), prompt_tokens=prompt_tokens or 0,
         completion_tokens=completion_tokens or 0, status=status[:32],
@@ -237,6 +257,8 @@ def _check(event: AuditEvent, key: bytes) -> str:
             return "its subject, actor or details do not match their digest (edited)"
     elif not _cleared(event):
         return "it is marked erased but holds personal content (edited)"
+    if problem := _person_problem(event):
+        return problem
     if not hmac.compare_digest(link(event.prev_hash, event.content_digest,
                                     event.personal_digest, key), event.hash):
         return ("its hash is not the keyed link of its digests (the chain was recomputed "
@@ -265,6 +287,15 @@ def _check_legacy(event: AuditEvent, key: bytes, *, after_keyed: bool) -> str:
         return "it is marked erased but holds personal content (edited)"
     if legacy_link(event.prev_hash, event.content_digest) != event.hash:
         return "its hash does not match (edited)"
+    return _person_problem(event)
+
+
+def _person_problem(event: AuditEvent) -> str:
+    """`person` is outside the digests but a function of what they cover: checked here, so
+    that moving an event to another person (into or out of someone's export) is caught."""
+    if event.person != person_of(event.kind, event.client, event.subject):
+        return ("its person is not the one its kind, client and subject name (edited, or "
+                "DIHYA_PSEUDONYM_KEY changed)")
     return ""
 
 
@@ -290,22 +321,33 @@ def person(username: str) -> str:
     return PERSON + pseudonym(username)
 
 
-def erase_subjects(pseudonyms: Iterable[str], generation_ids: Iterable[Any] = (),
-                   people: Iterable[str] = ()) -> int:
+def about(persons: Iterable[str], account: str = "", client: str | None = None) -> Q:
+    """Events about these persons (`person_of`), never selected by a raw id or a subject:
+    with `client`, the account's own events (`account`, its `person_of` with no client) only
+    where that client acted."""
+    match = Q(person__in=[p for p in persons if p])
+    if account and client is not None:
+        match |= Q(person=account, client=client)
+    return match
+
+
+def erase_subjects(persons: Iterable[str], generation_ids: Iterable[Any] = (),
+                   people: Iterable[str] = (), *, account: str = "",
+                   client: str | None = None) -> int:
     """Clear the personal content (subject, actor, details, salt) of every event about these
-    pseudonyms or these generations, or done by these people (their usernames: as typed
+    persons (`about`) or these generations, or done by these people (their usernames: as typed
     actors, and in the `admin:<username>` form events written before actors were typed); both
     digests stay, so the chain stays valid. Returns how many events."""
-    about = (Q(subject__in=[p for p in pseudonyms if p])
-             | Q(generation_id__in=list(generation_ids)))
+    match = about(persons, account, client) | Q(generation_id__in=list(generation_ids))
     names = [n for n in people if n]
     if names:
-        about |= Q(actor__in=[person(n) for n in names] + [f"admin:{n}" for n in names])
-    return AuditEvent.objects.filter(about).update(**CLEARED, erased=timezone.now())
+        match |= Q(actor__in=[person(n) for n in names] + [f"admin:{n}" for n in names])
+    return AuditEvent.objects.filter(match).update(**CLEARED, person="", erased=timezone.now())
 
 
-def events_about(pseudonyms: Iterable[str]) -> list[dict[str, Any]]:
-    rows = AuditEvent.objects.filter(subject__in=[p for p in pseudonyms if p]).order_by("pk")
+def events_about(persons: Iterable[str], account: str = "",
+                 client: str | None = None) -> list[dict[str, Any]]:
+    rows = AuditEvent.objects.filter(about(persons, account, client)).order_by("pk")
     return [{"id": e.pk, "kind": e.kind, "created": e.created.isoformat(), "actor": e.actor,
              "client": e.client, "route": e.route, "engine": e.engine,
              "generation_id": str(e.generation_id) if e.generation_id else None,

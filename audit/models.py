@@ -144,6 +144,11 @@ class AuditEvent(models.Model):
     created = models.DateTimeField(default=timezone.now, db_index=True)
     subject = models.CharField(max_length=64, blank=True, db_index=True,
                                help_text="Pseudonym of the person concerned.")
+    person = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="Pseudonym of the person at the client (`audit.log.person_of`): what exports "
+                  "and erasures select by. Derived from kind, client and subject, outside the "
+                  "digests.")
     actor = models.CharField(max_length=150, blank=True)
     client = models.CharField(max_length=64, blank=True)
     route = models.CharField(max_length=64, blank=True)

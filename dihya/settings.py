@@ -156,6 +156,11 @@ else:
 # A generation never runs longer than DIHYA_JOB_DEADLINE; django-q2's timeout sits above it
 # and its retry above that, so a task is only re-delivered once its worker is surely gone.
 DIHYA_JOB_DEADLINE = env.float("DIHYA_JOB_DEADLINE", default=120.0)
+# How long judging one answer against a client's json_schema may take (in a thread, off the
+# event loop): past it the attempt fails as invalid output (fallbacks/structured.py).
+DIHYA_SCHEMA_VALIDATION_SECONDS = env.float("DIHYA_SCHEMA_VALIDATION_SECONDS", default=2.0)
+if not 0 < DIHYA_SCHEMA_VALIDATION_SECONDS <= 60:
+    raise environ.ImproperlyConfigured("DIHYA_SCHEMA_VALIDATION_SECONDS must be in (0, 60]")
 Q_CLUSTER: dict[str, object] = {
     "name": env.str("DIHYA_Q_NAME", default="dihya"),
     "workers": env.int("DIHYA_WORKERS", default=2),
@@ -277,6 +282,13 @@ DIHYA_CONSENT_LINK_DAYS = env.int("DIHYA_CONSENT_LINK_DAYS", default=7)
 if DIHYA_CONSENT_LINK_DAYS < 1:
     raise environ.ImproperlyConfigured("DIHYA_CONSENT_LINK_DAYS must be at least 1")
 # How long the privacy session a consent link opens lasts, in seconds (no password: short).
+# Calls of one client refused for consent per minute (each writes audit events, maybe a
+# link); past it, 429 too_many_consent_refusals (dihya.generation.gates.consent). Tests,
+# whose clients share ids and a cache, set it themselves (tests/people/test_refusal_rate.py).
+DIHYA_CONSENT_REFUSAL_RATE = env.int("DIHYA_CONSENT_REFUSAL_RATE",
+                                     default=1_000_000 if TESTING else 120)
+if DIHYA_CONSENT_REFUSAL_RATE < 1:
+    raise environ.ImproperlyConfigured("DIHYA_CONSENT_REFUSAL_RATE must be at least 1")
 DIHYA_CONSENT_LINK_SESSION_SECONDS = env.int("DIHYA_CONSENT_LINK_SESSION_SECONDS", default=3600)
 # Keep redacted prompts and answers in audit events (for the retention period only)?
 DIHYA_AUDIT_CONTENT = env.bool("DIHYA_AUDIT_CONTENT", default=False)
@@ -418,9 +430,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
                    "json": {"()": "dihya.observability.logs.JsonLines"}},
+    # Request log lines name the route template, never the path: paths hold consent-link
+    # tokens and people's ids (dihya.observability.routes).
+    "filters": {"routes": {"()": "dihya.observability.routes.RouteTemplates"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"},
+                **{name: {"filters": ["routes"]} for name in (
+                    "django.request", "django.server", "uvicorn.access")}},
 }
 
 # --- Observability (docs/observability.md) ---------------------------------------------------
@@ -434,8 +451,11 @@ DIHYA_METRICS_DIR = env.str(
     else str(BASE_DIR / "var" / "metrics"))
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = DIHYA_METRICS_DIR
 Path(DIHYA_METRICS_DIR).mkdir(parents=True, exist_ok=True)
-# GET /metrics wants `Authorization: Bearer <this>`; unset, it answers loopback callers only.
+# GET /metrics wants `Authorization: Bearer <this>`; unset, it answers nobody, unless
+# DIHYA_METRICS_ALLOW_LOOPBACK lets loopback callers in (never behind a same-host proxy: every
+# request it forwards comes from loopback). `make run`'s demo sets it.
 DIHYA_METRICS_TOKEN = env.str("DIHYA_METRICS_TOKEN", default="")
+DIHYA_METRICS_ALLOW_LOOPBACK = env.bool("DIHYA_METRICS_ALLOW_LOOPBACK", default=False)
 # Distinct values a metric label may take in one process before new ones count as "other".
 DIHYA_METRICS_MAX_LABEL_VALUES = env.int("DIHYA_METRICS_MAX_LABEL_VALUES", default=200)
 # OpenTelemetry tracing: on when the standard OTLP endpoint variable is set (OTLP/HTTP).

@@ -136,7 +136,7 @@ class Runner:
             try:
                 async with asyncio.timeout(min(engine.total_timeout, timeout)):
                     completion = await provider_for(engine).complete(request)
-                return structured.check(request, completion)
+                return await structured.check(request, completion)
             finally:
                 await slot.release()
 
@@ -328,15 +328,40 @@ def embedding_model(route: RouteSpec) -> str | None:
     return next((e.model for e in route.engines if "embeddings" in e.capabilities), None)
 
 
-async def holding(stream: AsyncIterator[Delta], slot: slots.Slot) -> AsyncIterator[Delta]:
-    """The rest of a stream, keeping the engine's slot (its lease renewed) until it ends."""
-    try:
-        async for delta in stream:
-            yield delta
-            await slot.keep()
-    finally:
-        await aclose_quietly(stream)
-        await slot.release()
+class holding:
+    """The rest of a stream, keeping the engine's slot (its lease renewed) until it ends.
+
+    A class rather than an async generator: `aclose` closes the engine's stream and frees the
+    slot even when nobody iterated it (a client gone after the first delta), and there is no
+    generator for the garbage collector to finalise in the wrong order."""
+
+    def __init__(self, stream: AsyncIterator[Delta], slot: slots.Slot) -> None:
+        self.stream = stream
+        self.slot = slot
+        self.closed = False
+
+    def __aiter__(self) -> holding:
+        return self
+
+    async def __anext__(self) -> Delta:
+        if self.closed:
+            raise StopAsyncIteration
+        try:
+            delta = await anext(self.stream)
+        except BaseException:
+            await self.aclose()
+            raise
+        await self.slot.keep()
+        return delta
+
+    async def aclose(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await aclose_quietly(self.stream)
+        finally:
+            await self.slot.release()
 
 
 def as_provider_error(exc: BaseException) -> ProviderError:

@@ -39,6 +39,7 @@ from dihya.api import (
 )
 from dihya.api.dialects import anthropic_answer as anthropic
 from dihya.generation.errors import Refusal
+from dihya.observability.routes import route_of
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ RETRY_AFTER = "2"  # seconds: a restarting database or Redis is usually back wit
 def database_down(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The database went away mid-request (restart, failover, network): the call fails, the
     next one reconnects (CONN_HEALTH_CHECKS; dihya.generation.hops closes broken ones)."""
-    log.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+    log.warning("database unavailable in %s %s: %s", request.method, route_of(request), exc)
     return refused(request, Refusal(503, "database_unavailable", "The database is unavailable "
                                     "for a moment; retry shortly.", headers={
                                         "Retry-After": RETRY_AFTER}))
@@ -158,14 +159,14 @@ def database_down(request: HttpRequest, exc: Exception) -> HttpResponse:
 def redis_down(request: HttpRequest, exc: Exception) -> HttpResponse:
     """Redis (task broker, shared cache) went away. The chat path does not need it (API keys
     fall back to the database: dihya.gateway.keys); queuing a job does."""
-    log.warning("redis unavailable in %s %s: %s", request.method, request.path, exc)
+    log.warning("redis unavailable in %s %s: %s", request.method, route_of(request), exc)
     return refused(request, Refusal(503, "service_unavailable", "A backing service is "
                                     "unavailable for a moment; retry shortly.", headers={
                                         "Retry-After": RETRY_AFTER}))
 
 
 def crashed(request: HttpRequest, exc: Exception) -> HttpResponse:
-    log.exception("unhandled error in %s %s", request.method, request.path)
+    log.exception("unhandled error in %s %s", request.method, route_of(request))  # no ids
     return refused(request, Refusal(500, "internal_error", "Internal error; it was logged.",
                                     type_="api_error"))
 

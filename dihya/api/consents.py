@@ -1,12 +1,14 @@
 """The consent API, for apps that collect consent in their own screens or hand people a link.
 
 `POST /api/v1/consent-links` gives a personal consent link for a person of this client, as a
-refused call would. `POST /api/v1/consents` records a consent the app obtained itself (how =
-API, the client named, the policy version the person saw — refused unless it is the current
-one — and a short evidence string); `GET` reads a person's state; `DELETE` withdraws, which
-cancels their queued jobs at once (`dihya.privacy.receivers`). All need the `consent` scope
-and a client that serves end users; a client reads and withdraws only for people it has
-served, and never learns whether a name means someone at another client.
+refused call would: for someone new to Dihya, or someone this client has served or registered
+(`dihya.generation.gates.consent.may_link`), never for another client's person or an account
+that signs in and was never served here. `POST /api/v1/consents` records a consent the app
+obtained itself (how = API, the client named, the policy version the person saw — refused
+unless it is the current one — and a short evidence string); `GET` reads a person's state;
+`DELETE` withdraws, which cancels their queued jobs at once (`dihya.privacy.receivers`). All
+need the `consent` scope and a client that serves end users; a client reads and withdraws only
+for people it has served, and never learns whether a name means someone at another client.
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ def purpose_of(slug: str) -> Purpose:
 def make_link(token: str, body: LinkRequest) -> dict[str, Any]:
     client = serving(token)
     purpose_of(body.purpose)
+    if not consent_gate.may_link(client, identity.resolve(client, body.user)):
+        raise Refusal(404, "user_not_found", "This client has not served or registered anyone "
+                      "by that `user`: people with an account sign in to the consent_url.",
+                      param="user", extra={"consent_url": consent_gate.consent_url()})
     url, expires = consent_gate.issue_link(client, body.user, body.purpose)
     return {"object": "consent_link", "url": url, "expires_at": expires.isoformat()}
 

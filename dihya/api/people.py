@@ -2,8 +2,11 @@
 
 For apps where people ask for their data in the app's own screens. The `people` scope guards
 both; a client reaches only people it has served (`identity.has_served`), never staff (who
-ask an admin), and the answer is the same export a person downloads, or the erasure receipt
-(counts only). Each request is an audit event naming the client and the person's pseudonym.
+ask an admin), and only its own part of them (`dihya.privacy.person`): what it holds, never
+what other clients hold, which it must neither read nor erase. The answer is that part of the
+export a person downloads, or the erasure receipt (counts only); the account itself goes only
+when nothing else is left of it. The person (signed in) or an admin reaches everything.
+Each request is an audit event naming the client and the person's pseudonym.
 """
 
 from __future__ import annotations
@@ -47,14 +50,14 @@ def export(token: str, user: str) -> dict[str, Any]:
     client, person = person_of(token, user)
     log.record("data_request", subject=pseudonym(person.get_username()),
                actor=f"client:{client.name}", client=client.name, details={"kind": "export"})
-    return erasure.export(person)
+    return erasure.export(person, client)
 
 
 def erase(token: str, user: str) -> dict[str, Any]:
     client, person = person_of(token, user)
     log.record("data_request", subject=pseudonym(person.get_username()),
                actor=f"client:{client.name}", client=client.name, details={"kind": "erase"})
-    receipt = erasure.erase(person, by="client")
+    receipt = erasure.erase(person, by="client", client=client)
     return {"object": "erasure_receipt", "id": str(receipt.pk),
             "created": receipt.created.isoformat(), "counts": receipt.counts}
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
+from dihya.gateway.disclosure import redacted_text
 from dihya.gateway.models import Attempt, Generation
 from dihya.generation import jobs, pipeline
 from dihya.generation.requests import ChatBody
@@ -55,8 +56,10 @@ def _queue(spec: RouteSpec) -> Generation:
     return admission.generation
 
 
-def progress(generation: Generation, attempts: Iterable[Attempt] | None = None) -> dict[str, Any]:
-    """A generation as the console's live panels show it."""
+def progress(generation: Generation, attempts: Iterable[Attempt] | None = None, *,
+             raw: bool = True) -> dict[str, Any]:
+    """A generation as the console's live panels show it; the answer redacted unless `raw`
+    (`dihya.gateway.admin.sees_raw_content`)."""
     if attempts is None:
         attempts = generation.attempts.all()
     rows = [a.as_report() for a in attempts]
@@ -68,7 +71,7 @@ def progress(generation: Generation, attempts: Iterable[Attempt] | None = None) 
         "status": generation.status,
         "terminal": generation.is_terminal,
         "engine": generation.engine_name,
-        "result": generation.result[:2000],
+        "result": (generation.result if raw else redacted_text(generation))[:2000],
         "error_code": generation.error_code,
         "error_message": generation.error_message[:500],
         "latency_ms": None if generation.latency_ms is None else round(generation.latency_ms),

@@ -7,8 +7,11 @@ provider's keys. What is ours: the provider's endpoints come from its discovery 
 is found by the provider's `sub` (an `audit` identity of source SSO: never by e-mail, so that
 an address someone else registers at the provider cannot take an account over), accounts are
 made on first sign-in, deactivated accounts are refused, and the roles claim sets the console
-groups at every sign-in. Password sign-in stays for superusers (the bootstrap admin) and, unless
-DIHYA_PASSWORD_SIGN_IN is off, for everyone.
+groups at every sign-in (only the mapped values when DIHYA_OIDC_ROLES_MAP is set). The
+account's e-mail is the provider's only when `email_verified` is true, at every sign-in:
+clients whose `user_ids` are e-mail addresses find people by it, so an address someone merely
+typed at the provider must not name anyone here. Password sign-in stays for superusers (the
+bootstrap admin) and, unless DIHYA_PASSWORD_SIGN_IN is off, for everyone.
 
 Sign-ins are audit events naming the person by pseudonym. Nothing here logs a token or a claim.
 """
@@ -81,10 +84,20 @@ def roles_from(claims: dict[str, Any]) -> tuple[set[str], bool]:
     if isinstance(values, str):
         values = [values]
     known = set(roles.ROLES)
-    groups = {settings.DIHYA_OIDC_ROLES_MAP.get(v, v) for v in values if isinstance(v, str)}
+    mapping = settings.DIHYA_OIDC_ROLES_MAP
+    names = [v for v in values if isinstance(v, str)]
+    # With a map, only what it maps: a claim value that happens to be spelled "Operators"
+    # must not grant the role the map gives to something else.
+    groups = {mapping[v] for v in names if v in mapping} if mapping else set(names)
     superuser = bool(settings.DIHYA_OIDC_SUPERUSER_ROLE) and (
         settings.DIHYA_OIDC_SUPERUSER_ROLE in values)
     return groups & known, superuser
+
+
+def verified_email(claims: dict[str, Any]) -> str:
+    """The `email` claim if the provider says it verified it (the boolean true), else ""."""
+    email = claims.get("email")
+    return email[:254] if isinstance(email, str) and claims.get("email_verified") is True else ""
 
 
 class OrganisationBackend(OIDCAuthenticationBackend):
@@ -110,12 +123,12 @@ class OrganisationBackend(OIDCAuthenticationBackend):
             self.UserModel.objects.none()
 
     def create_user(self, claims: dict[str, Any]) -> Any:
-        wanted = str(claims.get("preferred_username") or claims.get("email") or "")[:140]
+        wanted = str(claims.get("preferred_username") or verified_email(claims))[:140]
         username = wanted
         if not username or self.UserModel.objects.filter(username=username).exists():
             username = f"{wanted or 'sso'}-{pseudonym(str(claims['sub']))[2:10]}"
         with transaction.atomic():
-            user = self.UserModel.objects.create_user(username, email=claims.get("email", ""))
+            user = self.UserModel.objects.create_user(username, email=verified_email(claims))
             user.set_unusable_password()
             user.save()
             identities.link_sso(user, str(claims["sub"]))
@@ -130,7 +143,8 @@ class OrganisationBackend(OIDCAuthenticationBackend):
         user.groups.add(*role_groups.filter(name__in=groups))
         user.is_superuser = superuser
         user.is_staff = superuser or bool(groups)
-        user.save(update_fields=["is_superuser", "is_staff"])
+        user.email = verified_email(claims)
+        user.save(update_fields=["is_superuser", "is_staff", "email"])
         log.record("sso_sign_in", subject=pseudonym(user.get_username()), actor="sso",
                    details={"roles": sorted(groups) + (["superuser"] if superuser else []),
                             "created": created})

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from dihya.console import live as console
+from dihya.gateway.disclosure import sees_raw_content
 from dihya.gateway.models import Generation
 from fallbacks.models import Engine, Route
 
@@ -56,7 +57,8 @@ def test_route(request: HttpRequest, pk: int) -> HttpResponse:
 def progress(request: HttpRequest, pk: UUID) -> JsonResponse:
     _require(request, "gateway.view_generation")
     generation = get_object_or_404(Generation, pk=pk)
-    return JsonResponse(console.progress(generation))
+    return JsonResponse(console.progress(
+        generation, raw=sees_raw_content(request.user, generation)))
 
 
 @require_GET

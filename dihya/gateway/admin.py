@@ -4,15 +4,24 @@ A generation's page follows it live and shows its attempts as a timeline
 (templates/admin/gateway/generation/, static/dihya/live.js); queued and running rows of the
 list update in place.
 
-Generations are records, not configuration: nobody edits them here. Keys are created and
-revoked through the key verbs (dihya.gateway.keys): the new key is rendered once in the
-answer to the add form — never put in a message, which would travel in a cookie — and
-afterwards shown by prefix only; the digest is never displayed.
+Generations are records, not configuration: nobody edits them here. What people asked and got
+is personal data: superusers see it raw; everyone else with the view permission (Auditors,
+Operators) sees the redacted, pseudonymised view the audit log gives them — the person as
+their pseudonym at the client, prompts, answers, tool calls and error text redacted
+(`audit.redaction`), a callback URL as its host — and cannot search by a person's id.
+Generations an operator made in the console ("admin" source) are theirs, and shown raw
+(`dihya.gateway.disclosure`).
+
+Keys are created and revoked through the key verbs (dihya.gateway.keys): the new key is
+rendered once in the answer to the add form — never put in a message, which would travel in a
+cookie — and afterwards shown by prefix only; the digest is never displayed.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -23,8 +32,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from audit import log
+from audit.redaction import redact, redact_data
 from dihya.gateway import keys
+from dihya.gateway.disclosure import RAW_FIELDS, redacted_text, sees_raw_content
 from dihya.gateway.models import ApiClient, ApiKey, Attempt, Delivery, Generation
+from dihya.lib.pseudonyms import pseudonym
 
 
 class ReadOnly:
@@ -59,6 +72,44 @@ class GenerationAdmin(ReadOnly, admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = (AttemptInline,)
     readonly_fields = ("trace",)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if sees_raw_content(request.user, obj):
+            return fields
+        shown = [RAW_FIELDS.get(name, name) if isinstance(name, str) else name
+                 for name in fields]
+        return [name for name in shown if name]
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        return self.search_fields if sees_raw_content(request.user) else ("error_code",)
+
+    @admin.display(description="person (pseudonym at the client)")
+    def person(self, generation: Generation) -> str:
+        if not generation.end_user:
+            return "—"
+        client = generation.client.name if generation.client else ""
+        return log.person_of("generation", client, pseudonym(generation.end_user))
+
+    @admin.display(description="request (redacted)")
+    def request_redacted(self, generation: Generation) -> str:
+        return json.dumps(redact_data(generation.request), ensure_ascii=False, indent=1)
+
+    @admin.display(description="result (redacted)")
+    def result_redacted(self, generation: Generation) -> str:
+        return redacted_text(generation)
+
+    @admin.display(description="tool calls (redacted)")
+    def tool_calls_redacted(self, generation: Generation) -> str:
+        return json.dumps(redact_data(generation.tool_calls), ensure_ascii=False)
+
+    @admin.display(description="error message (redacted)")
+    def error_message_redacted(self, generation: Generation) -> str:
+        return redact(generation.error_message)
+
+    @admin.display(description="callback host")
+    def callback_host(self, generation: Generation) -> str:
+        return urlsplit(generation.callback_url).hostname or "—"
 
     @admin.display(description="status", ordering="status")
     def live_status(self, generation: Generation) -> str:

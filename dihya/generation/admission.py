@@ -30,8 +30,7 @@ class PendingLink:
 
     client: ApiClient
     end_user: str
-    token: str
-    expires: datetime
+    created: datetime  # the link's token is a keyed hash of its fields (audit.identities)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ reaper, the console) or in the next batch (`recorder.submit`, the API's calls).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
@@ -41,14 +42,32 @@ def succeeded(admission: Admission, attempts: list[AttemptRecord], text: str,
     return Ended(admission, attempts, usage)
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What a call that failed after its answer began had served, and by which engine."""
+
+    usage: Usage
+    engine_id: int
+    engine_name: str
+
+
 def failed(admission: Admission, attempts: list[AttemptRecord], code: str,
-           message: str) -> Ended:
+           message: str, *, served: Served | None = None) -> Ended:
+    """`served`: a stream that failed after its answer began (the client went away, the engine
+    died) relayed that much; the gates are handed its usage, so the quota charges the request
+    and those tokens instead of releasing it. Only a call that sent nothing is released."""
     g = admission.generation
     g.status = Generation.Status.FAILED
     g.error_code = code
     g.error_message = message[:2000]
     g.finished = timezone.now()
-    return Ended(admission, attempts, None)
+    if served is None:
+        return Ended(admission, attempts, None)
+    g.prompt_tokens = served.usage.prompt_tokens
+    g.completion_tokens = served.usage.completion_tokens
+    g.engine_id = served.engine_id
+    g.engine_name = served.engine_name
+    return Ended(admission, attempts, served.usage)
 
 
 def end_of(admission: Admission, outcome: Outcome) -> Ended:

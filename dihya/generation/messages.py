@@ -29,6 +29,8 @@ from dihya.generation import validation as security
 
 # Every string a client sends: no control character but tab/newline/CR, no lone surrogate.
 Text = Annotated[str, AfterValidator(security.clean_text)]
+# Text the model reads outside a message's content, held to the deny patterns too.
+Screened = Annotated[str, AfterValidator(security.clean_text), AfterValidator(security.screen)]
 STRICT = ConfigDict(extra="forbid")
 DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,", re.IGNORECASE)
 MAX_IMAGE_URL = 2048  # characters, for an http(s) URL
@@ -100,7 +102,7 @@ ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="t
 class CalledFunction(BaseModel):
     model_config = STRICT
     name: Text = Field(..., min_length=1, max_length=64)
-    arguments: Text = Field(..., description="JSON text, as the model wrote it.")
+    arguments: Screened = Field(..., description="JSON text, as the model wrote it.")
 
 
 class ToolCallIn(BaseModel):
@@ -126,7 +128,7 @@ class ChatMessage(BaseModel):
     name: Text | None = Field(None, max_length=64, validate_default=True,
                               description="Required on function messages.")
     # What the SDKs put on an assistant message they hand back (message.model_dump()).
-    refusal: Text | None = None
+    refusal: Screened | None = None
     audio: dict[str, Any] | None = None
     annotations: list[Any] | None = None
 

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -46,14 +46,15 @@ from dihya.generation import (
     settle,
 )
 from dihya.generation.admission import Admission, Caller
-from dihya.generation.ending import Outcome
+from dihya.generation.ending import Outcome, Served
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import Body, ChatBody, EmbeddingBody
 from fallbacks import breaker, catalog
 from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
-from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult
+from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult, StreamRun, aclose_quietly
 from fallbacks.spec import ChatRequest, Delta, EmbeddingRequest, Request, RouteSpec, Usage
+from quotas import plans
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -158,9 +159,16 @@ def resume(generation: Generation) -> Admission | None:
 def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
             deliveries: int) -> bool:
     """Fail a generation whose worker or web process is gone (the reaper's verb), telling the
-    gates as `finish` would: the quota gate releases its reservation, the audit gate records
-    the end. Only if it is still the run the caller saw (running, same deliveries, started
-    before `running_since`): a generation that finished meanwhile is left alone."""
+    gates as `finish` would: the audit gate records the end; the quota gate charges the
+    reservation of a web call whose answer may have gone out, and releases the others. Only
+    if it is still the run the caller saw (running, same deliveries, started before
+    `running_since`): a generation that finished meanwhile is left alone.
+
+    What went out is lost with the process (its recorder's queue); the row written at
+    admission is what is left. A stream that began beat once (`heartbeat`), so one without a
+    beat sent nothing and is released; a plain call's answer leaves whole, after the engine,
+    with nothing on the row to say whether it did: charged, its reservation (one request and
+    the estimate) standing for what it served. A job a worker lost served nobody."""
     now = timezone.now()
     with hops.one_writer(), transaction.atomic():
         if not Generation.objects.filter(
@@ -176,8 +184,10 @@ def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
         admission = Admission(generation=g, route=route,
                               request=request_from_record(g.request),
                               caller=Caller(client=g.client, source=g.source))
+        began = g.deliveries == 0 and (not g.stream or g.heartbeat is not None)
         for gate in gates.active():
-            gate.finish(admission, None)
+            # Usage(0, 0) on a failed call: served, counts unknown — the estimate is charged.
+            gate.finish(admission, Usage(0, 0) if began else None)
     return True
 
 
@@ -285,7 +295,7 @@ class Streaming:
     """A started stream: the engine is chosen, the deltas are still to come."""
 
     engine: str
-    deltas: AsyncIterator[Delta]
+    deltas: AsyncGenerator[Delta, None]
 
 
 async def stream(admission: Admission) -> Streaming:
@@ -303,13 +313,13 @@ async def stream(admission: Admission) -> Streaming:
         raise refusal_for(failed, admission.request) from None
     admission.attempts = started.attempts  # what the answer's headers account for
 
-    async def relay() -> AsyncIterator[Delta]:
+    async def relay() -> AsyncGenerator[Delta, None]:
         parts: list[str] = []
         calls = records.ToolCallJoiner()
         usage: Usage | None = None
         finish_reason = "stop"
         error: ProviderError | None = None
-        completed = False
+        completed = sent = False
         beat_at = time.monotonic() + settings.DIHYA_STREAM_HEARTBEAT
         try:
             delta = started.first
@@ -318,8 +328,12 @@ async def stream(admission: Admission) -> Streaming:
                 calls.add(delta.tool_calls)
                 usage = delta.usage or usage
                 finish_reason = delta.finish_reason or finish_reason
+                began = delta.output and not sent
+                sent = sent or delta.output  # from here on, the call is paid for
                 yield delta
-                if time.monotonic() >= beat_at:  # still streaming: the reaper must wait
+                # Still streaming: the reaper must wait. The first beat, once the answer has
+                # begun, also tells the reaper this call served something (`abandon`).
+                if began or time.monotonic() >= beat_at:
                     await hops.db(heartbeat)(admission.generation.pk)
                     beat_at = time.monotonic() + settings.DIHYA_STREAM_HEARTBEAT
                 try:
@@ -331,6 +345,8 @@ async def stream(admission: Admission) -> Streaming:
             error = exc
             raise
         finally:
+            await aclose_quietly(started.rest)  # the engine's stream and its slot, now
+            served = served_so_far(admission, started, usage, parts, calls) if sent else None
             if completed:
                 run.stream_ended(started, None)
                 await close(ending.succeeded(
@@ -341,13 +357,29 @@ async def stream(admission: Admission) -> Streaming:
                 run.stream_ended(started, error)
                 await close(ending.failed(
                     admission, started.attempts, "engine_failed_mid_stream",
-                    f"{started.engine.name} failed after the stream began: {error}"))
+                    f"{started.engine.name} failed after the stream began: {error}",
+                    served=served))
             else:  # the client went away: not the engine's fault
                 await close(ending.failed(
                     admission, started.attempts, "client_disconnected",
-                    "the client closed the connection before the end of the stream"))
+                    "the client closed the connection before the end of the stream",
+                    served=served))
 
     return Streaming(engine=started.engine.name, deltas=relay())
+
+
+def served_so_far(admission: Admission, started: StreamRun, usage: Usage | None,
+                  parts: list[str], calls: records.ToolCallJoiner) -> Served:
+    """What a stream cut after its answer began has served: the engine's counts where it gave
+    them, else the quota's estimate (characters / 4, rounded up) of the prompt and of the text
+    and tool calls relayed — at least one token, since something went out."""
+    relayed = sum(map(len, parts)) + sum(len(c["name"]) + len(c["arguments"])
+                                         for c in calls.record())
+    prompt = (usage.prompt_tokens if usage and usage.prompt_tokens
+              else plans.estimate_tokens(admission.request.prompt_chars, 0))
+    completion = (usage.completion_tokens if usage and usage.completion_tokens
+                  else max(1, plans.estimate_tokens(relayed, 0)))
+    return Served(Usage(prompt, completion), started.engine.id, started.engine.name)
 
 
 async def client_gone(admission: Admission) -> None:

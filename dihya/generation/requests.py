@@ -29,7 +29,8 @@ from pydantic import (
 
 from dihya.generation import validation as security
 from dihya.generation.errors import Refusal
-from dihya.generation.messages import STRICT, ChatMessage, Text, text_of
+from dihya.generation.messages import STRICT, ChatMessage, Screened, Text, text_of
+from dihya.lib import json_schemas
 
 __all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "JobBody", "Text", "text_of",
            "unknown_fields"]
@@ -38,20 +39,24 @@ FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
 
 def json_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A JSON Schema, checked against its metaschema (a malformed one is the client's 400)."""
+    """A JSON Schema, checked against its metaschema (a malformed one is the client's 400), and
+    against what one process can afford to validate (`dihya.lib.json_schemas`: size, `$ref`s,
+    combinators, RE2 patterns): a 400 naming the limit, before it can stall anything."""
     if value is None:
         return value
+    json_schemas.check(value)  # first, bounded; TooCostly is a ValueError naming the limit
     try:
         jsonschema.validators.validator_for(value).check_schema(value)
     except jsonschema.SchemaError as exc:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+    security.screen_schema(value)
     return value
 
 
 class FunctionDef(BaseModel):
     model_config = STRICT
     name: str = Field(..., pattern=FUNCTION_NAME)
-    description: Text | None = None
+    description: Screened | None = None
     parameters: dict[str, Any] | None = Field(None, description="A JSON Schema.")
     strict: bool | None = None
 
@@ -88,7 +93,7 @@ class JsonObjectFormat(BaseModel):
 class JsonSchemaSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str = Field(..., pattern=FUNCTION_NAME)
-    description: Text | None = None
+    description: Screened | None = None
     schema_: dict[str, Any] | None = Field(None, alias="schema")
     strict: bool | None = None
 
@@ -121,7 +126,7 @@ class ChatBody(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
-    stop: Text | list[Text] | None = None
+    stop: Screened | list[Screened] | None = None
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None

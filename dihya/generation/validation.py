@@ -51,6 +51,30 @@ def check_message(text: str) -> None:
         raise ValueError("the message contains text this gateway refuses")
 
 
+def screen(text: str) -> str:
+    """Refuse text the deny patterns match, wherever the model reads it besides a message's
+    content: tool-call arguments, a refusal handed back, tool and schema descriptions, stop
+    sequences. Returns the text (a pydantic AfterValidator)."""
+    deny = deny_pattern()
+    if deny is not None and deny.search(text):
+        raise ValueError("the field contains text this gateway refuses")
+    return text
+
+
+def screen_schema(value: object) -> None:
+    """`screen` every string of a JSON Schema (descriptions, titles, enum values, names): the
+    model reads the schema whole."""
+    if isinstance(value, str):
+        screen(value)
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            screen(str(key))
+            screen_schema(child)
+    elif isinstance(value, list):
+        for child in value:
+            screen_schema(child)
+
+
 def check_conversation(texts: list[str]) -> None:
     if len(texts) > settings.DIHYA_MAX_MESSAGES:
         raise ValueError(f"at most {settings.DIHYA_MAX_MESSAGES} messages")

@@ -10,7 +10,11 @@ OpenTelemetry's GenAI semantic conventions where they apply (gen_ai.*), Dihya's 
 dihya.*.
 
 Spans must never carry an end user, a key, or prompt or completion text — unless
-DIHYA_AUDIT_CONTENT is on, and then only redacted (audit.redaction).
+DIHYA_AUDIT_CONTENT is on, and then only redacted (audit.redaction). The Django
+instrumentation's request spans would carry the full URL: a consent link's token
+(`/privacy/link/<token>/`, a bearer credential for days) and people's ids (`?user=`,
+`/api/v1/people/<user>/…`). Its hooks (`scrub`) put the route template in their place and drop
+the query string.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from audit.redaction import redact, redact_data
+from dihya.observability.routes import route_of
 from fallbacks.spec import ChatRequest
 
 if TYPE_CHECKING:
@@ -70,12 +76,31 @@ def instrument() -> None:
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
-    DjangoInstrumentor().instrument()  # puts its middleware in settings.MIDDLEWARE, unless
+    DjangoInstrumentor().instrument(  # puts its middleware in settings.MIDDLEWARE, unless
+        request_hook=scrub, response_hook=lambda span, request, response: scrub(span, request))
     middleware = DjangoInstrumentor._opentelemetry_middleware  # OTEL_PYTHON_DJANGO_INSTRUMENT=False
     if middleware in settings.MIDDLEWARE and middleware not in settings.DIHYA_API_MIDDLEWARE:
         settings.DIHYA_API_MIDDLEWARE.insert(1, middleware)  # the API lane's chain, after the timer
     HTTPXClientInstrumentor().instrument()
     PsycopgInstrumentor().instrument(skip_dep_check=True)
+
+
+#: What the instrumentations name a request's URL by (old and new semantic conventions).
+URL_ATTRIBUTES = ("http.url", "url.full", "http.target", "url.path", "url.query")
+
+
+def scrub(span: trace.Span, request: HttpRequest) -> None:
+    """Replace the URL attributes the instrumentation set with the route template: no token,
+    no id, no query string reaches the trace backend."""
+    if not span.is_recording():
+        return
+    present = getattr(span, "attributes", None) or {}
+    route = route_of(request)
+    values = {"http.url": route, "url.full": route, "http.target": route, "url.path": route,
+              "url.query": ""}
+    for name in URL_ATTRIBUTES:
+        if name in present:
+            span.set_attribute(name, values[name])
 
 
 def current() -> tuple[context.Context | None, str]:

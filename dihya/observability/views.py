@@ -2,10 +2,12 @@
 
 /metrics is served in the API lane (dihya.api.lane), outside the console's middleware and
 login: Prometheus authenticates with `Authorization: Bearer $DIHYA_METRICS_TOKEN`; without a
-token configured, only loopback callers are answered. The page adds up every process's
-samples (prometheus_client's multiprocess collector over settings.DIHYA_METRICS_DIR) and the
-states read from the database (`state.StateCollector`), on a database thread of the process
-(a thread of asgiref's pool), never on the API lane's one shared sync thread.
+token configured nobody is answered, unless DIHYA_METRICS_ALLOW_LOOPBACK lets loopback callers
+in (a reverse proxy on the same host is loopback too: that is why it must be asked for).
+The page adds up every process's samples (prometheus_client's multiprocess collector over
+settings.DIHYA_METRICS_DIR) and the states read from the database (`state.StateCollector`),
+on a database thread of the process (a thread of asgiref's pool), never on the API lane's
+one shared sync thread.
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ def refused(request: HttpRequest) -> HttpResponse | None:
         return error(401, "invalid_metrics_token",
                      "GET /metrics wants `Authorization: Bearer <DIHYA_METRICS_TOKEN>`.",
                      headers={"WWW-Authenticate": "Bearer"})
-    if request.META.get("REMOTE_ADDR") in LOOPBACK:
+    if settings.DIHYA_METRICS_ALLOW_LOOPBACK and request.META.get("REMOTE_ADDR") in LOOPBACK:
         return None
-    return error(403, "metrics_loopback_only",
-                 "Set DIHYA_METRICS_TOKEN to scrape /metrics from another host.")
+    return error(403, "metrics_token_required",
+                 "Set DIHYA_METRICS_TOKEN to scrape /metrics (or DIHYA_METRICS_ALLOW_LOOPBACK="
+                 "true to let loopback callers in, on a host with no proxy in front).")
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None,

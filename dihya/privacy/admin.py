@@ -36,7 +36,7 @@ def erase_person(modeladmin: admin.ModelAdmin, request: HttpRequest,
         p = erasure.person(user)
         people.append({"user": user, "generations": len(p.generation_ids),
                        "consents": Consent.objects.filter(user=user).count(),
-                       "events": AuditEvent.objects.filter(subject__in=p.pseudonyms).count(),
+                       "events": AuditEvent.objects.filter(person__in=p.persons).count(),
                        "plugins": [plugin.name for plugin in erasure.plugins()]})
     return TemplateResponse(request, "privacy/admin_erase_confirm.html", {
         **modeladmin.admin_site.each_context(request), "title": "Erase these people?",

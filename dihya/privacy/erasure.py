@@ -3,7 +3,10 @@ let records expire (retention).
 
 Each app plugs in with `register(name, collect=, erase=, purge=)`, so the export
 and the erasure reach every table without this module knowing them all: the quota ledger adds
-its counters, the webhook sender its delivery logs. `erase` leaves an `ErasureReceipt` and an
+its counters, the webhook sender its delivery logs. A request limited to one client's part
+(`dihya.privacy.person`: a client's data request, a consent link's session) reaches only the
+plugins registered `scoped=True`, which read `Person.client`; the others hold nothing a client
+gave, or do not know how to tell. `erase` leaves an `ErasureReceipt` and an
 audit event with counts only; `purge_expired` applies DIHYA_RETENTION_DAYS. Nothing here logs
 personal data.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -28,38 +31,10 @@ from django_q.models import OrmQ, Schedule, Task
 from audit import consent, identities, log
 from audit.models import ErasureReceipt, ExternalIdentity
 from dihya.gateway import deliveries
-from dihya.gateway.models import Delivery, Generation, StoredResponse
-from dihya.lib.pseudonyms import pseudonym
+from dihya.gateway.models import ApiClient, Delivery, Generation, StoredResponse
+from dihya.privacy.person import Person, person, wholly_at
 from fallbacks.models import BreakerState
 from quotas import erasure as quota_records
-
-
-@dataclass(frozen=True)
-class Person:
-    """One person as the tables know them: account, the names clients use, pseudonyms, jobs."""
-
-    user: AbstractBaseUser
-    names: frozenset[str]
-    pseudonyms: frozenset[str]
-    generation_ids: tuple[Any, ...]
-    receipt: ErasureReceipt | None = None
-
-
-def person(user: AbstractBaseUser) -> Person:
-    """The person's generations are those linked to their account, and those a client made
-    for one of the ids it knows them by (at that client only: ids are per client)."""
-    username = user.get_username()
-    known = identities.client_ids_of(user)
-    names = {username} | {external_id for _, external_id in known}
-    mine = (Q(user=user) | Q(client__isnull=True, end_user=username)
-            | Q(client__end_users=True, client__user_ids="username", end_user=username))
-    for client_id, external_id in known:
-        mine |= (Q(client__end_users=True, end_user=external_id) if client_id is None
-                 else Q(client_id=client_id, end_user=external_id))
-    names.update(Generation.objects.filter(user=user).exclude(end_user="")
-                 .values_list("end_user", flat=True).distinct())
-    ids = tuple(Generation.objects.filter(mine).values_list("id", flat=True))
-    return Person(user, frozenset(names), frozenset(pseudonym(n) for n in names), ids)
 
 
 @dataclass(frozen=True)
@@ -80,6 +55,7 @@ class Plugin:
     collect: Callable[[Person], Any] | None = None
     erase: Callable[[Person], int] | None = None
     purge: Callable[[Retention], int] | None = None
+    scoped: bool = False  # reads Person.client: may serve a request limited to one client
 
 
 _PLUGINS: dict[str, Plugin] = {}
@@ -90,37 +66,48 @@ def register(name: str, **hooks: Any) -> None:
     _PLUGINS[name] = Plugin(name, **hooks)
 
 
-def plugins() -> list[Plugin]:
-    return list(_PLUGINS.values())
+def plugins(client: ApiClient | None = None) -> list[Plugin]:
+    """Every plugin; with a client, those that can limit themselves to its part."""
+    return [p for p in _PLUGINS.values() if client is None or p.scoped]
 
 
 # --- the three verbs -------------------------------------------------------------------------
-def export(user: AbstractBaseUser) -> dict[str, Any]:
-    p = person(user)
-    data: dict[str, Any] = {"exported_at": timezone.now().isoformat(), "account": _account(user)}
-    for plugin in plugins():
+def export(user: AbstractBaseUser, client: ApiClient | None = None) -> dict[str, Any]:
+    """Everything held about the person, or (`client`) only what that client's part is."""
+    p = person(user, client)
+    data: dict[str, Any] = {"exported_at": timezone.now().isoformat(),
+                            "account": _account(user, client)}
+    if client is not None:
+        data["client"] = client.name
+    for plugin in plugins(client):
         if plugin.collect:
             data[plugin.name] = plugin.collect(p)
     return data
 
 
-def erase(user: AbstractBaseUser, *, by: str) -> ErasureReceipt:
-    """Erase the person and their account; what is left is a receipt with counts."""
+def erase(user: AbstractBaseUser, *, by: str, client: ApiClient | None = None
+          ) -> ErasureReceipt:
+    """Erase the person and their account; what is left is a receipt with counts. With
+    `client`, only that client's part, and the account too when nothing else is left of it
+    (`wholly_at`); the account stays while another client, an admin or a sign-in knows it."""
+    if client is not None and wholly_at(user, client):
+        client = None
     with transaction.atomic():
         receipt = ErasureReceipt.objects.create(by=by)
-        p = person(user)
-        p = Person(p.user, p.names, p.pseudonyms, p.generation_ids, receipt)
+        p = replace(person(user, client), receipt=receipt)
         counts: dict[str, int] = {}
-        for plugin in plugins():
+        for plugin in plugins(client):
             if plugin.erase:
                 counts[plugin.name] = plugin.erase(p)
-        LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(user),
-                                object_id=str(user.pk)).delete()
-        user.delete()
-        counts["account"] = 1
+        if client is None:
+            LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(user),
+                                    object_id=str(user.pk)).delete()
+            user.delete()
+            counts["account"] = 1
         receipt.counts = counts
         receipt.save(update_fields=["counts"])
-        log.record("erasure", actor=by, details={"receipt": str(receipt.pk), "counts": counts})
+        details: dict[str, Any] = {"receipt": str(receipt.pk), "counts": counts}
+        log.record("erasure", actor=by, client=client.name if client else "", details=details)
     return receipt
 
 
@@ -133,8 +120,10 @@ def purge_expired(days: dict[str, int | None] | None = None, *, by: str = "sched
     return counts
 
 
-def _account(user: AbstractBaseUser) -> dict[str, Any]:
+def _account(user: AbstractBaseUser, client: ApiClient | None = None) -> dict[str, Any]:
     external = ExternalIdentity.objects.filter(user=user).values_list("external_id", flat=True)
+    if client is not None:
+        external = external.filter(client_id=client.pk)
     return {"username": user.get_username(), "email": getattr(user, "email", ""),
             "first_name": getattr(user, "first_name", ""),
             "last_name": getattr(user, "last_name", ""),
@@ -173,7 +162,9 @@ def _purge_generations(r: Retention) -> int:
 
 
 def _stored_responses(p: Person) -> Any:
-    return StoredResponse.objects.filter(Q(generation_id__in=p.generation_ids) | Q(user=p.user))
+    """The person's stored responses; only the client's own when the request is scoped."""
+    found = StoredResponse.objects.filter(Q(generation_id__in=p.generation_ids) | Q(user=p.user))
+    return found if p.client is None else found.filter(client=p.client)
 
 
 def _responses(p: Person) -> list[dict[str, Any]]:
@@ -259,28 +250,38 @@ def _purge_audit(r: Retention) -> int:
 def register_builtins() -> None:
     """What the built-in apps hold about people (called once, from PrivacyConfig.ready)."""
     # Links are found through the identities: they go first, the identities next.
-    register("consent_links", collect=lambda p: identities.export_links(p.user),
-             erase=lambda p: identities.erase_links(p.user),
-             purge=lambda r: identities.purge_expired(r.now))
-    register("external_ids", collect=lambda p: identities.export_identities(p.user),
-             erase=lambda p: identities.erase_identities(p.user))
-    register("consents", collect=lambda p: consent.export(p.user),
-             erase=lambda p: consent.anonymise(p.user, p.receipt.pk if p.receipt else None))
+    # Links are found through the identities: they go first, the identities next. A request
+    # limited to a client (p.client) reaches that client's links, ids, consents, generations
+    # and events; sign-ins, breaker overrides and counters are the account's, not a client's.
+    def at(p: Person) -> int | None:
+        return None if p.client is None else p.client.pk
+
+    register("consent_links", collect=lambda p: identities.export_links(p.user, at(p)),
+             erase=lambda p: identities.erase_links(p.user, at(p)),
+             purge=lambda r: identities.purge_expired(r.now), scoped=True)
+    register("external_ids", collect=lambda p: identities.export_identities(p.user, at(p)),
+             erase=lambda p: identities.erase_identities(p.user, at(p)), scoped=True)
+    register("consents", collect=lambda p: consent.export(p.user, p.client_name),
+             erase=lambda p: consent.anonymise(p.user, p.receipt.pk if p.receipt else None,
+                                               p.client_name), scoped=True)
     # Before the generations, which they would otherwise follow uncounted (CASCADE).
     register("responses", collect=_responses, erase=lambda p: _stored_responses(p).delete()[0],
-             purge=_purge_responses)
+             purge=_purge_responses, scoped=True)
     register("generations", collect=_generations, erase=_erase_generations,
-             purge=_purge_generations)
-    register("tasks", erase=_erase_tasks, purge=_purge_tasks)
-    register("deliveries", erase=_erase_deliveries, purge=_purge_deliveries)
+             purge=_purge_generations, scoped=True)
+    register("tasks", erase=_erase_tasks, purge=_purge_tasks, scoped=True)
+    register("deliveries", erase=_erase_deliveries, purge=_purge_deliveries, scoped=True)
     register("sign_in_records", collect=_sign_ins, erase=_erase_sign_ins, purge=_purge_sign_ins)
     register("breaker_overrides", erase=lambda p: BreakerState.objects.filter(
         changed_by=p.user.get_username()).update(changed_by=""))
-    register("audit_events", collect=lambda p: log.events_about(p.pseudonyms),
-             erase=lambda p: log.erase_subjects(p.pseudonyms, p.generation_ids,
-                                             people=[p.user.get_username()]),
-             purge=_purge_audit)
+    register("audit_events",
+             collect=lambda p: log.events_about(p.persons, p.account, p.client_name),
+             erase=lambda p: log.erase_subjects(
+                 p.persons, p.generation_ids,
+                 people=[] if p.client else [p.user.get_username()],
+                 account=p.account, client=p.client_name),
+             purge=_purge_audit, scoped=True)
     register("quotas", collect=lambda p: quota_records.collect(p.pseudonyms),
              erase=lambda p: quota_records.erase(p.pseudonyms, p.generation_ids),
              purge=lambda r: quota_records.purge(r.cutoff("generation"), r.cutoff("audit"),
-                                                 r.now))
+                                                 r.now), scoped=True)

@@ -21,6 +21,7 @@ from audit import consent, identities
 from audit.models import ExternalIdentity, Purpose
 from dihya.gateway.models import ApiClient
 from dihya.generation import identity
+from dihya.generation.gates import consent as consent_gate
 from dihya.privacy import session
 
 
@@ -53,6 +54,10 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     client = ApiClient.objects.filter(pk=found.client_id, active=True).first()
     if client is None:  # the client was deleted or turned off since
         return refused(request, "unknown")
+    if not consent_gate.may_link(client, identity.resolve(client, found.external_id)):
+        # Since the link was made, the id came to name an account this client never served
+        # (someone signed up with that e-mail): whoever holds the link does not answer for them.
+        return refused(request, "unknown")
 
     def person_of(agreed: bool) -> AbstractBaseUser | None:
         if agreed:
@@ -64,7 +69,8 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
         person = identities.answer(found, answer == "agree", person_of)
     except identities.LinkRefused as no:
         return refused(request, no.reason)
-    opened = person is not None and session.begin(request, person, found.client_name)
+    opened = person is not None and session.begin(request, person, client.pk,
+                                                          found.client_name)
     if answer == "decline":
         return render(request, "privacy/link_declined.html",
                       {"client": found.client_name, "opened": opened})

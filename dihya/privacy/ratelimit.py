@@ -13,33 +13,18 @@ local-memory cache, which still bounds each process. A fixed window is enough he
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
+from dihya.lib.ratelimit import hit
+
 WINDOW = 3600
 LIMITED = frozenset({"privacy:grant", "privacy:withdraw", "privacy:export", "privacy:erase"})
-
-
-def hit(key: str, limit: int, window: int = WINDOW) -> int:
-    """Count one request under `key` in the current window; seconds to wait when over `limit`
-    (0 when allowed). `add` then `incr` are both atomic in Django's caches."""
-    now = int(time.time())
-    start = now - now % window
-    slot = f"ratelimit:{key}:{start}"
-    cache.add(slot, 0, timeout=window + 60)
-    try:
-        count = cache.incr(slot)
-    except ValueError:  # evicted between add and incr: count afresh
-        cache.set(slot, 1, timeout=window + 60)
-        count = 1
-    return 0 if count <= limit else start + window - now
 
 
 class PrivacyRateLimit:

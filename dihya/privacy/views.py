@@ -1,6 +1,7 @@
 """People's own privacy pages: consent, download, erasure. Always about the person of the
-request only (`dihya.privacy.session`: the signed-in account or a consent link's person): no
-URL here takes an id, so nobody can reach someone else's data by editing one."""
+request only (`dihya.privacy.session`: the signed-in account or a consent link's person, and
+then only what the link's client holds): no URL here takes an id, so nobody can reach someone
+else's data by editing one."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
 @person_required
 @require_GET
 def export(request: HttpRequest) -> HttpResponse:
-    data = erasure.export(me(request))
+    data = erasure.export(me(request), session.client_of(request))
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False, default=str),
                             content_type="application/json; charset=utf-8")
     name = f"dihya-my-data-{timezone.now():%Y-%m-%d}.json"
@@ -80,13 +81,13 @@ def export(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def erase(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        p = erasure.person(me(request))
+        p = erasure.person(me(request), session.client_of(request))
         return render(request, "privacy/erase_confirm.html",
                       {"generations": len(p.generation_ids)})
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("Tick the box to confirm that you want everything erased."))
         return redirect("privacy:erase")
-    receipt = erasure.erase(me(request), by="self")
+    receipt = erasure.erase(me(request), by="self", client=session.client_of(request))
     logout(request)
     session.end(request)
     return render(request, "privacy/erased.html", {"receipt": receipt})

@@ -8,9 +8,9 @@ the database.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -82,17 +82,48 @@ class Provider(ABC):
         except ValueError as exc:
             raise ProviderError(Failure.BAD_RESPONSE, "answer is not JSON") from exc
 
-    @asynccontextmanager
-    async def open_stream(self, method: str, path: str,
-                          body: dict[str, Any] | None = None) -> AsyncIterator[httpx.Response]:
+    def open_stream(self, method: str, path: str,
+                    body: dict[str, Any] | None = None) -> OpenStream:
+        """`async with self.open_stream(...) as response:` a streamed answer, its errors
+        classified. A class, not an @asynccontextmanager: a client that goes away leaves the
+        provider's stream to be finalised, and a generator-based manager finalised before the
+        stream that holds it fails with "generator didn't stop after athrow()"."""
+        with translate_errors():  # a base URL no request can go to is classified too
+            request = self.client.build_request(method, self.url(path), json=body,
+                                                headers=self.headers(), timeout=self.timeout())
+        return OpenStream(self.client, request)
+
+
+class OpenStream:
+    """A streamed HTTP answer held open for one `async with`; closed on the way out whatever
+    ends it (the last line, an error, a client gone). No generator: nothing to finalise."""
+
+    def __init__(self, client: httpx.AsyncClient, request: httpx.Request) -> None:
+        self.client = client
+        self.request = request
+        self.response: httpx.Response | None = None
+
+    async def __aenter__(self) -> httpx.Response:
         with translate_errors():
-            async with self.client.stream(method, self.url(path), json=body,
-                                          headers=self.headers(),
-                                          timeout=self.timeout()) as response:
-                if response.status_code >= 400:
+            response = self.response = await self.client.send(self.request, stream=True)
+            if response.status_code >= 400:
+                try:
                     text = (await response.aread()).decode("utf-8", "replace")
-                    raise classify_response(response.status_code, response.headers, text)
-                yield response
+                finally:
+                    await response.aclose()
+                raise classify_response(response.status_code, response.headers, text)
+        return response
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: object) -> Literal[False]:
+        if self.response is not None:
+            if exc is None:
+                with translate_errors():
+                    await self.response.aclose()
+            else:  # the error in hand says more than a failed close would
+                with contextlib.suppress(Exception):
+                    await self.response.aclose()
+        return False
 
 
 def json_object(data: Any, what: str = "answer") -> dict[str, Any]:

@@ -52,7 +52,7 @@ EDITS = {
 @pytest.mark.parametrize("field", EDITS)
 def test_a_public_field_of_an_erased_event_cannot_be_edited(db, field):
     events = chain()
-    log.erase_subjects([events[1].subject])
+    log.erase_subjects([events[1].person])
     assert log.verify() == (4, None)
 
     AuditEvent.objects.filter(pk=events[1].pk).update(**{field: EDITS[field]})
@@ -70,7 +70,7 @@ def test_marking_an_event_erased_does_not_let_its_fields_be_rewritten(db):
                                          ("details", {"note": "made up"})])
 def test_content_written_into_an_erased_event_is_caught(db, field, value):
     events = chain()
-    log.erase_subjects([events[1].subject])
+    log.erase_subjects([events[1].person])
 
     AuditEvent.objects.filter(pk=events[1].pk).update(**{field: value})
     broken_at(events[1])
@@ -78,7 +78,7 @@ def test_content_written_into_an_erased_event_is_caught(db, field, value):
 
 def test_an_erased_event_cannot_be_unerased(db):
     events = chain()
-    log.erase_subjects([events[1].subject])
+    log.erase_subjects([events[1].person])
 
     AuditEvent.objects.filter(pk=events[1].pk).update(erased=None)
     broken_at(events[1])
@@ -89,7 +89,7 @@ def test_erasure_clears_every_personal_field_and_the_chain_still_verifies(db):
     log.record("breaker_forced", actor=log.person("bob"), engine="fake",
                details={"reason": "bob's call"})
 
-    assert log.erase_subjects([events[1].subject], people=["bob"]) == 2
+    assert log.erase_subjects([events[1].person], people=["bob"]) == 2
 
     for event in AuditEvent.objects.filter(erased__isnull=False):
         assert (event.subject, event.actor, event.details, event.salt) == ("", "", {}, "")

@@ -18,7 +18,7 @@ def refused(client, user="alice") -> Refusal:
 
 
 def test_it_refuses_a_user_without_consent_and_calls_no_engine(route, helpdesk, alice, engine):
-    refusal = refused(helpdesk)
+    refusal = refused(helpdesk, "newcomer")  # nobody Dihya knows: a link (tests/people)
 
     assert refusal.status == 403
     body = refusal.body()["error"]
@@ -95,5 +95,6 @@ def test_it_gives_an_absolute_consent_url_when_the_public_url_is_set(route, help
                                                                     settings, engine):
     settings.DIHYA_PUBLIC_URL = "https://dihya.example.org/"
 
-    assert refused(helpdesk).extra["consent_url"].startswith(
+    assert refused(helpdesk, "newcomer").extra["consent_url"].startswith(
         "https://dihya.example.org/privacy/link/")
+    assert refused(helpdesk).extra["consent_url"] == "https://dihya.example.org/privacy/"

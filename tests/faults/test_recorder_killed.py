@@ -5,7 +5,9 @@ The gateway runs as a real uvicorn child process recording in batches with a one
 window, so that every call it answers is still only in its queue. Killed with SIGKILL, it
 writes nothing more: each accepted call is then a `running` row holding its reservation (the
 intent written at admission), and the reaper must close every one of them as failed with its
-reason and give its reservation back, once, however often it runs. Stopped with SIGTERM
+reason, once, however often it runs — and charge each its reservation, since every one was
+answered (a stream's row says so by the beat it wrote once its answer began; a plain call's
+row cannot tell, so it is charged): served tokens never go free. Stopped with SIGTERM
 instead, the process writes its queue on the way out and nothing is left for the reaper.
 """
 
@@ -89,7 +91,7 @@ def used(metric: str) -> int:
     return sum(Counter.objects.filter(metric=metric).values_list("used", flat=True))
 
 
-def test_the_reaper_closes_every_call_a_killed_process_had_not_written(
+def test_the_reaper_closes_and_charges_every_call_a_killed_process_had_not_written(
         gateway, key, fake_engine):  # noqa: F811
     server, url = gateway
     serve_calls(url, key, fake_engine)
@@ -99,6 +101,9 @@ def test_the_reaper_closes_every_call_a_killed_process_had_not_written(
     assert set(Generation.objects.values_list("status", flat=True)) == {"running"}
     assert set(Reservation.objects.values_list("state", flat=True)) == {"reserved"}
     assert used("requests") == PLAIN + STREAMED and used("tokens") > 0
+    reserved = used("tokens")
+    streams = Generation.objects.filter(stream=True)
+    assert streams.count() == STREAMED and not streams.filter(heartbeat=None).exists()
 
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait(5)
@@ -110,15 +115,16 @@ def test_the_reaper_closes_every_call_a_killed_process_had_not_written(
         assert (g.status, g.error_code) == ("failed", "abandoned"), g.pk
         assert g.error_message and g.finished is not None
     assert Reservation.objects.filter(generation_id__in=accepted).count() == len(accepted)
-    assert set(Reservation.objects.values_list("state", flat=True)) == {"released"}
-    assert used("requests") == 0 and used("tokens") == 0  # every reservation given back
+    assert set(Reservation.objects.values_list("state", flat=True)) == {"settled"}
+    assert used("requests") == PLAIN + STREAMED  # every answered call counts
+    assert used("tokens") == reserved  # each charged its reservation (the estimate)
     assert not Attempt.objects.exists()  # lost with the batch, as the notes say
     events = AuditEvent.objects.filter(kind="generation")
     assert sorted(events.values_list("generation_id", flat=True)) == sorted(accepted)
     assert set(events.values_list("status", flat=True)) == {"failed"}
 
     assert reaper.reap(now=later)["failed"] == 0  # once: nothing moves on a second pass
-    assert used("requests") == 0 and used("tokens") == 0
+    assert used("requests") == PLAIN + STREAMED and used("tokens") == reserved
     assert AuditEvent.objects.filter(kind="generation").count() == len(accepted)
     assert audit_log.verify()[1] is None
 

@@ -54,6 +54,13 @@ class FakeEngine(BaseHTTPRequestHandler):
         return None
 
 
+@pytest.fixture(autouse=True)
+def loopback_scrapes(settings) -> None:
+    """These tests scrape the in-process server from loopback without a token: let them in,
+    as `make run`'s demo does (the default is to refuse)."""
+    settings.DIHYA_METRICS_ALLOW_LOOPBACK = True
+
+
 @pytest.fixture(scope="session")
 def fake_engine() -> Iterator[str]:
     """Base URL (…/v1) of the fake engine, on loopback, for the whole session."""

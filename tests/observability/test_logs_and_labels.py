@@ -55,12 +55,28 @@ def test_labels_are_bounded(monkeypatch):
         "a", "b", "other", "a", "none"]
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "10.0.0.7"])
+@override_settings(DIHYA_METRICS_TOKEN="", DIHYA_METRICS_ALLOW_LOOPBACK=False)
+def test_without_a_token_nobody_may_scrape_not_even_loopback(address):
+    """Behind a reverse proxy on the same host every caller is loopback: without a token,
+    /metrics is closed unless loopback is explicitly let in."""
+    refusal = views.refused(RequestFactory().get("/metrics", REMOTE_ADDR=address))
+    assert refusal is not None and refusal.status_code == 403
+    assert json.loads(refusal.content)["error"]["code"] == "metrics_token_required"
+
+
 @pytest.mark.parametrize(("address", "status"), [("127.0.0.1", None), ("::1", None),
                                                    ("10.0.0.7", 403)])
-@override_settings(DIHYA_METRICS_TOKEN="")
-def test_without_a_token_only_loopback_may_scrape(address, status):
+@override_settings(DIHYA_METRICS_TOKEN="", DIHYA_METRICS_ALLOW_LOOPBACK=True)
+def test_loopback_may_scrape_without_a_token_when_allowed(address, status):
     refusal = views.refused(RequestFactory().get("/metrics", REMOTE_ADDR=address))
     assert (refusal.status_code if refusal else None) == status
+
+
+def test_loopback_is_not_allowed_by_default():
+    from dihya import settings as read_from_the_environment  # not this package's test override
+
+    assert read_from_the_environment.DIHYA_METRICS_ALLOW_LOOPBACK is False
 
 
 @override_settings(DIHYA_METRICS_TOKEN="s3cret")

@@ -102,3 +102,27 @@ def test_spans_reach_the_receiver(traced_gateway, receiver, fake_engine, make_en
     attributes = {a.key: a.value for a in generation_span.attributes}
     assert attributes["gen_ai.usage.output_tokens"].int_value == 5
     assert MARKER not in repr([(s.name, s.attributes, s.events) for _, s in receiver])
+
+
+def test_request_spans_carry_route_templates_never_tokens_or_ids(traced_gateway, receiver,
+                                                                  make_key):
+    key = make_key()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    httpx.get(f"{traced_gateway}/privacy/link/{MARKER}-token/", timeout=30)
+    httpx.get(f"{traced_gateway}/api/v1/consents?user={MARKER}", headers=headers, timeout=30)
+    httpx.post(f"{traced_gateway}/api/v1/people/{MARKER}/export", headers=headers, timeout=30)
+
+    def server_spans() -> list[Span]:
+        return [s for service, s in receiver
+                if service == "dihya-test" and s.kind == Span.SPAN_KIND_SERVER]
+
+    def paths() -> set[str]:
+        return {a.value.string_value for s in server_spans() for a in s.attributes
+                if a.key in ("url.path", "http.target")}
+
+    wait_until(lambda: len(paths() - {"/metrics"}) >= 3, timeout=15,
+               what="the three request spans")
+    assert MARKER not in repr([(s.name, s.attributes, s.events) for _, s in receiver])
+    assert "/privacy/link/<str:token>/" in paths()
+    assert any("people/<user>/export" in p or "people/{user}/export" in p for p in paths())

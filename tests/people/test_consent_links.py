@@ -130,18 +130,34 @@ def test_a_link_works_for_its_person_and_client_only(crm, crm_key, route, engine
     assert chat(crm_key, "zoe").status_code == 200
 
 
-def test_a_person_with_a_password_signs_in_instead_of_entering_through_the_link(
+def test_a_person_with_a_password_signs_in_instead_of_getting_a_link(
         route, engine, django_user_model):
     staff = django_user_model.objects.create_user("root", password="s3cret-pass", is_staff=True)
     app = ApiClient.objects.create(name="intranet", end_users=True, user_ids="username")
     app.routes.add(route)
     key = keys.issue(app)[1]
+
+    url = refused_url(key, "root")
+
+    assert url == "/privacy/"  # the privacy page, where they sign in: no link to hand round
+    assert not consent.is_active(staff)
+
+
+def test_a_served_person_with_a_password_agrees_by_link_but_signs_in_to_see_their_page(
+        route, engine, django_user_model):
+    person = django_user_model.objects.create_user("ann", password="s3cret-pass")
+    app = ApiClient.objects.create(name="intranet", end_users=True, user_ids="username")
+    app.routes.add(route)
+    key = keys.issue(app)[1]
+    consent.grant(person, consent.GENERATION)
+    assert chat(key, "ann").status_code == 200  # served once
+    consent.withdraw(person, consent.GENERATION)
     browser = Client()
 
-    agreed = agree(browser, refused_url(key, "root"))
+    agreed = agree(browser, refused_url(key, "ann"))
 
     assert agreed.status_code == 200 and b"sign in" in agreed.content.lower()
-    assert consent.is_active(staff)
+    assert consent.is_active(person)
     assert browser.get("/privacy/").status_code == 302  # no session for an account with a password
 
 

@@ -86,3 +86,37 @@ def test_expired_links_go_with_the_retention_purge(crm_key):
     counts = erasure.purge_expired()
 
     assert counts["consent_links"] == 1 and not ConsentLink.objects.exists()
+
+
+def shared_person(crm, crm_key, route):
+    """zoe at crm, whom an admin also linked at clinic (as "c-9"), served by both."""
+    served_zoe(crm_key)
+    zoe = ExternalIdentity.objects.get(client_id=crm.pk, external_id="zoe").user
+    clinic = ApiClient.objects.create(name="clinic", end_users=True)
+    clinic.routes.add(route)
+    clinic_key = keys.issue(clinic, scopes=frozenset({"chat", "people"}))[1]
+    ExternalIdentity.objects.create(user=zoe, client_id=clinic.pk, external_id="c-9")
+    assert chat(clinic_key, "c-9", content="About my HIV test").status_code == 200
+    return zoe, clinic
+
+
+def test_an_apps_export_holds_only_what_that_app_holds(crm, crm_key, route, engine):
+    shared_person(crm, crm_key, route)
+
+    data = api(crm_key, "post", "/api/v1/people/zoe/export").json()
+
+    assert [g["client"] for g in data["generations"]] == [crm.pk]
+    assert [i["id"] for i in data["external_ids"]] == ["zoe"]
+    assert "HIV" not in str(data) and "c-9" not in str(data)
+
+
+def test_an_apps_erasure_leaves_what_other_apps_hold(crm, crm_key, route, engine):
+    zoe, clinic = shared_person(crm, crm_key, route)
+
+    receipt = api(crm_key, "post", "/api/v1/people/zoe/erase").json()
+
+    assert receipt["counts"]["generations"] == 1 and "account" not in receipt["counts"]
+    zoe.refresh_from_db()  # the account stays: clinic knows her
+    assert zoe.generations.filter(client=clinic).count() == 1
+    assert list(ExternalIdentity.objects.filter(user=zoe).values_list("external_id", flat=True)
+                ) == ["c-9"]

@@ -93,3 +93,66 @@ def test_a_failed_job_goes_through_the_gates_like_any_other_end(db, enqueued):
 
     event = AuditEvent.objects.get(kind="generation", generation_id=g.pk)
     assert event.status == "failed"
+
+
+@pytest.fixture
+def web_call(db, make_engine, make_route, dead_url):
+    """A web call admitted under a plan: admit(stream=...) → its generation, reserved."""
+    from dihya.gateway.models import ApiClient
+    from dihya.generation import pipeline
+    from dihya.generation.requests import ChatBody
+    from quotas.models import Assignment, Limit, Plan
+
+    route = make_route("default", make_engine(dead_url, name="e"))
+    client = ApiClient.objects.create(name="app")
+    client.routes.add(route)
+    plan = Plan.objects.create(name="p")
+    Limit.objects.create(plan=plan, metric="requests", period="day", amount=10, hard=True)
+    Limit.objects.create(plan=plan, metric="tokens", period="day", amount=10_000, hard=True)
+    Assignment.objects.create(plan=plan, client=client)
+    caller = pipeline.Caller(client=client, allowed_routes=frozenset({route.pk}),
+                             source=Generation.Source.CHAT)
+
+    def admit(*, stream: bool, began: bool = False) -> Generation:
+        admission = pipeline.admit(caller, ChatBody(
+            model="default", stream=stream, max_tokens=40,
+            messages=[{"role": "user", "content": "x" * 40}]))
+        g = admission.generation
+        if began:
+            pipeline.heartbeat(g.pk)  # the relay's beat once its answer began
+        Generation.objects.filter(pk=g.pk).update(started=LONG_AGO)
+        if began:
+            Generation.objects.filter(pk=g.pk).update(heartbeat=LONG_AGO)
+        return g
+
+    return admit
+
+
+def counted(metric: str) -> int:
+    from quotas.models import Counter
+
+    return sum(Counter.objects.filter(metric=metric).values_list("used", flat=True))
+
+
+def test_a_reaped_web_call_whose_answer_began_is_charged_its_reservation(web_call, enqueued):
+    from quotas.models import Reservation
+
+    plain, stream = web_call(stream=False), web_call(stream=True, began=True)
+    reserved = counted("tokens")
+
+    assert reaper.reap()["failed"] == 2
+
+    for g in (plain, stream):
+        assert Reservation.objects.get(generation_id=g.pk).state == "settled"
+    assert counted("requests") == 2 and counted("tokens") == reserved > 80  # the estimates
+
+
+def test_a_reaped_stream_that_sent_nothing_is_released(web_call, enqueued):
+    from quotas.models import Reservation
+
+    silent = web_call(stream=True)
+
+    assert reaper.reap()["failed"] == 1
+
+    assert Reservation.objects.get(generation_id=silent.pk).state == "released"
+    assert counted("requests") == 0 and counted("tokens") == 0

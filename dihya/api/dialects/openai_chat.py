@@ -10,6 +10,7 @@ APIError.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -142,13 +143,16 @@ async def chunks(admission: Admission, streaming: Streaming) -> AsyncIterator[by
     finish_reason = "stop"
     first = True
     try:
-        async for delta in streaming.deltas:
-            body = delta_body(delta, request, first=first)
-            if body or delta.logprobs:
-                yield chunk(body, logprobs=delta.logprobs)
-            first = False
-            finish_reason = delta.finish_reason or finish_reason
-            usage = delta.usage or usage
+        # Closed with this generator, not whenever the garbage collector gets to it: the relay
+        # then records the end and frees the engine's connection at once (a client gone).
+        async with contextlib.aclosing(streaming.deltas) as deltas:
+            async for delta in deltas:
+                body = delta_body(delta, request, first=first)
+                if body or delta.logprobs:
+                    yield chunk(body, logprobs=delta.logprobs)
+                first = False
+                finish_reason = delta.finish_reason or finish_reason
+                usage = delta.usage or usage
     except (OperationalError, InterfaceError) as exc:  # recording it: a database restart
         log.warning("generation %s: database unavailable in its stream: %s",
                     admission.generation.pk, exc)

@@ -3,9 +3,12 @@
 `ConsentGate.admit` refuses, before anything is written or any engine called, a call from a
 client that serves end users when the person named in `user` is unknown to that client or has
 no active consent for `generation`. The refusal carries a personal `consent_url` for that
-person at that client (`audit.identities`): a fresh one on every refused call, so that a
-person who lost theirs gets another the next time the app asks. The link is promised in the
-refusal and stored by `refused`, after the admission's rollback, so that it is kept.
+person at that client (`audit.identities`) if the client may have one (`may_link`): their
+live link if they have one (`identities.live_link`: the same URL again, no new row or event),
+else a new one, promised in the refusal and stored by `refused`, after the admission's
+rollback, so that it is kept. A client gets DIHYA_CONSENT_REFUSAL_RATE such refusals a
+minute (each writes audit events under the chain's lock); past that, 429
+`too_many_consent_refusals` without a link or an event.
 `started` asks again when a worker claims a queued job (no link then: nobody would show it).
 Withdrawal (`audit.signals.consent_withdrawn`) cancels that person's queued generations in the
 same transaction, so it takes effect at once (`dihya.privacy.receivers`).
@@ -18,12 +21,14 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from audit import consent, identities
-from dihya.generation import people
+from dihya.generation import identity, people
 from dihya.generation.admission import PendingLink
 from dihya.generation.errors import Refusal
 from dihya.generation.gates import Gate
+from dihya.lib.ratelimit import hit
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -53,6 +58,15 @@ def issue_link(client: ApiClient, end_user: str,
     """A personal consent link for this person of this client, stored now: (url, expires)."""
     token, link = identities.issue_link(client.pk, client.name, end_user, purpose)
     return link_url(token), link.expires
+
+
+def may_link(client: ApiClient, person: AbstractBaseUser | None) -> bool:
+    """Whether a consent link may be issued for the person a client's id resolves to: someone
+    Dihya does not know yet (agreeing makes them this client's person), or someone this
+    client has served or registered. Never for anyone else the id happens to name (an account
+    found by e-mail, username or `sub`, another client's or an admin's person): whoever
+    holds the link answers for them."""
+    return person is None or identity.has_served(client, person)
 
 
 def consents(user: AbstractBaseUser, *, remembered: bool) -> bool:
@@ -95,8 +109,23 @@ class ConsentGate(Gate):
             return
         if not link:
             raise refusal("This person's consent to text generation is no longer active.")
-        token, expires = identities.new_token(), identities.link_expiry()
-        admission.pending_link = PendingLink(client, generation.end_user, token, expires)
+        if hit(f"consent-refusals:{client.pk}", settings.DIHYA_CONSENT_REFUSAL_RATE, 60):
+            raise Refusal(429, "too_many_consent_refusals", "Too many calls of this client were "
+                          "refused for consent in the last minute: show people their "
+                          "consent_url before calling again.", param="user",
+                          headers={"Retry-After": "60"})
+        if not may_link(client, generation.user):
+            raise refusal("This person has not consented to text generation. They have an "
+                          "account: they sign in at the consent_url to agree.")
+        live = identities.live_link(client.pk, generation.end_user)
+        if live is not None:  # the link they were given already: no new row, no new event
+            token, expires = live[0], live[1].expires
+        else:
+            created = timezone.now()
+            token = identities.token_for(client.pk, generation.end_user, consent.GENERATION,
+                                         created)
+            expires = identities.link_expiry(created)
+            admission.pending_link = PendingLink(client, generation.end_user, created)
         days = settings.DIHYA_CONSENT_LINK_DAYS
         if generation.user is None:
             raise refusal("This person has not consented to text generation yet. Show them "
@@ -110,4 +139,4 @@ class ConsentGate(Gate):
         pending, admission.pending_link = admission.pending_link, None
         if pending is not None and refusal.code == "consent_required":
             identities.issue_link(pending.client.pk, pending.client.name, pending.end_user,
-                                  token=pending.token, expires=pending.expires)
+                                  created=pending.created)

@@ -4,8 +4,9 @@ Admission reserves one request and the token estimate (and cost, for plans with 
 against the client's and the end user's limits, in the admission transaction: a refusal rolls
 back every increment and nothing reaches an engine. The answer's OpenAI rate-limit headers go
 into `admission.headers`. `finish` settles to the real usage, or releases everything
-when the generation failed or was cancelled. Both are idempotent per generation id, so a
-re-delivered job is never charged twice.
+when the generation sent nothing (it failed before its answer began, or was cancelled); a call
+whose answer began is charged its request and what it served, however it ended. Both are
+idempotent per generation id, so a re-delivered job is never charged twice.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from dihya.gateway.models import Generation
 from dihya.generation import identity
 from dihya.generation.errors import Refusal
 from dihya.generation.gates import Gate
@@ -80,13 +82,16 @@ class QuotaGate(Gate):
 
 
 def closing_of(admission: Admission, usage: Usage | None) -> ledger.Closing:
-    """How a finished generation's reservation ends: released if it failed or was cancelled,
-    else settled to its real usage."""
+    """How a finished generation's reservation ends: released if it sent nothing (it failed
+    before its answer began, or was cancelled), else settled to its real usage — a failed call
+    handed a usage served part of an answer (a dropped stream, a reaped call whose answer
+    began), and its request counts."""
     g = admission.generation
     if usage is None:
         return ledger.Closing(g.pk, release=True)
-    # An engine that reported no usage for a real answer: keep the conservative estimate.
-    answered = bool(g.result or g.tool_calls)
+    # No usage for a real answer (the engine did not count it, or nothing is known of a reaped
+    # call but that it began): the conservative estimate reserved is the charge.
+    answered = bool(g.result or g.tool_calls) or g.status == Generation.Status.FAILED
     tokens = None if usage.total_tokens == 0 and answered else usage.total_tokens
     return ledger.Closing(g.pk, tokens=tokens, cost=lambda: plans.real_cost(
         usage.prompt_tokens, usage.completion_tokens, g.engine_id))
