@@ -21,7 +21,7 @@ from dihya.generation import validation as security
 from dihya.generation.errors import Refusal
 from dihya.generation.messages import STRICT, ChatMessage, Text, text_of
 
-__all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "JobBody", "Text", "text_of",
+__all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "EmbeddingJobBody", "JobBody", "Text", "text_of",
            "unknown_fields"]
 
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
@@ -200,6 +200,11 @@ class EmbeddingBody(BaseModel):
     @property
     def inputs(self) -> tuple[str | tuple[int, ...], ...]:
         return inputs_of(self.input)
+
+
+class EmbeddingJobBody(EmbeddingBody):
+    callback_url: Text | None = Field(None, max_length=500,
+                                      description="Where the finished job is POSTed, signed.")
 
 
 def inputs_of(value: str | list[Any]) -> tuple[str | tuple[int, ...], ...]:
