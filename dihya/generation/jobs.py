@@ -21,8 +21,8 @@ from dihya.gateway.models import Generation, JobVectors
 from dihya.generation import callbacks, gates, hops, pipeline
 from dihya.generation.ending import Outcome
 from dihya.generation.errors import Refusal
-from fallbacks.runner import EmbedResult
 from dihya.lib import loop
+from fallbacks.runner import EmbedResult
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from dihya.generation import validation as security
 from dihya.generation.errors import Refusal
 from dihya.generation.messages import STRICT, ChatMessage, Text, text_of
 
-__all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "EmbeddingJobBody", "JobBody", "Text", "text_of",
-           "unknown_fields"]
+__all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "EmbeddingJobBody", "JobBody",
+           "Text", "text_of", "unknown_fields"]
 
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
