@@ -3,6 +3,7 @@ answered as the live call with the same body is, the refused ones in the error f
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import httpx
@@ -10,9 +11,11 @@ import openai
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from dihya import tasks
-from dihya.batches.models import Batch, BatchLine
+from dihya.batches.models import Batch, BatchFile, BatchLine
 from dihya.gateway.models import ApiClient, Generation
+from dihya.privacy import erasure
 from quotas.models import Assignment, Limit, Plan
 from tests.api.fake_engine import answer
 from tests.batches.conftest import chat_line, jsonl, work
@@ -207,3 +210,34 @@ def test_it_lists_batches_newest_first_in_pages(sdk):
     assert [b.id for b in page.data] == made[:0:-1] and page.has_more
     rest = sdk.batches.list(limit=2, after=page.data[-1].id)
     assert [b.id for b in rest.data] == [made[0]] and not rest.has_more
+
+
+def test_each_line_is_in_the_audit_log_with_its_prompt_redacted(sdk, settings):
+    settings.DIHYA_AUDIT_CONTENT = True
+    uploaded = sdk.files.create(file=("in.jsonl", jsonl(
+        chat_line("a", "Mail me at zoe@example.org"))), purpose="batch")
+    sdk.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
+                       completion_window="24h")
+    work()
+
+    event = AuditEvent.objects.get(kind="generation")
+    assert event.details["prompt"] == ["Mail me at [email]"]
+    assert event.details["source"] == "job" and event.client == "app"
+
+
+def test_batches_past_their_retention_are_purged_with_their_lines_and_files(sdk):
+    uploaded = sdk.files.create(file=("in.jsonl", jsonl(chat_line("a"))), purpose="batch")
+    batch = sdk.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
+                               completion_window="24h")
+    work()
+    sdk.files.create(file=("fresh.jsonl", jsonl(chat_line("b"))), purpose="batch")
+
+    assert erasure.purge_expired({"batch": 30}, by="test")["batches"] == 0
+    Batch.objects.update(created_at=timezone.now() - dt.timedelta(days=31))
+    BatchFile.objects.filter(pk=uploaded.id).update(
+        created=timezone.now() - dt.timedelta(days=31))
+    counts = erasure.purge_expired({"batch": 30}, by="test")
+
+    assert counts["batches"] > 0
+    assert not Batch.objects.filter(pk=batch.id).exists() and not BatchLine.objects.exists()
+    assert [f.filename for f in sdk.files.list()] == ["fresh.jsonl"]
