@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
@@ -118,6 +118,13 @@ def run(line_id: UUID | str) -> str:
         ready = admitted(line)
     except Refusal as refusal:
         scheduler.end(line.pk, line.deliveries, L.FAILED, refusal.status, refusal.body())
+    except DatabaseError:
+        raise  # the line stays running: the sweep runs it again
+    except Exception:  # a body no check foresaw: what the live call would answer, a 500
+        log.exception("batch line %s could not be admitted", line.pk)
+        crashed = Refusal(500, "internal_error", "Internal error; it was logged.",
+                          type_="api_error")
+        scheduler.end(line.pk, line.deliveries, L.FAILED, 500, crashed.body())
     else:
         outcome = loop.run(pipeline.execute(ready.admission),
                            timeout=settings.DIHYA_JOB_DEADLINE + 15)

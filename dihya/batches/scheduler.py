@@ -6,6 +6,7 @@ or more jobs wait in the queue, no batch line is added to it (django-q2 has no p
 so batch lines are kept out of its queue rather than put behind). Among batches, each client
 may have at most DIHYA_BATCH_INFLIGHT_PER_CLIENT lines queued or running, taken round-robin
 from its batches: a client's 50,000 lines and another's 100 both progress, at the same pace.
+(The cap is read then written: two top-ups at the same instant may queue a few lines more.)
 
 A line is handed over by a conditional UPDATE pending → queued and claimed by a worker queued →
 running (deliveries + 1), so a task delivered twice runs its line once. A line whose worker

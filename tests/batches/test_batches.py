@@ -241,3 +241,28 @@ def test_batches_past_their_retention_are_purged_with_their_lines_and_files(sdk)
     assert counts["batches"] > 0
     assert not Batch.objects.filter(pk=batch.id).exists() and not BatchLine.objects.exists()
     assert [f.filename for f in sdk.files.list()] == ["fresh.jsonl"]
+
+
+def test_a_line_that_breaks_admission_unforeseen_fails_as_a_500_and_the_batch_goes_on(
+        sdk, monkeypatch):
+    from dihya.api import batch_lines
+
+    uploaded = sdk.files.create(file=("in.jsonl", jsonl(chat_line("a"), chat_line("b"))),
+                                purpose="batch")
+    batch = sdk.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
+                               completion_window="24h")
+    real = batch_lines.admitted
+
+    def flaky(line):
+        if line.custom_id == "a":
+            raise ValueError("unforeseen")
+        return real(line)
+    monkeypatch.setattr(batch_lines, "admitted", flaky)
+    work()
+
+    done = sdk.batches.retrieve(batch.id)
+    assert (done.status, done.request_counts.completed, done.request_counts.failed) == (
+        "completed", 1, 1)
+    [error] = lines_of(sdk.files.content(done.error_file_id).text).values()
+    assert error["response"]["status_code"] == 500
+    assert error["response"]["body"]["error"]["code"] == "internal_error"
