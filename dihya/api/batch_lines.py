@@ -66,7 +66,7 @@ def caller_of(batch: Batch) -> Caller:
     if "jobs" not in key.scopes:
         raise Refusal(403, "scope_not_allowed", "This API key has no 'jobs' scope.")
     routes = frozenset(batch.client.routes.values_list("id", flat=True))
-    return Caller(client=batch.client, allowed_routes=routes, source=Generation.Source.JOB)
+    return Caller(client=batch.client, allowed_routes=routes, source=Generation.Source.BATCH)
 
 
 def validated(schema: type[B], body: dict[str, Any]) -> B:

@@ -135,6 +135,7 @@ class Generation(models.Model):
     class Source(models.TextChoices):
         CHAT = "chat", "API: chat completions, embeddings"
         JOB = "job", "API: jobs"
+        BATCH = "batch", "API: batches"
         COMMAND = "command", "generate command"
         ADMIN = "admin", "admin test"
 

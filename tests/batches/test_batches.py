@@ -60,7 +60,7 @@ def test_it_runs_a_chat_batch_to_completed_with_the_live_calls_answers(sdk, fake
 
     assert errors["bad"]["response"]["status_code"] == 400
     assert errors["bad"]["response"]["body"]["error"]["param"] == "temperature"
-    assert Generation.objects.filter(source="job", status="succeeded").count() == 2
+    assert Generation.objects.filter(source="batch", status="succeeded").count() == 2
 
 
 def test_a_refused_line_carries_the_error_object_a_live_call_gets(sdk, api, make_key):
@@ -222,7 +222,7 @@ def test_each_line_is_in_the_audit_log_with_its_prompt_redacted(sdk, settings):
 
     event = AuditEvent.objects.get(kind="generation")
     assert event.details["prompt"] == ["Mail me at [email]"]
-    assert event.details["source"] == "job" and event.client == "app"
+    assert event.details["source"] == "batch" and event.client == "app"
 
 
 def test_batches_past_their_retention_are_purged_with_their_lines_and_files(sdk):
