@@ -30,8 +30,11 @@ def client_of(token: str) -> ApiClient:
     return who.client
 
 
-def stored(token: str, name: str, purpose: str, raw: bytes) -> dict[str, Any]:
-    return files.file_object(files.upload(client_of(token), name, purpose, raw))
+def stored(token: str, file: UploadedFile, purpose: str) -> dict[str, Any]:
+    """On the hop's thread: the upload is read there (it may be a temporary file on disk)."""
+    client = client_of(token)
+    raw = file.read(settings.DIHYA_FILE_MAX_BYTES + 1)  # one byte over is enough to refuse
+    return files.file_object(files.upload(client, file.name or "", purpose, raw))
 
 
 @router.post("/files", response={200: dict[str, Any], **ERRORS},
@@ -41,8 +44,7 @@ async def upload(request: HttpRequest, file: File[UploadedFile],
     """`purpose` must be `batch`. Each line is `{custom_id, method: "POST", url, body}`, with
     `url` one of /v1/chat/completions, /v1/embeddings, /v1/responses; the first bad line is
     refused by number. At most DIHYA_FILE_MAX_BYTES bytes and DIHYA_BATCH_MAX_LINES lines."""
-    raw = file.read(settings.DIHYA_FILE_MAX_BYTES + 1)
-    body = await hops.db(stored)(request.auth, file.name or "", purpose, raw)  # type: ignore[attr-defined]
+    body = await hops.db(stored)(request.auth, file, purpose)  # type: ignore[attr-defined]
     return JsonResponse(body)
 
 

@@ -92,3 +92,17 @@ def test_files_and_batches_need_the_jobs_scope(api, routes, make_key):
         chat_only.files.create(file=("in.jsonl", jsonl(chat_line("a"))), purpose="batch")
     with pytest.raises(openai.PermissionDeniedError):
         chat_only.batches.list()
+
+
+def test_an_upload_may_be_larger_than_an_api_body_up_to_the_file_limit(sdk, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    raw = jsonl(*(chat_line(f"line-{i}", "x" * 100) for i in range(50))).getvalue()
+    assert len(raw) > 5 * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    uploaded = sdk.files.create(file=("big.jsonl", raw), purpose="batch")
+
+    assert uploaded.bytes == len(raw)
+    with pytest.raises(openai.APIStatusError) as too_big:  # other endpoints keep their limit
+        sdk.chat.completions.create(model="default",
+                                    messages=[{"role": "user", "content": "x" * 5_000}])
+    assert too_big.value.status_code == 413
