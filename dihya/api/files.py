@@ -7,7 +7,7 @@ A client sees only its own files; another's id is the same 404 as an unknown one
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -52,7 +52,7 @@ class FileList(Schema):
     purpose: str | None = None
     limit: int = Field(10_000, ge=1, le=10_000)
     after: str | None = None
-    order: str = "desc"
+    order: Literal["asc", "desc"] = "desc"
 
 
 def listed(token: str, q: FileList) -> dict[str, Any]:
