@@ -1,4 +1,5 @@
-"""Batches in the console: progress (lines done, failed, left), their files, cancel.
+"""Batches in the console: progress (lines done, failed, left, rate, estimated end), their
+files, cancel.
 
 Read-only records like generations: a batch is changed only by its verbs (`cancel` here as
 an action, through `dihya.batches.lifecycle`). The list counts lines in one annotated query,
@@ -7,6 +8,7 @@ not one per row; a file's content downloads as the client would get it.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import admin, messages
@@ -14,6 +16,8 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from dihya.batches import files, lifecycle
@@ -31,6 +35,15 @@ class ReadOnly:
         return False
 
 
+def lines_per_minute(b: Any) -> float:
+    """Lines ended per minute since the batch began (until it ended)."""
+    if b.in_progress_at is None:
+        return 0.0
+    until = b.finalizing_at or timezone.now()
+    minutes = max((until - b.in_progress_at).total_seconds() / 60, 1 / 60)
+    return float(b.lines_done + b.lines_failed) / minutes
+
+
 def download_link(f: BatchFile | None) -> str:
     if f is None:
         return "—"
@@ -41,7 +54,7 @@ def download_link(f: BatchFile | None) -> str:
 @admin.register(Batch)
 class BatchAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("id", "client", "endpoint", "status", "done", "failed_lines", "left",
-                    "created_at", "expires_at")
+                    "rate", "estimated_end", "created_at", "expires_at")
     list_filter = ("status", "endpoint", "client")
     list_select_related = ("client",)
     search_fields = ("id",)
@@ -71,6 +84,19 @@ class BatchAdmin(ReadOnly, admin.ModelAdmin):
     @admin.display(description="left", ordering="lines_left")
     def left(self, obj: Any) -> int:
         return int(obj.lines_left)
+
+    @admin.display(description="lines / min")
+    def rate(self, obj: Any) -> str:
+        per_minute = lines_per_minute(obj)
+        return f"{per_minute:.1f}" if per_minute else "—"
+
+    @admin.display(description="estimated end")
+    def estimated_end(self, obj: Any) -> str:
+        per_minute = lines_per_minute(obj)
+        if not obj.lines_left or not per_minute or obj.status in Batch.TERMINAL:
+            return "—"
+        end = timezone.now() + dt.timedelta(minutes=obj.lines_left / per_minute)
+        return date_format(timezone.localtime(end), "DATETIME_FORMAT")
 
     @admin.display(description="input file")
     def input(self, obj: Batch) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from dihya.batches import lifecycle
 from dihya.batches.models import Batch, BatchFile, BatchLine
@@ -40,6 +42,17 @@ def test_the_list_shows_each_batchs_lines_done_failed_and_left(admin_client, bat
     assert page.status_code == 200
     row = next(r for r in page.context["cl"].result_list if r.pk == batch.pk)
     assert (row.lines_done, row.lines_failed, row.lines_left) == (1, 1, 2)
+
+
+def test_the_list_estimates_the_end_from_the_rate_so_far(admin_client, batch):
+    Batch.objects.filter(pk=batch.pk).update(
+        in_progress_at=timezone.now() - dt.timedelta(minutes=2))
+
+    page = admin_client.get(reverse("admin:batches_batch_changelist"))
+
+    assert b"<td class=\"field-rate\">1.0</td>" in page.content  # 2 lines in 2 minutes
+    row = next(r for r in page.context["cl"].result_list if r.pk == batch.pk)
+    assert page.context["cl"].model_admin.estimated_end(row) != "—"
 
 
 def test_a_batch_page_links_its_files_and_they_download(admin_client, batch):
