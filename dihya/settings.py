@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "audit",
     "dihya.gateway",
     "dihya.privacy",
+    "dihya.batches",
     "dihya.console",
     "dihya.observability",
 ]
@@ -308,6 +309,8 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
     "sign_in": env.int("DIHYA_RETAIN_SIGN_IN_DAYS", default=30),
     # Stored Responses API answers (`previous_response_id`, GET /v1/responses/{id}).
     "response": env.int("DIHYA_RESPONSES_RETENTION_DAYS", default=30),
+    # Batches, their lines (prompts and answers) and their files, counted from creation.
+    "batch": env.int("DIHYA_BATCH_RETENTION_DAYS", default=30),
 }
 LOGIN_REDIRECT_URL = "/privacy/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -357,6 +360,14 @@ DIHYA_REAP_QUEUED_AFTER = env.float("DIHYA_REAP_QUEUED_AFTER", default=300.0)
 # A stream longer than the deadline says it is alive this often, so that the reaper waits for
 # it (must be shorter than DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE: a system check says so).
 DIHYA_STREAM_HEARTBEAT = env.float("DIHYA_STREAM_HEARTBEAT", default=15.0)
+# Batches (dihya.batches): the largest input file (bytes) and its most lines; how many lines
+# of one client's batches may be in the workers' queue at once (its fair share); and how many
+# queued jobs (the jobs API) make the scheduler hold batch lines back, so that jobs go first.
+DIHYA_FILE_MAX_BYTES = env.int("DIHYA_FILE_MAX_BYTES", default=20_000_000)
+DIHYA_BATCH_MAX_LINES = env.int("DIHYA_BATCH_MAX_LINES", default=50_000)
+DIHYA_BATCH_INFLIGHT_PER_CLIENT = env.int("DIHYA_BATCH_INFLIGHT_PER_CLIENT", default=4)
+DIHYA_BATCH_JOBS_AHEAD = env.int("DIHYA_BATCH_JOBS_AHEAD",
+                                 default=int(Q_CLUSTER["workers"]))  # type: ignore[call-overload]
 
 # --- Security (docs/security.md) -------------------------------------------------------------
 # One switch for a deployment served over HTTPS. Off by default because `make run` serves

@@ -147,6 +147,9 @@ class Job(BaseModel):
     attempts: list[AttemptOut] = Field(..., description="The fallback history, in order.")
     error: JobError | None
     deliveries: int = Field(..., description="How many times a worker picked the job up.")
+    embeddings: list[list[float]] | None = Field(
+        None, description="An embeddings job's vectors, in input order, once succeeded (only "
+        "on embeddings jobs).")
 
 
 ERRORS: dict[int, type[BaseModel]] = {400: ErrorBody, 401: ErrorBody, 403: ErrorBody,

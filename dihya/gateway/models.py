@@ -135,6 +135,7 @@ class Generation(models.Model):
     class Source(models.TextChoices):
         CHAT = "chat", "API: chat completions, embeddings"
         JOB = "job", "API: jobs"
+        BATCH = "batch", "API: batches"
         COMMAND = "command", "generate command"
         ADMIN = "admin", "admin test"
 
@@ -203,6 +204,22 @@ class Generation(models.Model):
         if self.started and self.finished:
             return (self.finished - self.started).total_seconds() * 1000
         return None
+
+
+class JobVectors(models.Model):
+    """The vectors of a queued embeddings job, kept until the client reads them (a live call's
+    are answered and never stored). Go with their generation: erased and purged with it."""
+
+    generation = models.OneToOneField(Generation, primary_key=True, on_delete=models.CASCADE,
+                                      related_name="vectors")
+    vectors = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = "job vectors"
+        verbose_name_plural = "job vectors"
+
+    def __str__(self) -> str:
+        return f"vectors of {self.generation_id}"
 
 
 class Attempt(models.Model):
