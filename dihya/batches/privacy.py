@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from audit import identities
 from dihya.batches.models import Batch, BatchFile, BatchLine
 from dihya.privacy import erasure
 from dihya.privacy.erasure import Person, Retention
@@ -22,10 +23,15 @@ ERASED = {"erased": True}
 
 
 def lines_of(p: Person) -> Any:
+    """The person's lines: those that ran as their generations, and those not run yet that
+    name them by an id they have at that client (ids are per client: the same string at
+    another client is another person). Only the client's own when the request is scoped."""
     mine = Q(generation_id__in=p.generation_ids)
-    if p.names:
-        mine |= Q(end_user__in=p.names, client__end_users=True)
-    return BatchLine.objects.filter(mine)
+    for client_id, external_id in identities.client_ids_of(p.user):
+        mine |= (Q(client__end_users=True, end_user=external_id) if client_id is None
+                 else Q(client_id=client_id, client__end_users=True, end_user=external_id))
+    lines = BatchLine.objects.filter(mine)
+    return lines if p.client is None else lines.filter(client=p.client)
 
 
 def collect(p: Person) -> list[dict[str, Any]]:
@@ -76,4 +82,4 @@ def purge(r: Retention) -> int:
 
 
 def register() -> None:
-    erasure.register("batches", collect=collect, erase=erase, purge=purge)
+    erasure.register("batches", collect=collect, erase=erase, purge=purge, scoped=True)

@@ -168,7 +168,8 @@ def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
     admission is what is left. A stream that began beat once (`heartbeat`), so one without a
     beat sent nothing and is released; a plain call's answer leaves whole, after the engine,
     with nothing on the row to say whether it did: charged, its reservation (one request and
-    the estimate) standing for what it served. A job a worker lost served nobody."""
+    the estimate) standing for what it served. A job or a batch line a worker lost served
+    nobody."""
     now = timezone.now()
     with hops.one_writer(), transaction.atomic():
         if not Generation.objects.filter(
@@ -184,7 +185,10 @@ def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
         admission = Admission(generation=g, route=route,
                               request=request_from_record(g.request),
                               caller=Caller(client=g.client, source=g.source))
-        began = g.deliveries == 0 and (not g.stream or g.heartbeat is not None)
+        # Only a live call answers someone as it runs; a worker's run (a job, a batch line)
+        # that died served nobody: its work runs again, charged then.
+        live = g.source not in (Generation.Source.JOB, Generation.Source.BATCH)
+        began = live and g.deliveries == 0 and (not g.stream or g.heartbeat is not None)
         for gate in gates.active():
             # Usage(0, 0) on a failed call: served, counts unknown — the estimate is charged.
             gate.finish(admission, Usage(0, 0) if began else None)
