@@ -118,14 +118,15 @@ def test_it_ranks_quota_users_nearest_their_limit_first(db):
 def test_it_lists_open_alerts_only(db, admin_client):
     from quotas.models import Alert
 
-    Alert.objects.create(subject="client:1", message="client 1 at 80 % of 10 requests",
+    Alert.objects.create(subject="client:1", threshold=80, amount=10, metric="requests",
+                         period="minute", used=8, message="client:1 at 80 %",
                          window_start=timezone.now())
     Alert.objects.create(subject="client:1", threshold=100, message="acknowledged one",
                          window_start=timezone.now(), acknowledged=timezone.now())
 
     page = admin_client.get("/admin/").content.decode()
 
-    assert "client 1 at 80 % of 10 requests" in page
+    assert "client:1 reached 80 % of 10 requests per minute" in page  # no such client
     assert "acknowledged one" not in page
 
 

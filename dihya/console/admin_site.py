@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from dihya.console import dashboard
+from dihya.console import alerts, dashboard
 from dihya.console import views as console_views
 
 
@@ -47,7 +47,7 @@ class DihyaAdminSite(admin.AdminSite):
             "recent_failures": dashboard.recent_failures(),
             "engine_states": dashboard.engine_states(),
             "quota_users": dashboard.top_quota_users(),
-            "open_alerts": dashboard.open_alerts(),
+            "open_alerts": alerts.described(dashboard.open_alerts()),
             **(extra_context or {}),
         }
         return super().index(request, context)

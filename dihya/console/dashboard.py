@@ -216,5 +216,4 @@ def _client_id(subject: str) -> int | None:
 
 def open_alerts(limit: int = 8) -> list[Alert]:
     """Alerts nobody has acknowledged yet, newest first."""
-    return list(Alert.objects.filter(acknowledged__isnull=True)
-                .only("id", "kind", "message", "created")[:limit])
+    return list(Alert.objects.filter(acknowledged__isnull=True)[:limit])

@@ -23,8 +23,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from dihya.gateway import keys
+from dihya.gateway import keys, snippets
 from dihya.gateway.models import ApiClient, ApiKey, Attempt, Delivery, Generation
+from quotas.models import Assignment
 
 
 class ReadOnly:
@@ -88,10 +89,29 @@ class GenerationAdmin(ReadOnly, admin.ModelAdmin):
 
 
 class ApiKeyInline(ReadOnly, admin.TabularInline):
+    """Listed here; created from the page's "Create an API key" button (the key's own form)."""
+
     model = ApiKey
-    fields = ("prefix", "name", "created", "expires", "revoked", "last_used")
+    fields = ("prefix", "name", "scope_list", "created", "expires", "revoked", "last_used")
     readonly_fields = fields
     extra = 0
+    show_change_link = True
+
+    @admin.display(description="scopes")
+    def scope_list(self, key: ApiKey) -> str:
+        return ", ".join(sorted(key.scopes)) or "none"
+
+
+class PlanInline(admin.TabularInline):
+    """The client's quota plan, set where the client is (an `Assignment` of quotas)."""
+
+    model = Assignment
+    fk_name = "client"
+    fields = ("plan",)
+    extra = 1
+    max_num = 1
+    verbose_name = "quota plan"
+    verbose_name_plural = "quota plan (none: the client's calls are not limited)"
 
 
 @admin.register(ApiClient)
@@ -99,12 +119,12 @@ class ApiClientAdmin(admin.ModelAdmin):
     """A client's signing secret is shown once: when the client is added, and each time it is
     rotated (an action); the page showing it is not cached, and nothing else displays it."""
 
-    list_display = ("name", "active", "end_users", "user_ids", "allowed_routes", "key_count",
-                    "signing")
+    list_display = ("name", "active", "end_users", "user_ids", "allowed_routes", "plan",
+                    "key_count", "signing")
     list_filter = ("active", "end_users", "user_ids")
     search_fields = ("name",)
     filter_horizontal = ("routes",)
-    inlines = (ApiKeyInline,)
+    inlines = (PlanInline, ApiKeyInline)
     actions = ("rotate_signing_secrets",)
 
     def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
@@ -142,7 +162,12 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiClient]:
         return (super().get_queryset(request).prefetch_related("routes")
-                .annotate(key_count=Count("keys")))
+                .select_related("quota_assignment__plan").annotate(key_count=Count("keys")))
+
+    @admin.display(description="plan", ordering="quota_assignment__plan__name")
+    def plan(self, client: ApiClient) -> str:
+        assignment = getattr(client, "quota_assignment", None)
+        return assignment.plan.name if assignment else "—"
 
     @admin.display(description="routes")
     def allowed_routes(self, client: ApiClient) -> str:
@@ -194,9 +219,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def response_add(self, request: HttpRequest, obj: ApiKey,
                      post_url_continue: str | None = None) -> HttpResponse:
+        raw = request._dihya_new_key  # type: ignore[attr-defined]
+        route = obj.client.routes.order_by("name").first()
+        origin = request.build_absolute_uri("/").rstrip("/")
         context = {**self.admin_site.each_context(request), "opts": self.opts, "key": obj,
-                   "raw": request._dihya_new_key,  # type: ignore[attr-defined]
-                   "title": "API key created"}
+                   "raw": raw, "title": "API key created",
+                   "snippets": snippets.for_key(raw, origin, route.name if route else "default")}
         response = TemplateResponse(request, "admin/gateway/apikey/created.html", context)
         response["Cache-Control"] = "no-store"
         return response
