@@ -26,6 +26,8 @@ class DihyaAdminSite(admin.AdminSite):
             path("dashboard.json", self.admin_view(self.dashboard_json), name="dashboard-json"),
             path("console/engines/<int:pk>/test/", self.admin_view(console_views.test_engine),
                  name="engine-test"),
+            path("console/engines/connection/", self.admin_view(console_views.check_connection),
+                 name="engine-connection"),
             path("console/routes/<int:pk>/test/", self.admin_view(console_views.test_route),
                  name="route-test"),
             path("console/generations/<uuid:pk>.json", self.admin_view(console_views.progress),

@@ -17,7 +17,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dihya.console import live as console
 from dihya.gateway.models import Generation
+from dihya.lib import loop
+from fallbacks import catalog, connection
 from fallbacks.models import Engine, Route
+
+#: The engine fields a connection test reads; errors in others (a taken name) do not matter.
+CONNECTION_FIELDS = ("provider", "base_url", "model", "api_key_env", "api_key", "clear_api_key",
+                     "connect_timeout", "read_timeout", "total_timeout")
 
 
 def _require(request: HttpRequest, perm: str) -> None:
@@ -43,6 +49,44 @@ def test_engine(request: HttpRequest, pk: int) -> HttpResponse:
         return JsonResponse({"error": {"code": "invalid_request", "message": str(exc)}},
                             status=400)
     return _started(request, generation)
+
+
+@require_POST
+def check_connection(request: HttpRequest) -> JsonResponse:
+    """The engine form's "Test connection": the form's values as posted, saved nowhere.
+
+    An existing engine (`engine` = its id) lends its stored key unless the form replaces or
+    clears it, or points it at another host (then, as on saving, the key is not sent there)."""
+    from fallbacks.admin import EngineForm  # registers admin pages: not while the site loads
+
+    stored = None
+    if request.POST.get("engine", "").isdigit():
+        _require(request, "fallbacks.change_engine")
+        stored = get_object_or_404(Engine, pk=int(request.POST["engine"]))
+    else:
+        _require(request, "fallbacks.add_engine")
+    form = EngineForm(request.POST, instance=stored)
+    form.is_valid()
+    errors = {name: [str(e) for e in form.errors[name]] for name in CONNECTION_FIELDS
+              if name in form.errors}
+    if errors:
+        return JsonResponse({"ok": False, "cause": "The form has errors.",
+                             "fix": "Correct: " + "; ".join(f"{name.replace('_', ' ')}: "
+                                                            f"{' '.join(e)}"
+                                                            for name, e in errors.items()),
+                             "errors": errors})
+    engine: Engine = form.instance
+    key = form.cleaned_data.get("api_key")
+    if form.cleaned_data.get("clear_api_key"):
+        engine.set_api_key("")
+    elif key:
+        engine.set_api_key(key)
+    if stored is not None:
+        engine.clear_key_if_moved(Engine.objects.get(pk=stored.pk).base_url, new_key=bool(key))
+    spec = catalog.engine_spec(engine)
+    result = loop.run(connection.check(spec),
+                      timeout=spec.connect_timeout + spec.read_timeout + 5)
+    return JsonResponse(result.as_json())
 
 
 @require_POST
