@@ -12,15 +12,17 @@ afterwards shown by prefix only; the digest is never displayed.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from dihya.gateway import keys, snippets
@@ -127,6 +129,13 @@ class ApiClientAdmin(admin.ModelAdmin):
     inlines = (PlanInline, ApiKeyInline)
     actions = ("rotate_signing_secrets",)
 
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any],
+                           add: bool = False, change: bool = False, form_url: str = "",
+                           obj: ApiClient | None = None) -> HttpResponse:
+        if obj is not None and not obj.end_users:
+            context["end_users_impact"] = end_users_impact(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
         if not change:
             request._dihya_new_secrets = [(obj, obj.new_signing_secret())]  # type: ignore[attr-defined]
@@ -176,6 +185,15 @@ class ApiClientAdmin(admin.ModelAdmin):
     @admin.display(description="keys", ordering="key_count")
     def key_count(self, client: ApiClient) -> int:
         return client.key_count  # type: ignore[attr-defined]
+
+
+def end_users_impact(client: ApiClient) -> dict[str, int]:
+    """What turning on "serves end users" would do to this client's callers, judged by its
+    last day: calls without `user` would be refused, people named must consent first."""
+    since = timezone.now() - dt.timedelta(days=1)
+    return Generation.objects.filter(client=client, created__gte=since).aggregate(
+        calls=Count("id"), without_user=Count("id", filter=Q(end_user="")),
+        people=Count("end_user", distinct=True, filter=~Q(end_user="")))
 
 
 class NewKeyForm(forms.ModelForm):
