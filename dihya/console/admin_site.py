@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from dihya.console import alerts, dashboard
+from dihya.console import alerts, dashboard, sections
 from dihya.console import views as console_views
 
 
@@ -20,6 +20,13 @@ class DihyaAdminSite(admin.AdminSite):
     site_header = _("Dihya")
     site_title = _("Dihya console")
     index_title = _("Dashboard")
+    site_url = "/api/v1/docs"  # "View site": the API's reference, what clients are built on
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list:
+        """The home page and the sidebar by task (dihya.console.sections); an app's own page
+        (/admin/<app>/) as Django lists it."""
+        app_list = super().get_app_list(request, app_label)
+        return app_list if app_label else sections.by_task(app_list)
 
     def get_urls(self):
         return [
