@@ -7,9 +7,9 @@ default site), so every app's `admin.site.register` lands here unchanged.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from dihya.console import alerts, dashboard, sections
@@ -26,7 +26,17 @@ class DihyaAdminSite(admin.AdminSite):
         """The home page and the sidebar by task (dihya.console.sections); an app's own page
         (/admin/<app>/) as Django lists it."""
         app_list = super().get_app_list(request, app_label)
-        return app_list if app_label else sections.by_task(app_list)
+        if app_label:
+            return app_list
+        extra = {}
+        if request.user.has_perm("gateway.view_generation"):
+            extra["usage"] = [{"name": _("Usage by client, route and engine"),
+                               "object_name": "usage", "admin_url": reverse("admin:usage"),
+                               "add_url": None, "view_only": True, "perms": {"view": True}}]
+        return sections.by_task(app_list, extra)
+
+    def usage(self, request: HttpRequest) -> HttpResponse:
+        return console_views.usage(request, self.each_context(request))
 
     def get_urls(self):
         return [
@@ -35,6 +45,7 @@ class DihyaAdminSite(admin.AdminSite):
                  name="engine-test"),
             path("console/engines/connection/", self.admin_view(console_views.check_connection),
                  name="engine-connection"),
+            path("usage/", self.admin_view(self.usage), name="usage"),
             path("console/routes/<int:pk>/test/", self.admin_view(console_views.test_route),
                  name="route-test"),
             path("console/generations/<uuid:pk>.json", self.admin_view(console_views.progress),

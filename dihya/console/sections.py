@@ -64,7 +64,7 @@ def by_task(app_list: list[dict[str, Any]], extra: dict[str, list[dict[str, Any]
     for slug, title, names in TASKS:
         found = [models[n] for n in names if n in models]
         taken.update(names)
-        found += (extra or {}).get(slug, [])
+        found = (extra or {}).get(slug, []) + found
         if found:
             sections.append(_section(slug, title, found, index))
     rest = [m for name, m in models.items() if name not in taken]

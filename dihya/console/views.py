@@ -13,9 +13,12 @@ from uuid import UUID
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dihya.console import live as console
+from dihya.console import usage as usage_figures
 from dihya.gateway.models import Generation
 from dihya.lib import loop
 from fallbacks import catalog, connection
@@ -107,3 +110,26 @@ def progress(request: HttpRequest, pk: UUID) -> JsonResponse:
 def statuses(request: HttpRequest) -> JsonResponse:
     _require(request, "gateway.view_generation")
     return JsonResponse({"statuses": console.statuses(request.GET.getlist("id"))})
+
+
+@require_GET
+def usage(request: HttpRequest, context: dict) -> HttpResponse:
+    """Requests, tokens and cost per client, route or engine; `?format=csv` downloads them."""
+    _require(request, "gateway.view_generation")
+    period = request.GET.get("period", "week")
+    by = request.GET.get("by", "client")
+    period = period if period in usage_figures.PERIODS else "week"
+    by = by if by in usage_figures.GROUPS else "client"
+    rows = usage_figures.rows(period, by)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(usage_figures.as_csv(period, by, rows),
+                                content_type="text/csv; charset=utf-8")
+        stamp = timezone.localtime().strftime("%Y-%m-%d")
+        response["Content-Disposition"] = (f'attachment; filename="dihya-usage-{by}-{period}-'
+                                           f'{stamp}.csv"')
+        return response
+    return TemplateResponse(request, "admin/dihya/usage.html", {
+        **context, "title": "Usage", "period": period, "by": by, "rows": rows,
+        "total": usage_figures.total(rows), "periods": list(usage_figures.PERIODS),
+        "groups": list(usage_figures.GROUPS),
+        "chart": usage_figures.chart(period, by, rows)})
