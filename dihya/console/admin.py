@@ -18,7 +18,7 @@ from quotas.models import Alert
 
 class NamedAlertAdmin(AlertAdmin):
     list_display = ("created", "kind", "who", "what", "delivered", "acknowledged")
-    readonly_fields = ("who", "what", *AlertAdmin.readonly_fields)
+    readonly_fields = ("who", "what", *AlertAdmin.readonly_fields)  # type: ignore[assignment]
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)
