@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from dihya.console import live as console
@@ -129,7 +130,8 @@ def usage(request: HttpRequest, context: dict) -> HttpResponse:
                                            f'{stamp}.csv"')
         return response
     return TemplateResponse(request, "admin/dihya/usage.html", {
-        **context, "title": "Usage", "period": period, "by": by, "rows": rows,
+        **context, "title": _("Usage by client, route and engine"), "period": period,
+        "by": by, "rows": rows,
         "total": usage_figures.total(rows), "periods": list(usage_figures.PERIODS),
         "groups": list(usage_figures.GROUPS),
         "chart": usage_figures.chart(period, by, rows)})
