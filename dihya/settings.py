@@ -277,6 +277,12 @@ DIHYA_ALERT_WEBHOOKS = env.list("DIHYA_ALERT_WEBHOOKS", default=[])
 # Consent and audit (audit/, dihya/privacy/). Where people give consent, as told to clients in
 # `consent_required` errors: absolute when set (e.g. https://dihya.example.org), else a path.
 DIHYA_PUBLIC_URL = env.str("DIHYA_PUBLIC_URL", default="")
+# Who is responsible for people's data here (GDPR art. 13), named on every people-facing page:
+# the organisation (controller), how to reach it, its data-protection officer, its policy.
+DIHYA_CONTROLLER_NAME = env.str("DIHYA_CONTROLLER_NAME", default="")
+DIHYA_CONTROLLER_CONTACT = env.str("DIHYA_CONTROLLER_CONTACT", default="")
+DIHYA_DPO_CONTACT = env.str("DIHYA_DPO_CONTACT", default="")
+DIHYA_PRIVACY_POLICY_URL = env.str("DIHYA_PRIVACY_POLICY_URL", default="")
 # Days a personal consent link (in `consent_required`, or from POST /api/v1/consent-links)
 # stays valid; it is spent by the person's answer.
 DIHYA_CONSENT_LINK_DAYS = env.int("DIHYA_CONSENT_LINK_DAYS", default=7)

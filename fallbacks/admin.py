@@ -52,6 +52,15 @@ class EngineForm(forms.ModelForm):
         model = Engine
         fields = "__all__"  # noqa: DJ007 - the admin picks the fields; new model fields show up
         formfield_callback = _formfield
+        # Units where a number alone would not say them (no migration: the form's words).
+        labels = {"connect_timeout": "Connect timeout (seconds)",
+                  "read_timeout": "Read timeout (seconds)",
+                  "total_timeout": "Total timeout (seconds)"}
+        help_texts = {
+            "connect_timeout": "Seconds to wait for the connection to the server, e.g. 2.",
+            "read_timeout": "Seconds to wait for the first byte (the first token when "
+                            "streaming), e.g. 30.",
+            "total_timeout": "Seconds one attempt may take in all, answer included, e.g. 120."}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
