@@ -62,7 +62,8 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
 
 def routes_for(token: str, name: str | None = None) -> list[dict[str, object]]:
     """The routes this key may use, each with what its enabled engines can do together
-    (`capabilities`, an extra field OpenAI's model object does not have)."""
+    (`capabilities`) and where they process data (`engines`: region, processor, masking),
+    extra fields OpenAI's model object does not have."""
     allowed = caller(token, Generation.Source.CHAT).allowed_routes
     routes = Route.objects.order_by("name").prefetch_related(Prefetch(
         "steps", queryset=RouteEngine.objects.filter(engine__enabled=True)
@@ -73,7 +74,9 @@ def routes_for(token: str, name: str | None = None) -> list[dict[str, object]]:
         routes = routes.filter(name=name)
     return [{"id": route.name, "object": "model", "created": int(route.created.timestamp()),
              "owned_by": "dihya", "capabilities": [c for c in CAPABILITIES if any(
-                 c in step.engine.capability_set() for step in route.steps.all())]}
+                 c in step.engine.capability_set() for step in route.steps.all())],
+             "engines": [{"region": step.engine.region, "processor": step.engine.processor,
+                          "mask": step.engine.masks} for step in route.steps.all()]}
             for route in routes]
 
 

@@ -93,6 +93,12 @@ class EmbeddingList(BaseModel):
     usage: EmbeddingUsage
 
 
+class EngineWhere(BaseModel):
+    region: str = Field(..., description="local, EU, US, a country code…")
+    processor: Literal["self_hosted", "third_party"]
+    mask: bool
+
+
 class Model(BaseModel):
     id: str = Field(..., description="A route's name: what to send as `model`.")
     object: Literal["model"] = "model"
@@ -100,6 +106,9 @@ class Model(BaseModel):
     owned_by: str = "dihya"
     capabilities: list[str] = Field(..., description="What the route's enabled engines can "
                                     "do: chat, tools, json_schema, vision, audio, logprobs…")
+    engines: list[EngineWhere] = Field(
+        default_factory=list, description="Where the route's enabled engines process data, in "
+        "its order: region, processor kind, and whether personal data is masked first.")
 
 
 class ModelList(BaseModel):

@@ -10,6 +10,8 @@ import json
 import httpx
 import pytest
 
+from audit import consent
+from audit.models import AuditEvent
 from dihya.gateway.models import ApiClient, Attempt
 from dihya.generation import detection
 from tests.api.fake_engine import (  # noqa: F401 - a fixture
@@ -135,3 +137,38 @@ def test_it_keeps_a_local_only_client_home(api, hosted, make_key):
     assert hosted.received == bytearray() and hosted.requests == []
     assert [a.outcome for a in Attempt.objects.order_by("id")] == [
         "connect_error", "region_not_allowed"]
+
+
+def test_a_person_who_has_not_agreed_to_third_parties_stays_home(api, hosted, make_key,
+                                                                 django_user_model):
+    key = make_key("helpdesk")
+    ApiClient.objects.filter(name="helpdesk").update(end_users=True, user_ids="username")
+    alice = django_user_model.objects.create_user("alice")
+    consent.grant(alice)
+
+    refused = ask(api, key, user="alice")
+
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "region_not_allowed"
+    assert "third-party-engines" in refused.json()["error"]["message"]
+    assert hosted.received == bytearray()
+    consent.grant(alice, consent.THIRD_PARTY)
+    assert ask(api, key, user="alice").status_code == 200
+    assert leaked(hosted) == [] and hosted.received
+
+
+def test_models_say_where_each_engine_processes_data(api, hosted, make_key):
+    listed = httpx.get(api + "/v1/models", headers={"Authorization": f"Bearer {make_key()}"})
+
+    assert listed.json()["data"][0]["engines"] == [
+        {"region": "local", "processor": "self_hosted", "mask": False},
+        {"region": "EU", "processor": "third_party", "mask": True}]
+
+
+def test_the_audit_event_counts_what_was_masked_never_the_values(api, hosted, make_key):
+    ask(api, make_key())
+
+    event = AuditEvent.objects.get(kind="generation")
+    assert event.attempts[-1]["masked"] == {"EMAIL_ADDRESS": 1, "IBAN_CODE": 1, "PERSON": 1,
+                                            "PHONE_NUMBER": 1}
+    assert "Dupont" not in json.dumps(event.attempts) + json.dumps(event.details)
