@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from audit import consent
-from dihya.generation import detection
+from dihya.generation import detection, people
 from fallbacks.masking import Masking
 from fallbacks.residency import ANYWHERE, Residency
 from fallbacks.spec import RouteSpec
@@ -29,17 +29,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def residency_of(client: ApiClient | None, person: AbstractBaseUser | None) -> Residency:
-    """The policy a call of `client` for `person` runs under (an operator's: anywhere)."""
+def residency_of(client: ApiClient | None, person: AbstractBaseUser | None, *,
+                 remembered: bool = True) -> Residency:
+    """The policy a call of `client` for `person` runs under (an operator's: anywhere). The
+    person's consent is remembered for a live call (forgotten on any change, as the consent
+    gate's: dihya.generation.people), asked of the database when a worker claims a job."""
     if client is None:
         return ANYWHERE
     regions = frozenset(client.regions) if client.regions else None
     third_party, named = client.third_party, f"client {client.name!r}"
-    if third_party and client.end_users and not consent.is_active(person, consent.THIRD_PARTY):
+    if third_party and client.end_users and not agreed(person, remembered=remembered):
         third_party, named = False, (f"client {client.name!r}, for a person who has not agreed "
                                      f"to {consent.THIRD_PARTY!r}")
     policy = Residency(regions=regions, third_party=third_party, named=named)
     return ANYWHERE if policy.open else policy
+
+
+def agreed(person: AbstractBaseUser | None, *, remembered: bool) -> bool:
+    """Whether `person` agrees to transfers to third-party engines now."""
+    if person is None or not person.pk or not remembered:
+        return consent.is_active(person, consent.THIRD_PARTY)
+    return people.remembered.get(("third-party", person.pk),
+                                 lambda: consent.is_active(person, consent.THIRD_PARTY))
 
 
 def masking() -> Masking:

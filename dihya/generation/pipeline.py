@@ -146,7 +146,8 @@ def resume(generation: Generation) -> Admission | None:
                                                    strategy="ordered", max_tokens=0, engines=()),
                           request=request_from_record(generation.request),
                           caller=Caller(client=generation.client, source=generation.source),
-                          residency=egress.residency_of(generation.client, generation.user))
+                          residency=egress.residency_of(generation.client, generation.user,
+                                                        remembered=False))
     if route is None:
         settle.now(ending.failed(admission, [], "model_not_found",
                                  f"route {generation.route_name!r} no longer exists"))
