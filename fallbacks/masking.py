@@ -15,6 +15,7 @@ timeout, and any failure of it fails closed (`MaskingFailed`: that engine is not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections import Counter
@@ -222,4 +223,5 @@ async def restoring(stream: AsyncIterator[Delta], vault: Vault,
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
-            await aclose()
+            with contextlib.suppress(Exception):  # a dying stream may fail to close
+                await aclose()
