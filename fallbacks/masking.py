@@ -133,7 +133,12 @@ def _descriptions(schema: Any, change: Callable[[str], str]) -> Any:
 async def mask(request: Request, masking: Masking, vault: Vault) -> Request:
     """`request` as a masking engine may see it. Raises MaskingFailed (fail closed)."""
     seen: list[str] = []
-    _texts(request, lambda t: seen.append(t) or t)
+
+    def note(text: str) -> str:
+        seen.append(text)
+        return text
+
+    _texts(request, note)
     unique = list(dict.fromkeys(t for t in seen if t.strip()))
     if not unique:
         return request

@@ -84,7 +84,8 @@ def origin(url: str) -> tuple[str, str, int | str]:
     return scheme, (parts.hostname or "").lower(), port
 
 
-REGION_VALIDATOR = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$",
+REGION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+REGION_VALIDATOR = RegexValidator(REGION,
                                   "Letters, digits, '_' and '-' only, e.g. local, EU, US, FR.")
 
 
