@@ -125,3 +125,13 @@ def test_tool_call_arguments_are_restored_as_json():
 
     arguments = "".join(c.arguments for d in (first, last) for c in d.tool_calls)
     assert json.loads(arguments) == {"to": 'Jo "J" Doe'}
+
+
+def test_a_masking_language_without_its_model_is_a_system_check_error(settings):
+    from django.core.checks import run_checks
+
+    settings.DIHYA_MASK_LANGUAGES = ["fr", "xx"]
+
+    errors = [m for m in run_checks() if m.id == "dihya.E020"]
+
+    assert len(errors) == 1 and "'xx'" in errors[0].msg
