@@ -132,3 +132,23 @@ def stream_heartbeat(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                       f"above 0 and below DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE ({threshold:g} s).",
                       id="dihya.E004")]
     return []
+
+
+@register()
+def masking(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Masking fails closed: a language without its installed spaCy model would stop every
+    call to a masking engine at run time. Said here, before the first call."""
+    import importlib.util
+
+    from dihya.generation.detection import MODELS
+
+    errors = []
+    for language in settings.DIHYA_MASK_LANGUAGES:
+        model = MODELS.get(language)
+        if model is None or importlib.util.find_spec(model) is None:
+            errors.append(Error(
+                f"DIHYA_MASK_LANGUAGES: no installed spaCy model for {language!r}.",
+                hint=f"pip install {(model or 'a spaCy model').replace('_', '-')} "
+                     f"(known: {', '.join(sorted(MODELS))}); models are never downloaded at "
+                     "run time.", id="dihya.E020"))
+    return errors

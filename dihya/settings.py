@@ -318,6 +318,20 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
     # Batches, their lines (prompts and answers) and their files, counted from creation.
     "batch": env.int("DIHYA_BATCH_RETENTION_DAYS", default=30),
 }
+# Lawful egress (docs/security.md): personal data masked before it leaves for an engine
+# with `mask` on, detected by Presidio with spaCy's models for these languages (installed,
+# never downloaded: fr is fr_core_news_sm) and these entity types. Detection that fails or
+# takes longer than DIHYA_MASK_TIMEOUT seconds stops the call to that engine (fails closed).
+DIHYA_MASK_LANGUAGES = env.list("DIHYA_MASK_LANGUAGES", default=["fr"])
+DIHYA_MASK_ENTITIES = env.list("DIHYA_MASK_ENTITIES", default=[
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "CREDIT_CARD", "IP_ADDRESS"])
+DIHYA_MASK_TIMEOUT = env.float("DIHYA_MASK_TIMEOUT", default=5.0)
+if DIHYA_MASK_TIMEOUT <= 0:
+    raise environ.ImproperlyConfigured("DIHYA_MASK_TIMEOUT must be positive")
+# Who answers for the processing, as the record of processing (GDPR Art. 30) names them.
+DIHYA_CONTROLLER_NAME = env.str("DIHYA_CONTROLLER_NAME", default="")
+DIHYA_CONTROLLER_CONTACT = env.str("DIHYA_CONTROLLER_CONTACT", default="")
+DIHYA_DPO_CONTACT = env.str("DIHYA_DPO_CONTACT", default="")
 LOGIN_REDIRECT_URL = "/privacy/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 # max_tokens for a request that sets none (never above its route's ceiling), and the ceiling of

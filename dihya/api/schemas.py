@@ -93,6 +93,12 @@ class EmbeddingList(BaseModel):
     usage: EmbeddingUsage
 
 
+class EngineWhere(BaseModel):
+    region: str = Field(..., description="local, EU, US, a country code…")
+    processor: Literal["self_hosted", "third_party"]
+    mask: bool
+
+
 class Model(BaseModel):
     id: str = Field(..., description="A route's name: what to send as `model`.")
     object: Literal["model"] = "model"
@@ -104,6 +110,9 @@ class Model(BaseModel):
                                "answers to: exact names and `*` patterns.")
     alias_of: str | None = Field(None, description="On an alias's own entry: the route it "
                                  "reaches (the answers name that route).")
+    engines: list[EngineWhere] = Field(
+        default_factory=list, description="Where the route's enabled engines process data, in "
+        "its order: region, processor kind, and whether personal data is masked first.")
 
 
 class ModelList(BaseModel):

@@ -52,6 +52,9 @@ class DihyaAdminSite(admin.AdminSite):
                  name="generation-progress"),
             path("console/generations/statuses.json",
                  self.admin_view(console_views.statuses), name="generation-statuses"),
+            path("record-of-processing/",
+                 self.admin_view(console_views.record_of_processing),
+                 name="record-of-processing"),
             *super().get_urls(),
         ]
 

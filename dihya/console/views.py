@@ -8,6 +8,7 @@ or not the button was shown.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
@@ -23,6 +24,7 @@ from dihya.console import usage as usage_figures
 from dihya.gateway.disclosure import sees_raw_content
 from dihya.gateway.models import Generation
 from dihya.lib import loop
+from dihya.privacy import record
 from fallbacks import catalog, connection
 from fallbacks.models import Engine, Route
 
@@ -137,3 +139,33 @@ def usage(request: HttpRequest, context: dict) -> HttpResponse:
         "total": usage_figures.total(rows), "periods": list(usage_figures.PERIODS),
         "groups": list(usage_figures.GROUPS),
         "chart": usage_figures.chart(period, by, rows)})
+
+
+def record_of_processing(request: HttpRequest) -> HttpResponse:
+    """The GDPR Art. 30 record, signed, as HTML (default), JSON or CSV (`?format=`), for a
+    period (`?since=YYYY-MM-DD&until=YYYY-MM-DD`): for whoever may read the audit log."""
+    _require(request, "audit.view_auditevent")
+    fmt = request.GET.get("format", "html")
+    try:
+        since, until = (_day(request.GET.get(name)) for name in ("since", "until"))
+    except ValueError:
+        return JsonResponse({"error": {"code": "invalid_request", "param": "since",
+                                       "message": "since and until are dates, YYYY-MM-DD"}},
+                            status=400)
+    if fmt not in ("html", "json", "csv"):
+        return JsonResponse({"error": {"code": "invalid_request", "param": "format",
+                                       "message": "format is html, json or csv"}}, status=400)
+    signed = record.sign(record.build(*record.period(since, until)))
+    content_type, text = record.render(signed, fmt)
+    response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
+    if fmt != "html":
+        response["Content-Disposition"] = (f'attachment; filename="record-of-processing-'
+                                           f'{signed["record"]["generated"][:10]}.{fmt}"')
+    return response
+
+
+def _day(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)

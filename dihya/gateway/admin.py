@@ -173,8 +173,8 @@ class ApiClientAdmin(admin.ModelAdmin):
     rotated (an action); the page showing it is not cached, and nothing else displays it."""
 
     list_display = ("name", "active", "end_users", "user_ids", "allowed_routes", "plan",
-                    "key_count", "signing")
-    list_filter = ("active", "end_users", "user_ids")
+                    "residency", "key_count", "signing")
+    list_filter = ("active", "end_users", "user_ids", "third_party")
     search_fields = ("name",)
     filter_horizontal = ("routes",)
     inlines = (PlanInline, ApiKeyInline)
@@ -196,6 +196,11 @@ class ApiClientAdmin(admin.ModelAdmin):
                      post_url_continue: str | None = None) -> HttpResponse:
         return self.show_secrets(request, request._dihya_new_secrets,  # type: ignore[attr-defined]
                                  "API client created: its signing secret")
+
+    @admin.display(description="data may go to")
+    def residency(self, client: ApiClient) -> str:
+        regions = ", ".join(client.regions) if client.regions else "any region"
+        return regions + ("" if client.third_party else "; self-hosted engines only")
 
     @admin.action(description="Rotate the signing secret of the selected clients",
                   permissions=["change"])

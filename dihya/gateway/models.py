@@ -12,11 +12,12 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from dihya.lib import sealing
-from fallbacks.models import NAME_VALIDATOR, Engine, Route
+from fallbacks.models import NAME_VALIDATOR, REGION, Engine, Route
 
 SIGNING_PREFIX = "whsec_"
 
@@ -50,6 +51,14 @@ class ApiClient(models.Model):
                   "X-Dihya-Dropped-Params) instead of being refused with unsupported_parameter, "
                   "on every route, besides those the route drops: for an app whose SDK always "
                   "sends a field no engine honours, e.g. logit_bias.")
+    # Residency (fallbacks.egress): where this client's calls may be processed.
+    regions = models.JSONField(
+        default=list, blank=True,
+        help_text="Regions its calls may reach, matched exactly against engines' regions, "
+                  'e.g. ["local", "EU"] (blank: any region).')
+    third_party = models.BooleanField(
+        "third-party engines allowed", default=True,
+        help_text="Whether its calls may reach engines run by a third party (hosted APIs).")
     created = models.DateTimeField(auto_now_add=True)
     signing_secret = models.TextField(blank=True, editable=False,
                                       help_text="Sealed secret signing its job callbacks.")
@@ -65,6 +74,12 @@ class ApiClient(models.Model):
         if self._state.adding and not self.signing_secret:  # every new client has its own
             self.new_signing_secret()
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        if not isinstance(self.regions, list) or not all(
+                isinstance(r, str) and REGION.match(r) for r in self.regions):
+            raise ValidationError({"regions": 'A list of regions, e.g. ["local", "EU"].'})
 
     def new_signing_secret(self) -> str:
         """Give the client a new signing secret (saved by the caller) and return it, the one

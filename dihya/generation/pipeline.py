@@ -35,6 +35,7 @@ from django.utils import timezone
 from dihya.gateway.models import Generation
 from dihya.generation import (
     capabilities,
+    egress,
     embeddings,
     ending,
     gates,
@@ -52,6 +53,7 @@ from dihya.generation.requests import Body, ChatBody, EmbeddingBody
 from fallbacks import breaker, catalog
 from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
+from fallbacks.residency import REGION_NOT_ALLOWED
 from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult, StreamRun, aclose_quietly
 from fallbacks.spec import ChatRequest, Delta, EmbeddingRequest, Request, RouteSpec, Usage
 from quotas import plans
@@ -65,7 +67,8 @@ log = logging.getLogger(__name__)
 __all__ = ["Admission", "Caller", "abandon", "admit", "complete", "embed", "resume", "stream"]
 
 def runner() -> Runner:
-    return Runner(health=breaker.health(), deadline=settings.DIHYA_JOB_DEADLINE)
+    return Runner(health=breaker.health(), deadline=settings.DIHYA_JOB_DEADLINE,
+                  masking=egress.masking())
 
 
 # --- admission -------------------------------------------------------------------------------
@@ -111,7 +114,8 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
     )
     admission = Admission(generation, route, request, caller,
                           include_usage=isinstance(body, ChatBody) and bool(
-                              body.stream_options and body.stream_options.include_usage))
+                              body.stream_options and body.stream_options.include_usage),
+                          residency=egress.residency_of(caller.client, generation.user))
     if dropped:
         admission.headers["X-Dihya-Dropped-Params"] = ",".join(dropped)
     try:
@@ -143,7 +147,9 @@ def resume(generation: Generation) -> Admission | None:
                           route=route or RouteSpec(id=0, name=generation.route_name,
                                                    strategy="ordered", max_tokens=0, engines=()),
                           request=request_from_record(generation.request),
-                          caller=Caller(client=generation.client, source=generation.source))
+                          caller=Caller(client=generation.client, source=generation.source),
+                          residency=egress.residency_of(generation.client, generation.user,
+                                                        remembered=False))
     if route is None:
         settle.now(ending.failed(admission, [], "model_not_found",
                                  f"route {generation.route_name!r} no longer exists"))
@@ -234,10 +240,13 @@ def request_from_record(record: dict[str, Any]) -> Request:
 async def execute(admission: Admission) -> Outcome:
     """Walk the route. Touches no database, so synchronous callers can run it on any loop."""
     request, user = admission.request, admission.generation.end_user
+    residency = admission.residency
+    await egress.ready(admission.route)
     try:
         if isinstance(request, EmbeddingRequest):
-            return await runner().embed(admission.route, request, user=user)
-        return await runner().run(admission.route, request, user=user)
+            return await runner().embed(admission.route, request, user=user,
+                                        residency=residency)
+        return await runner().run(admission.route, request, user=user, residency=residency)
     except RunFailed as failed:
         return failed
 
@@ -306,9 +315,11 @@ async def stream(admission: Admission) -> Streaming:
     """Fall back until an engine streams, then relay its deltas and record the end."""
     run = runner()
     assert isinstance(admission.request, ChatRequest)  # embeddings are never streamed
+    await egress.ready(admission.route)
     try:
         started = await run.start_stream(admission.route, admission.request,
-                                         user=admission.generation.end_user)
+                                         user=admission.generation.end_user,
+                                         residency=admission.residency)
     except asyncio.CancelledError:
         await client_gone(admission)
         raise
@@ -404,6 +415,8 @@ def heartbeat(generation_id: UUID) -> None:
 
 
 def refusal_for(failed: RunFailed, request: Request | None = None) -> Refusal:
+    if failed.code == REGION_NOT_ALLOWED:
+        return Refusal(403, REGION_NOT_ALLOWED, str(failed), type_="permission_error")
     if failed.code == "engine_rejected_request":
         return Refusal(400, "invalid_request", f"The engine rejected the request: {failed}")
     if failed.code == "unsupported_parameter" and request is not None:
