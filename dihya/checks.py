@@ -89,10 +89,10 @@ def production_secrets(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     warnings = []
     if not settings.DIHYA_ENCRYPTION_KEY:
         warnings.append(Warning(
-            "DIHYA_ENCRYPTION_KEY is not set: engine keys are encrypted with a key derived from "
-            "SECRET_KEY, and changing SECRET_KEY would make them unreadable.",
+            "DIHYA_ENCRYPTION_KEY is not set: engine keys and signing secrets are sealed with "
+            "keys derived from SECRET_KEY, and changing SECRET_KEY would make them unreadable.",
             hint="Set DIHYA_ENCRYPTION_KEY (a Fernet key), then run "
-                 "`manage.py reencrypt_secrets` with the derived key no longer needed.",
+                 "`manage.py rotate_keys --from-secret-key`.",
             id="dihya.W001"))
     if not (settings.DIHYA_ALERT_WEBHOOK_SECRET or settings.DIHYA_WEBHOOK_SECRET):
         warnings.append(Warning(
