@@ -244,8 +244,10 @@ async def ended(finish: Any, *args: Any, inline: bool = False, **kwargs: Any) ->
     """Record an API call's end (`finish` is `record`, `finish_succeeded` or `finish_failed`):
     handed to this process's batched recorder at once, with no hop and no statement on the
     request's path (DIHYA_RECORDER = "batched"), or written on a database thread (`inline`, or
-    DIHYA_RECORDER = "inline")."""
-    if recorder.batched() and not inline:
+    DIHYA_RECORDER = "inline"). Under a synchronous caller that waits for us (Django's test
+    client, a sync-only middleware) it is written inline too: that caller may hold a
+    transaction whose rows the write must see, which the recorder's thread cannot."""
+    if recorder.batched() and not inline and not hops.under_sync_caller():
         return finish(*args, later=True, **kwargs)
     return await hops.db(finish)(*args, **kwargs)
 
