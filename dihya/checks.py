@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from dihya.lib import fences
 from fallbacks.models import VARIABLE_NAME, own_variable
 
 
@@ -82,6 +83,19 @@ def routing(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             errors.append(Error(f"{name} is negative; it is seconds between reads.",
                                 id="dihya.E010"))
     return errors
+
+
+@register()
+def borrowed_internals(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """A library upgraded under code that borrows its internals (`dihya.lib.fences`): that
+    code has fallen back to the library's stock path; read it again against the new version."""
+    from dihya.generation import hops  # noqa: F401 - each module declares its fences on import
+    from fallbacks import pool  # noqa: F401
+
+    return [Warning(fence.problem(),
+                    hint=f"Read {fence.where} against the new version and widen its fence, or "
+                         f"remove it if {fence.until}.", id="dihya.W020")
+            for fence in fences.declared() if not fence.holds()]
 
 
 @register(Tags.security, deploy=True)
