@@ -32,7 +32,7 @@ GROUP = "dihya.strategies"
 
 
 def _instance(cls: type) -> Strategy:
-    return cls()  # type: ignore[no-any-return]
+    return cls()
 
 
 plugins: Registry[Strategy] = Registry("strategy", GROUP, BUILTIN, _instance)
