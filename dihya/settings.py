@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
-import tempfile
 from pathlib import Path
 
 import environ
@@ -23,10 +21,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-TESTING = "pytest" in sys.modules
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if not DEBUG:
         raise environ.ImproperlyConfigured(
             "SECRET_KEY is not set. `make run` writes one into .env; in production set it "
             "in the environment."
@@ -128,13 +125,12 @@ DIHYA_DB_THREADS = env.int("DIHYA_DB_THREADS", default=4)
 # How the end of an API call is written (dihya.generation.recorder): "batched" hands it to one
 # writer thread per process, which writes the generations that ended meanwhile in one
 # transaction (at most DIHYA_RECORD_BATCH_MAX each), after the answer has left; "inline" writes
-# it on the request's path before answering. Tests write inline (they read the rows right
-# after a call), except the tests of the batched path. DIHYA_RECORD_BATCH_MS waits that long
+# it on the request's path before answering. DIHYA_RECORD_BATCH_MS waits that long
 # after a batch's first run before writing it; 0 (the default) writes at once what has come,
 # and what ends during that write makes the next batch: under load the batches grow by
 # themselves, and a quiet process does not write in the middle of its next call (measured in
 # docs/benchmarks-notes.md: a 5 ms window doubled the latency at concurrency 1).
-DIHYA_RECORDER = env.str("DIHYA_RECORDER", default="inline" if TESTING else "batched")
+DIHYA_RECORDER = env.str("DIHYA_RECORDER", default="batched")
 if DIHYA_RECORDER not in ("batched", "inline"):
     raise environ.ImproperlyConfigured("DIHYA_RECORDER must be 'batched' or 'inline'")
 DIHYA_RECORD_BATCH_MS = env.float("DIHYA_RECORD_BATCH_MS", default=0.0)
@@ -220,8 +216,6 @@ OIDC_TIMEOUT = 10
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 OIDC_AUTHENTICATE_CLASS = "dihya.console.sso.SignIn"
 OIDC_CALLBACK_CLASS = "dihya.console.sso.Callback"
-if TESTING:  # hashing real passwords dominates a test run; tests need no real strength
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
@@ -237,9 +231,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Hashed, compressed names in production; tests and DEBUG need no collectstatic first.
+    # Hashed, compressed names in production; DEBUG needs no collectstatic first.
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-                    if DEBUG or TESTING
+                    if DEBUG
                     else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -290,10 +284,9 @@ if DIHYA_CONSENT_LINK_DAYS < 1:
     raise environ.ImproperlyConfigured("DIHYA_CONSENT_LINK_DAYS must be at least 1")
 # How long the privacy session a consent link opens lasts, in seconds (no password: short).
 # Calls of one client refused for consent per minute (each writes audit events, maybe a
-# link); past it, 429 too_many_consent_refusals (dihya.generation.gates.consent). Tests,
-# whose clients share ids and a cache, set it themselves (tests/people/test_refusal_rate.py).
-DIHYA_CONSENT_REFUSAL_RATE = env.int("DIHYA_CONSENT_REFUSAL_RATE",
-                                     default=1_000_000 if TESTING else 120)
+# link); past it, 429 too_many_consent_refusals (dihya.generation.gates.consent). The test
+# run, whose clients share ids and a cache, raises it (tests/settings.py).
+DIHYA_CONSENT_REFUSAL_RATE = env.int("DIHYA_CONSENT_REFUSAL_RATE", default=120)
 if DIHYA_CONSENT_REFUSAL_RATE < 1:
     raise environ.ImproperlyConfigured("DIHYA_CONSENT_REFUSAL_RATE must be at least 1")
 DIHYA_CONSENT_LINK_SESSION_SECONDS = env.int("DIHYA_CONSENT_LINK_SESSION_SECONDS", default=3600)
@@ -431,7 +424,7 @@ CONTENT_SECURITY_POLICY = {
 }
 # Brute force on the admin's and people's sign-in (django-axes): N failures for one username
 # from one address lock that pair out for the cool-off; a success resets the count.
-AXES_ENABLED = env.bool("DIHYA_AXES", default=not TESTING)  # tests log in without a request
+AXES_ENABLED = env.bool("DIHYA_AXES", default=True)
 AXES_FAILURE_LIMIT = env.int("DIHYA_LOGIN_FAILURES", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("DIHYA_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -475,11 +468,9 @@ LOGGING = {
 # Prometheus metrics in multiprocess mode: web processes and django-q2 workers write their
 # samples to files in one directory that GET /metrics adds up. prometheus_client reads the
 # variable when it is first imported, so it is set here, before any app imports it;
-# scripts/run-all.sh wipes the directory at start. Tests get a directory of their own.
-DIHYA_METRICS_DIR = env.str(
-    "PROMETHEUS_MULTIPROC_DIR",
-    default=tempfile.mkdtemp(prefix="dihya-metrics-") if TESTING
-    else str(BASE_DIR / "var" / "metrics"))
+# scripts/run-all.sh wipes the directory at start. Tests get a directory of their own
+# (tests/settings.py).
+DIHYA_METRICS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(BASE_DIR / "var" / "metrics"))
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = DIHYA_METRICS_DIR
 Path(DIHYA_METRICS_DIR).mkdir(parents=True, exist_ok=True)
 # GET /metrics wants `Authorization: Bearer <this>`; unset, it answers nobody, unless

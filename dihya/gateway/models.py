@@ -85,12 +85,14 @@ class ApiClient(models.Model):
         """Give the client a new signing secret (saved by the caller) and return it, the one
         time it is seen in clear."""
         raw = sealing.new_secret(SIGNING_PREFIX)
-        self.signing_secret = sealing.seal(raw)
+        self.signing_secret = sealing.seal(sealing.SIGNING_SECRETS, raw)
         return raw
 
     def signing_key(self) -> str | None:
         """The client's own signing secret in clear, or None if it has none (an old client)."""
-        return sealing.unseal(self.signing_secret) if self.signing_secret else None
+        if not self.signing_secret:
+            return None
+        return sealing.unseal(sealing.SIGNING_SECRETS, self.signing_secret)
 
 
 class ApiKey(models.Model):

@@ -265,8 +265,10 @@ def record(admission: Admission, outcome: Outcome) -> bool:
 async def close(ended: settle.Ended) -> None:
     """An API call's end: handed to this process's recorder, with no hop and no statement on
     the request's path (DIHYA_RECORDER = "batched"), or written at once on a database thread
-    ("inline"). Either way `settle` writes it."""
-    if recorder.batched():
+    ("inline"). Either way `settle` writes it. Under a synchronous caller that waits for us
+    (Django's test client, a sync-only middleware) it is written at once too: that caller may
+    hold a transaction whose rows the write must see, which the recorder's thread cannot."""
+    if recorder.batched() and not hops.under_sync_caller():
         recorder.submit(ended)
     else:
         await hops.db(settle.now)(ended)
