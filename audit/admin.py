@@ -3,11 +3,13 @@ and a changed policy text becomes a new version that asks everyone again."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from audit import log
 from audit.models import AuditEvent, Consent, ErasureReceipt, ExternalIdentity, Purpose
@@ -24,14 +26,74 @@ class ReadOnly(admin.ModelAdmin):
         return False
 
 
+CHAIN = ("prev_hash", "hash", "content_digest", "personal_digest", "seal", "scheme")
+
+
+def shown(value: Any) -> str:
+    """A detail's value as a reader takes it: text as is, anything else as compact JSON."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def change_summary(details: dict[str, Any]) -> str:
+    """"route default updated: engines, strategy" — the object and the fields changed."""
+    what = f"{details.get('object', '?')} {details.get('name', '')}".strip()
+    action = details.get("action", "changed")
+    if action != "updated":
+        return f"{what} {action}"
+    fields = sorted((details.get("before") or {}).keys() | (details.get("after") or {}).keys())
+    return f"{what} updated: {', '.join(fields) or 'nothing'}"
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnly):
-    list_display = ["id", "created", "kind", "subject", "who", "client", "route", "engine",
-                    "status", "fallbacks", "tokens"]
+    """Events read as fields; the hash chain that proves them is folded away (its own
+    fieldset, closed), and the salt is never shown."""
+
+    list_display = ["id", "created", "kind", "summary", "subject", "who", "client", "route",
+                    "engine", "status", "fallbacks", "tokens"]
     list_filter = ["kind", "status", "client", "route", "engine"]
     search_fields = ["subject", "generation_id"]
     date_hierarchy = "created"
     exclude = ["salt"]
+    fieldsets = [
+        (None, {"fields": ["kind", "created", "summary", "readable_details", "subject", "who",
+                           "client", "route", "engine", "generation_id", "status",
+                           "fallbacks", "tokens", "erased"]}),
+        ("Hash chain", {"classes": ["collapse"], "fields": list(CHAIN),
+                        "description": "What makes the log tamper-evident (audit.log): "
+                                       "verified by `manage.py audit verify`."}),
+    ]
+    readonly_fields = ["summary", "readable_details", "who", "fallbacks", "tokens"]
+
+    @admin.display(description="what")
+    def summary(self, event: AuditEvent) -> str:
+        details = event.details if isinstance(event.details, dict) else {}
+        if event.kind == "config_change":
+            return change_summary(details)
+        return ", ".join(f"{k}: {shown(v)}" for k, v in details.items())[:120] or "—"
+
+    @admin.display(description="details")
+    def readable_details(self, event: AuditEvent) -> str:
+        details = event.details if isinstance(event.details, dict) else {"value": event.details}
+        if not details:
+            return "—"
+        if event.kind == "config_change" and details.get("action") == "updated":
+            before, after = details.get("before") or {}, details.get("after") or {}
+            rows = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+                                    ((k, shown(before.get(k)), shown(after.get(k)))
+                                     for k in sorted(before.keys() | after.keys())))
+            rest = {k: v for k, v in details.items() if k not in ("before", "after")}
+            return format_html('<table class="dihya-details"><thead><tr><th>field</th>'
+                               "<th>before</th><th>after</th></tr></thead><tbody>{}</tbody>"
+                               "</table><p>{}</p>", rows,
+                               ", ".join(f"{k}: {shown(v)}" for k, v in rest.items()))
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>",
+                                ((k, shown(v)) for k, v in details.items()))
+        return format_html('<table class="dihya-details"><tbody>{}</tbody></table>', rows)
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         # Console users who may act (staff), by their typed actor: an auditor reads who did

@@ -18,6 +18,10 @@ from audit.signals import consent_withdrawn
 from dihya.lib.pseudonyms import pseudonym
 
 GENERATION = "generation"
+#: A person who has not agreed to it is served only by self-hosted engines (lawful egress).
+THIRD_PARTY = "third-party-engines"
+SHIPPED = {GENERATION: (policies.GENERATION_TITLE, policies.GENERATION_POLICY),
+           THIRD_PARTY: (policies.THIRD_PARTY_TITLE, policies.THIRD_PARTY_POLICY)}
 
 
 class ConsentMissing(Exception):
@@ -61,10 +65,11 @@ def require(user: AbstractBaseUser | None, slug: str = GENERATION) -> None:
 
 
 def get_purpose(slug: str = GENERATION) -> Purpose:
-    """The purpose; `generation` is recreated from the shipped text if it went missing."""
-    if slug == GENERATION:
+    """The purpose; a shipped one is recreated from its text if it went missing."""
+    if slug in SHIPPED:
+        title, policy = SHIPPED[slug]
         found, _ = Purpose.objects.get_or_create(slug=slug, defaults={
-            "title": policies.GENERATION_TITLE, "policy": policies.GENERATION_POLICY})
+            "title": title, "policy": policy})
         return found
     return Purpose.objects.get(slug=slug)
 

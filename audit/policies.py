@@ -18,3 +18,15 @@ GENERATION_POLICY = gettext_noop(
     "Dihya. You can withdraw your consent at any time: it takes effect at once, and anything "
     "still waiting in the queue for you is cancelled."
 )
+
+THIRD_PARTY_TITLE = gettext_noop("Transfer to third-party engines")
+THIRD_PARTY_POLICY = gettext_noop(
+    "Dihya answers with language models run by this organisation on its own servers. Some "
+    "applications may also use models run by other companies (hosted services, possibly in "
+    "another country); the list below says which and where. If you agree, your messages may "
+    "be sent to them, with names, e-mail addresses, phone numbers, bank and card numbers "
+    "replaced by placeholders where the engine is set to mask them. If you do not agree, "
+    "your messages are processed only by the organisation's own engines, and an application "
+    "whose own engines are unavailable will tell you so rather than send them elsewhere. You "
+    "can change your mind at any time: it takes effect at once."
+)

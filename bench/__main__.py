@@ -18,7 +18,19 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import failover, jobs, load, overhead, peers, procs, quotas, report, scale, strategies
+from bench import (
+    failover,
+    jobs,
+    load,
+    masking,
+    overhead,
+    peers,
+    procs,
+    quotas,
+    report,
+    scale,
+    strategies,
+)
 from bench.context import Bench
 
 SECTIONS = {
@@ -31,6 +43,7 @@ SECTIONS = {
     "footprint": scale.footprint,
     "scaleout": scale.scaleout,
     "strategies": strategies.strategies,
+    "masking": masking.masking_cost,
 }
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from dihya.lib import fences
 from fallbacks.models import VARIABLE_NAME, own_variable
 
 
@@ -84,15 +85,28 @@ def routing(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     return errors
 
 
+@register()
+def borrowed_internals(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """A library upgraded under code that borrows its internals (`dihya.lib.fences`): that
+    code has fallen back to the library's stock path; read it again against the new version."""
+    from dihya.generation import hops  # noqa: F401 - each module declares its fences on import
+    from fallbacks import pool  # noqa: F401
+
+    return [Warning(fence.problem(),
+                    hint=f"Read {fence.where} against the new version and widen its fence, or "
+                         f"remove it if {fence.until}.", id="dihya.W020")
+            for fence in fences.declared() if not fence.holds()]
+
+
 @register(Tags.security, deploy=True)
 def production_secrets(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     warnings = []
     if not settings.DIHYA_ENCRYPTION_KEY:
         warnings.append(Warning(
-            "DIHYA_ENCRYPTION_KEY is not set: engine keys are encrypted with a key derived from "
-            "SECRET_KEY, and changing SECRET_KEY would make them unreadable.",
+            "DIHYA_ENCRYPTION_KEY is not set: engine keys and signing secrets are sealed with "
+            "keys derived from SECRET_KEY, and changing SECRET_KEY would make them unreadable.",
             hint="Set DIHYA_ENCRYPTION_KEY (a Fernet key), then run "
-                 "`manage.py reencrypt_secrets` with the derived key no longer needed.",
+                 "`manage.py rotate_keys --from-secret-key`.",
             id="dihya.W001"))
     if not (settings.DIHYA_ALERT_WEBHOOK_SECRET or settings.DIHYA_WEBHOOK_SECRET):
         warnings.append(Warning(
@@ -132,3 +146,23 @@ def stream_heartbeat(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                       f"above 0 and below DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE ({threshold:g} s).",
                       id="dihya.E004")]
     return []
+
+
+@register()
+def masking(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Masking fails closed: a language without its installed spaCy model would stop every
+    call to a masking engine at run time. Said here, before the first call."""
+    import importlib.util
+
+    from dihya.generation.detection import MODELS
+
+    errors = []
+    for language in settings.DIHYA_MASK_LANGUAGES:
+        model = MODELS.get(language)
+        if model is None or importlib.util.find_spec(model) is None:
+            errors.append(Error(
+                f"DIHYA_MASK_LANGUAGES: no installed spaCy model for {language!r}.",
+                hint=f"pip install {(model or 'a spaCy model').replace('_', '-')} "
+                     f"(known: {', '.join(sorted(MODELS))}); models are never downloaded at "
+                     "run time.", id="dihya.E020"))
+    return errors

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
-import tempfile
 from pathlib import Path
 
 import environ
@@ -23,10 +21,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-TESTING = "pytest" in sys.modules
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if not DEBUG:
         raise environ.ImproperlyConfigured(
             "SECRET_KEY is not set. `make run` writes one into .env; in production set it "
             "in the environment."
@@ -54,6 +51,7 @@ INSTALLED_APPS = [
     "audit",
     "dihya.gateway",
     "dihya.privacy",
+    "dihya.batches",
     "dihya.console",
     "dihya.observability",
 ]
@@ -127,13 +125,12 @@ DIHYA_DB_THREADS = env.int("DIHYA_DB_THREADS", default=4)
 # How the end of an API call is written (dihya.generation.recorder): "batched" hands it to one
 # writer thread per process, which writes the generations that ended meanwhile in one
 # transaction (at most DIHYA_RECORD_BATCH_MAX each), after the answer has left; "inline" writes
-# it on the request's path before answering. Tests write inline (they read the rows right
-# after a call), except the tests of the batched path. DIHYA_RECORD_BATCH_MS waits that long
+# it on the request's path before answering. DIHYA_RECORD_BATCH_MS waits that long
 # after a batch's first run before writing it; 0 (the default) writes at once what has come,
 # and what ends during that write makes the next batch: under load the batches grow by
 # themselves, and a quiet process does not write in the middle of its next call (measured in
 # docs/benchmarks-notes.md: a 5 ms window doubled the latency at concurrency 1).
-DIHYA_RECORDER = env.str("DIHYA_RECORDER", default="inline" if TESTING else "batched")
+DIHYA_RECORDER = env.str("DIHYA_RECORDER", default="batched")
 if DIHYA_RECORDER not in ("batched", "inline"):
     raise environ.ImproperlyConfigured("DIHYA_RECORDER must be 'batched' or 'inline'")
 DIHYA_RECORD_BATCH_MS = env.float("DIHYA_RECORD_BATCH_MS", default=0.0)
@@ -219,8 +216,6 @@ OIDC_TIMEOUT = 10
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 OIDC_AUTHENTICATE_CLASS = "dihya.console.sso.SignIn"
 OIDC_CALLBACK_CLASS = "dihya.console.sso.Callback"
-if TESTING:  # hashing real passwords dominates a test run; tests need no real strength
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
@@ -236,9 +231,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Hashed, compressed names in production; tests and DEBUG need no collectstatic first.
+    # Hashed, compressed names in production; DEBUG needs no collectstatic first.
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-                    if DEBUG or TESTING
+                    if DEBUG
                     else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -276,6 +271,12 @@ DIHYA_ALERT_WEBHOOKS = env.list("DIHYA_ALERT_WEBHOOKS", default=[])
 # Consent and audit (audit/, dihya/privacy/). Where people give consent, as told to clients in
 # `consent_required` errors: absolute when set (e.g. https://dihya.example.org), else a path.
 DIHYA_PUBLIC_URL = env.str("DIHYA_PUBLIC_URL", default="")
+# Who is responsible for people's data here (GDPR art. 13), named on every people-facing page:
+# the organisation (controller), how to reach it, its data-protection officer, its policy.
+DIHYA_CONTROLLER_NAME = env.str("DIHYA_CONTROLLER_NAME", default="")
+DIHYA_CONTROLLER_CONTACT = env.str("DIHYA_CONTROLLER_CONTACT", default="")
+DIHYA_DPO_CONTACT = env.str("DIHYA_DPO_CONTACT", default="")
+DIHYA_PRIVACY_POLICY_URL = env.str("DIHYA_PRIVACY_POLICY_URL", default="")
 # Days a personal consent link (in `consent_required`, or from POST /api/v1/consent-links)
 # stays valid; it is spent by the person's answer.
 DIHYA_CONSENT_LINK_DAYS = env.int("DIHYA_CONSENT_LINK_DAYS", default=7)
@@ -283,10 +284,9 @@ if DIHYA_CONSENT_LINK_DAYS < 1:
     raise environ.ImproperlyConfigured("DIHYA_CONSENT_LINK_DAYS must be at least 1")
 # How long the privacy session a consent link opens lasts, in seconds (no password: short).
 # Calls of one client refused for consent per minute (each writes audit events, maybe a
-# link); past it, 429 too_many_consent_refusals (dihya.generation.gates.consent). Tests,
-# whose clients share ids and a cache, set it themselves (tests/people/test_refusal_rate.py).
-DIHYA_CONSENT_REFUSAL_RATE = env.int("DIHYA_CONSENT_REFUSAL_RATE",
-                                     default=1_000_000 if TESTING else 120)
+# link); past it, 429 too_many_consent_refusals (dihya.generation.gates.consent). The test
+# run, whose clients share ids and a cache, raises it (tests/settings.py).
+DIHYA_CONSENT_REFUSAL_RATE = env.int("DIHYA_CONSENT_REFUSAL_RATE", default=120)
 if DIHYA_CONSENT_REFUSAL_RATE < 1:
     raise environ.ImproperlyConfigured("DIHYA_CONSENT_REFUSAL_RATE must be at least 1")
 DIHYA_CONSENT_LINK_SESSION_SECONDS = env.int("DIHYA_CONSENT_LINK_SESSION_SECONDS", default=3600)
@@ -308,7 +308,23 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
     "sign_in": env.int("DIHYA_RETAIN_SIGN_IN_DAYS", default=30),
     # Stored Responses API answers (`previous_response_id`, GET /v1/responses/{id}).
     "response": env.int("DIHYA_RESPONSES_RETENTION_DAYS", default=30),
+    # Batches, their lines (prompts and answers) and their files, counted from creation.
+    "batch": env.int("DIHYA_BATCH_RETENTION_DAYS", default=30),
 }
+# Lawful egress (docs/security.md): personal data masked before it leaves for an engine
+# with `mask` on, detected by Presidio with spaCy's models for these languages (installed,
+# never downloaded: fr is fr_core_news_sm) and these entity types. Detection that fails or
+# takes longer than DIHYA_MASK_TIMEOUT seconds stops the call to that engine (fails closed).
+DIHYA_MASK_LANGUAGES = env.list("DIHYA_MASK_LANGUAGES", default=["fr"])
+DIHYA_MASK_ENTITIES = env.list("DIHYA_MASK_ENTITIES", default=[
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "CREDIT_CARD", "IP_ADDRESS"])
+DIHYA_MASK_TIMEOUT = env.float("DIHYA_MASK_TIMEOUT", default=5.0)
+if DIHYA_MASK_TIMEOUT <= 0:
+    raise environ.ImproperlyConfigured("DIHYA_MASK_TIMEOUT must be positive")
+# Who answers for the processing, as the record of processing (GDPR Art. 30) names them.
+DIHYA_CONTROLLER_NAME = env.str("DIHYA_CONTROLLER_NAME", default="")
+DIHYA_CONTROLLER_CONTACT = env.str("DIHYA_CONTROLLER_CONTACT", default="")
+DIHYA_DPO_CONTACT = env.str("DIHYA_DPO_CONTACT", default="")
 LOGIN_REDIRECT_URL = "/privacy/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 # max_tokens for a request that sets none (never above its route's ceiling), and the ceiling of
@@ -357,6 +373,14 @@ DIHYA_REAP_QUEUED_AFTER = env.float("DIHYA_REAP_QUEUED_AFTER", default=300.0)
 # A stream longer than the deadline says it is alive this often, so that the reaper waits for
 # it (must be shorter than DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE: a system check says so).
 DIHYA_STREAM_HEARTBEAT = env.float("DIHYA_STREAM_HEARTBEAT", default=15.0)
+# Batches (dihya.batches): the largest input file (bytes) and its most lines; how many lines
+# of one client's batches may be in the workers' queue at once (its fair share); and how many
+# queued jobs (the jobs API) make the scheduler hold batch lines back, so that jobs go first.
+DIHYA_FILE_MAX_BYTES = env.int("DIHYA_FILE_MAX_BYTES", default=20_000_000)
+DIHYA_BATCH_MAX_LINES = env.int("DIHYA_BATCH_MAX_LINES", default=50_000)
+DIHYA_BATCH_INFLIGHT_PER_CLIENT = env.int("DIHYA_BATCH_INFLIGHT_PER_CLIENT", default=4)
+DIHYA_BATCH_JOBS_AHEAD = env.int("DIHYA_BATCH_JOBS_AHEAD",
+                                 default=int(Q_CLUSTER["workers"]))  # type: ignore[call-overload]
 
 # --- Security (docs/security.md) -------------------------------------------------------------
 # One switch for a deployment served over HTTPS. Off by default because `make run` serves
@@ -400,7 +424,7 @@ CONTENT_SECURITY_POLICY = {
 }
 # Brute force on the admin's and people's sign-in (django-axes): N failures for one username
 # from one address lock that pair out for the cool-off; a success resets the count.
-AXES_ENABLED = env.bool("DIHYA_AXES", default=not TESTING)  # tests log in without a request
+AXES_ENABLED = env.bool("DIHYA_AXES", default=True)
 AXES_FAILURE_LIMIT = env.int("DIHYA_LOGIN_FAILURES", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("DIHYA_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -444,11 +468,9 @@ LOGGING = {
 # Prometheus metrics in multiprocess mode: web processes and django-q2 workers write their
 # samples to files in one directory that GET /metrics adds up. prometheus_client reads the
 # variable when it is first imported, so it is set here, before any app imports it;
-# scripts/run-all.sh wipes the directory at start. Tests get a directory of their own.
-DIHYA_METRICS_DIR = env.str(
-    "PROMETHEUS_MULTIPROC_DIR",
-    default=tempfile.mkdtemp(prefix="dihya-metrics-") if TESTING
-    else str(BASE_DIR / "var" / "metrics"))
+# scripts/run-all.sh wipes the directory at start. Tests get a directory of their own
+# (tests/settings.py).
+DIHYA_METRICS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(BASE_DIR / "var" / "metrics"))
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = DIHYA_METRICS_DIR
 Path(DIHYA_METRICS_DIR).mkdir(parents=True, exist_ok=True)
 # GET /metrics wants `Authorization: Bearer <this>`; unset, it answers nobody, unless

@@ -7,6 +7,8 @@ its tables); the state they act on lives in our own rows. Schedules that call th
 
 from __future__ import annotations
 
+from dihya.api import batch_lines
+from dihya.batches import scheduler
 from dihya.gateway import deliveries
 from dihya.generation import jobs, reaper
 from dihya.privacy import erasure
@@ -31,3 +33,15 @@ def check_engines() -> dict[str, str]:
 
 def purge_expired() -> dict[str, int]:
     return erasure.purge_expired(by="schedule")
+
+
+def run_batch_line(line_id: str) -> str:
+    return batch_lines.run(line_id)
+
+
+def sweep_batches() -> dict[str, int]:
+    return scheduler.sweep()
+
+
+def top_up_batches() -> int:
+    return scheduler.top_up()

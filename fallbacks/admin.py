@@ -24,7 +24,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from fallbacks import breaker_control
-from fallbacks.models import Engine, Route, RouteEngine
+from fallbacks.models import Engine, Processor, Route, RouteEngine
 from fallbacks.spec import CAPABILITIES
 
 
@@ -52,6 +52,15 @@ class EngineForm(forms.ModelForm):
         model = Engine
         fields = "__all__"  # noqa: DJ007 - the admin picks the fields; new model fields show up
         formfield_callback = _formfield
+        # Units where a number alone would not say them (no migration: the form's words).
+        labels = {"connect_timeout": "Connect timeout (seconds)",
+                  "read_timeout": "Read timeout (seconds)",
+                  "total_timeout": "Total timeout (seconds)"}
+        help_texts = {
+            "connect_timeout": "Seconds to wait for the connection to the server, e.g. 2.",
+            "read_timeout": "Seconds to wait for the first byte (the first token when "
+                            "streaming), e.g. 30.",
+            "total_timeout": "Seconds one attempt may take in all, answer included, e.g. 120."}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -85,8 +94,8 @@ class EngineForm(forms.ModelForm):
 class EngineAdmin(admin.ModelAdmin):
     form = EngineForm
     list_display = ("name", "provider", "model", "base_url", "enabled", "breaker_state",
-                    "capability_list", "last_seen_up", "stored_key")
-    list_filter = ("provider", "enabled")
+                    "capability_list", "where", "last_seen_up", "stored_key")
+    list_filter = ("provider", "enabled", "processor", "region")
     list_select_related = ("breaker",)
     search_fields = ("name", "model", "base_url")
     readonly_fields = ("stored_key", "last_seen_up")
@@ -105,6 +114,12 @@ class EngineAdmin(admin.ModelAdmin):
     def capability_list(self, engine: Engine) -> str:
         listed = ", ".join(c for c in CAPABILITIES if c in engine.capability_set())
         return listed if engine.capabilities else f"{listed} (provider defaults)"
+
+    @admin.display(description="processes data", ordering="region")
+    def where(self, engine: Engine) -> str:
+        """Region, processor kind and masking: where a prompt goes when this engine serves."""
+        kind = "third party" if engine.processor == Processor.THIRD_PARTY else "self-hosted"
+        return f"{engine.region}, {kind}" + (", masked" if engine.masks else "")
 
     @admin.display(description="stored key")
     def stored_key(self, engine: Engine) -> str:

@@ -48,6 +48,10 @@ def snapshot(routes: Iterable[int] | None = None) -> list[dict[str, Any]]:
             "last_failure": iso(b.last_failure if b else None),
             "last_seen_up": iso(engine.last_seen_up),
             "max_concurrency": engine.max_concurrency,
+            # Where it processes data (lawful egress): what the dashboard shows beside it.
+            "region": engine.region,
+            "processor": engine.processor,
+            "mask": engine.masks,
         })
     return out
 

@@ -18,7 +18,7 @@ from django.db.models.signals import post_delete, post_save
 
 from dihya.lib.memo import Remembered
 from fallbacks import aliases
-from fallbacks.models import Engine, KeyVariableError, Route, RouteEngine
+from fallbacks.models import Engine, KeyVariableError, Processor, Route, RouteEngine
 from fallbacks.policy import RetryPolicy
 from fallbacks.providers import registry
 from fallbacks.secrets import SecretError
@@ -74,6 +74,9 @@ def engine_spec(engine: Engine, *, weight: int = 1, counted: bool = False,
         price_out=float(price[1]),
         counted=counted,
         capabilities=engine.capability_set(),
+        region=engine.region,
+        third_party=engine.processor == Processor.THIRD_PARTY,
+        mask=engine.masks,
     )
 
 

@@ -85,6 +85,16 @@ def origin(url: str) -> tuple[str, str, int | str]:
     return scheme, (parts.hostname or "").lower(), port
 
 
+REGION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+REGION_VALIDATOR = RegexValidator(REGION,
+                                  "Letters, digits, '_' and '-' only, e.g. local, EU, US, FR.")
+
+
+class Processor(models.TextChoices):
+    SELF_HOSTED = "self_hosted", "self-hosted (run by the organisation)"
+    THIRD_PARTY = "third_party", "third-party processor (hosted API)"
+
+
 class Engine(models.Model):
     name = models.CharField(max_length=64, unique=True, validators=[NAME_VALIDATOR])
     provider = models.CharField(max_length=32, choices=registry.choices)
@@ -122,6 +132,19 @@ class Engine(models.Model):
         default=list, blank=True,
         help_text="What this engine can do: " + ", ".join(CAPABILITIES) + " (blank: the "
         "provider's defaults). A request that needs one it lacks goes to the next engine.")
+    # Where it processes data (lawful egress, fallbacks.egress): matched exactly against a
+    # client's or a person's residency policy; masking decides what personal data leaves.
+    region = models.CharField(
+        max_length=40, default="local", validators=[REGION_VALIDATOR],
+        help_text="Where this engine processes data, matched exactly by clients' policies: "
+        "local, EU, US, a country code (FR, DE…).")
+    processor = models.CharField(
+        max_length=12, choices=Processor.choices, default=Processor.SELF_HOSTED,
+        help_text="Run by the organisation, or a hosted API (a third-party processor).")
+    mask = models.BooleanField(
+        "mask personal data for this engine", null=True, blank=True,
+        help_text="Replace names, e-mails, IBANs… by placeholders before the call and restore "
+        "them in the answer (blank: on for third-party processors, off for self-hosted).")
     last_seen_up = models.DateTimeField(null=True, blank=True, editable=False,
                                         help_text="Last successful health check.")
     notes = models.TextField(blank=True)
@@ -142,6 +165,14 @@ class Engine(models.Model):
             return registry.get(self.provider).capabilities
         except LookupError:
             return frozenset({"chat"})
+
+    @property
+    def masks(self) -> bool:
+        """Whether personal data is masked before this engine is called: the row's choice, or
+        on for a third-party processor and off for a self-hosted engine."""
+        if self.mask is None:
+            return self.processor == Processor.THIRD_PARTY
+        return self.mask
 
     def clean(self) -> None:
         super().clean()

@@ -12,9 +12,17 @@ This pool keeps httpcore's behaviour and its connection classes, and changes onl
 decides: a connection is polled when it is about to be reused (the only time a dead one
 matters) and every pooled connection at most once per `SWEEP_EVERY` seconds (so expired
 keep-alives are still closed); idle connections beyond `max_keepalive_connections` are
-counted once and the oldest closed. It overrides one method of `AsyncConnectionPool`,
-so `httpcore` is pinned to the release it was written against (pyproject.toml), and
-tests/resilience/test_pool.py checks the behaviour it must keep.
+counted once and the oldest closed. tests/resilience/test_pool.py checks the behaviour it
+must keep.
+
+Unlike httpcore 1.0.9, a connection assigned a request in this pass is never closed to make
+room for another (encode/httpcore#1110: it is still idle until its request starts, and was
+picked as the spare, failing the request it had just been given).
+
+It overrides a private method of `AsyncConnectionPool` and reads its private state, so it is
+fenced (`POOL`, `dihya.lib.fences`): on any httpcore but the one it was read against,
+`Transport` keeps httpx's stock pool and `manage.py check` warns. The fence can go, with this
+module, when httpcore releases the fixes of #928/#1035 (linear bookkeeping) and #1110.
 """
 
 from __future__ import annotations
@@ -25,7 +33,15 @@ import httpcore
 import httpx
 from httpcore._async.interfaces import AsyncConnectionInterface
 
+from dihya.lib import fences
+
 SWEEP_EVERY = 1.0
+
+POOL = fences.fence(
+    "httpcore", "==1.0.9", where="fallbacks.pool",
+    borrows="AsyncConnectionPool._assign_requests_to_connections and its private state",
+    until="httpcore releases linear pool bookkeeping (encode/httpcore#928, #1035) and the "
+          "assigned-connection fix (#1110)")
 
 
 class Pool(httpcore.AsyncConnectionPool):
@@ -52,12 +68,15 @@ class Pool(httpcore.AsyncConnectionPool):
             kept = [pooled for pooled in kept if pooled not in evicted]
         self._connections = kept
 
+        assigned: set[AsyncConnectionInterface] = set()  # idle until their request starts
         for pool_request in [request for request in self._requests if request.is_queued()]:
             origin = pool_request.request.url.origin
             connection = self._reusable(origin, closing)
             if connection is None and len(self._connections) >= self._max_connections:
-                # Full: make room by closing an idle connection (to another origin), if any.
-                spare = next((c for c in self._connections if c.is_idle()), None)
+                # Full: make room by closing an idle connection (to another origin), if any,
+                # but never one just given a request (encode/httpcore#1110).
+                spare = next((c for c in self._connections
+                              if c.is_idle() and c not in assigned), None)
                 if spare is None:
                     continue  # the request stays queued until a connection is released
                 self._connections.remove(spare)
@@ -66,6 +85,7 @@ class Pool(httpcore.AsyncConnectionPool):
                 connection = self.create_connection(origin)
                 self._connections.append(connection)
             pool_request.assign_to_connection(connection)
+            assigned.add(connection)
         return closing
 
     def _reusable(self, origin: httpcore.Origin,
@@ -84,10 +104,13 @@ class Pool(httpcore.AsyncConnectionPool):
 
 
 class Transport(httpx.AsyncHTTPTransport):
-    """httpx's transport over `Pool`, with httpx's own TLS context and limits."""
+    """httpx's transport over `Pool`, with httpx's own TLS context and limits; over httpx's
+    stock pool when the fence does not hold."""
 
     def __init__(self, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
+        if not POOL.holds():
+            return
         self._pool = Pool(ssl_context=self._pool._ssl_context,
                           max_connections=limits.max_connections,
                           max_keepalive_connections=limits.max_keepalive_connections,

@@ -22,10 +22,13 @@ from typing import Protocol, TypeVar
 
 import httpx
 
-from fallbacks import http, latency, slots, strategies, structured
+from fallbacks import http, latency, masking, slots, strategies, structured
+from fallbacks.egress import Egress, Leg
 from fallbacks.errors import Failure, ProviderError
+from fallbacks.masking import MASKING_FAILED, Masking, MaskingFailed
 from fallbacks.policy import NOT_THE_ENGINE, Action
 from fallbacks.providers import registry
+from fallbacks.residency import ANYWHERE, REGION_NOT_ALLOWED, Residency
 from fallbacks.spec import (
     ChatRequest,
     Completion,
@@ -55,6 +58,8 @@ class AttemptRecord:
     # Wall clock (time.time()) when the attempt ended: for a stream, its first token. Traces
     # and the time-to-first-token metric place the attempt with it.
     ended: float = field(default_factory=time.time)
+    #: Entities masked before the call, by type (counts only: the values never leave).
+    masked: dict[str, int] | None = None
 
 
 class Health(Protocol):
@@ -127,22 +132,30 @@ def provider_for(engine: EngineSpec, client: httpx.AsyncClient | None = None):
 
 
 class Runner:
-    def __init__(self, health: Health | None = None, deadline: float = 120.0) -> None:
+    def __init__(self, health: Health | None = None, deadline: float = 120.0,
+                 masking: Masking | None = None) -> None:
         self.health = health or Forgetful()
         self.deadline = deadline
+        # The detector of personal data (injected: this app knows no library for it). None:
+        # an engine that masks cannot be called (fail closed).
+        self.masking = masking
 
-    async def run(self, route: RouteSpec, request: ChatRequest, user: str = "") -> RunResult:
-        async def call(engine: EngineSpec, timeout: float, slot: slots.Slot) -> Completion:
+    async def run(self, route: RouteSpec, request: ChatRequest, user: str = "",
+                  residency: Residency = ANYWHERE) -> RunResult:
+        async def call(engine: EngineSpec, timeout: float, slot: slots.Slot,
+                       leg: Leg) -> Completion:
             try:
                 async with asyncio.timeout(min(engine.total_timeout, timeout)):
-                    completion = await provider_for(engine).complete(request)
+                    completion = await provider_for(engine).complete(leg.request)
+                if leg.vault is not None:
+                    completion = masking.restore(completion, leg.vault, request)
                 return await structured.check(request, completion)
             finally:
                 await slot.release()
 
         engine, completion, attempts = await self._walk(route, call, self.plan(route, request,
                                                                                user=user),
-                                                        request.needs)
+                                                        request, residency)
         self.health.record(engine, None)
         if completion.usage.completion_tokens:
             latency.observe(engine.id, latency.PER_TOKEN,
@@ -150,13 +163,16 @@ class Runner:
         return RunResult(completion, engine, attempts)
 
     async def start_stream(self, route: RouteSpec, request: ChatRequest,
-                           user: str = "") -> StreamRun:
+                           user: str = "", residency: Residency = ANYWHERE) -> StreamRun:
         """Fall back until an engine yields its first delta, then hand the stream over."""
         first_token = route.policy.first_token_timeout
 
-        async def call(engine: EngineSpec, timeout: float,
-                       slot: slots.Slot) -> tuple[Delta, AsyncIterator[Delta]]:
-            stream = provider_for(engine).stream(request)
+        async def call(engine: EngineSpec, timeout: float, slot: slots.Slot,
+                       leg: Leg) -> tuple[Delta, AsyncIterator[Delta]]:
+            assert isinstance(leg.request, ChatRequest)
+            stream = provider_for(engine).stream(leg.request)
+            if leg.vault is not None:
+                stream = masking.restoring(stream, leg.vault, request)
             limit = first_token or (engine.read_timeout + engine.connect_timeout)
             try:
                 async with asyncio.timeout(min(limit, timeout)):
@@ -169,22 +185,24 @@ class Runner:
 
         # The attempt is recorded as a success now; a mid-stream death rewrites it.
         engine, (first, rest), attempts = await self._walk(
-            route, call, self.plan(route, request, stream=True, user=user), request.needs)
+            route, call, self.plan(route, request, stream=True, user=user), request, residency)
         latency.observe(engine.id, latency.FIRST_TOKEN, attempts[-1].latency_ms)
         return StreamRun(engine, attempts, first, rest)
 
     async def embed(self, route: RouteSpec, request: EmbeddingRequest,
-                    user: str = "") -> EmbedResult:
+                    user: str = "", residency: Residency = ANYWHERE) -> EmbedResult:
         """Fall back among the route's engines that embed with the route's model, and accept
         only vectors of the route's length: vectors of two models (or two lengths) in one
         index are silently wrong search results, so a mismatch is a failed attempt."""
         want = request.dimensions or route.embedding_dimension
         model = embedding_model(route)
 
-        async def call(engine: EngineSpec, timeout: float, slot: slots.Slot) -> Embeddings:
+        async def call(engine: EngineSpec, timeout: float, slot: slots.Slot,
+                       leg: Leg) -> Embeddings:
+            assert isinstance(leg.request, EmbeddingRequest)
             try:
                 async with asyncio.timeout(min(engine.total_timeout, timeout)):
-                    answer = await provider_for(engine).embed(request)
+                    answer = await provider_for(engine).embed(leg.request)
             finally:
                 await slot.release()
             if len(answer.vectors) != len(request.inputs):
@@ -204,7 +222,7 @@ class Runner:
             return answer
 
         engine, answer, attempts = await self._walk(
-            route, call, self.plan(route, request, user=user), request.needs,
+            route, call, self.plan(route, request, user=user), request, residency,
             model=model)
         self.health.record(engine, None)
         return EmbedResult(answer, engine, attempts)
@@ -227,12 +245,14 @@ class Runner:
                                latency=latency.board().average)
 
     async def _walk(self, route: RouteSpec,
-                    call: Callable[[EngineSpec, float, slots.Slot], Awaitable[T]],
-                    plan: strategies.Plan,
-                    needs: frozenset[str] = frozenset(), model: str | None = None,
+                    call: Callable[[EngineSpec, float, slots.Slot, Leg], Awaitable[T]],
+                    plan: strategies.Plan, request: Request,
+                    residency: Residency = ANYWHERE, model: str | None = None,
                     ) -> tuple[EngineSpec, T, list[AttemptRecord]]:
         policy = route.policy
+        needs = request.needs
         attempts: list[AttemptRecord] = []
+        egress = Egress(request, self.masking)
         ends = time.monotonic() + policy.deadline_for(self.deadline)
         last: ProviderError | None = None
         calls = 0
@@ -241,7 +261,18 @@ class Runner:
                 attempts.append(AttemptRecord(engine.id, engine.name, position,
                                               plan.skipped[engine.id], 0.0))
                 continue
+            if refused := residency.refuses(engine):
+                # Before anything leaves, at no cost, breaker untold: the engine is fine.
+                attempts.append(AttemptRecord(engine.id, engine.name, position,
+                                              REGION_NOT_ALLOWED, 0.0, refused))
+                continue
             if self._skip(engine, position, attempts, needs, model) is not None:
+                continue
+            try:
+                leg = await egress.leg(engine)
+            except MaskingFailed as failed:  # fail closed: this engine is not called
+                attempts.append(AttemptRecord(engine.id, engine.name, position,
+                                              MASKING_FAILED, 0.0, str(failed)))
                 continue
             retries = 0
             while True:
@@ -259,7 +290,7 @@ class Runner:
                 calls += 1
                 started = time.monotonic()
                 try:
-                    value = await call(engine, ends - started, slot)
+                    value = await call(engine, ends - started, slot, leg)
                 except (ProviderError, TimeoutError, StopAsyncIteration) as exc:
                     last = as_provider_error(exc)
                     self._failed(engine, position, started, last, attempts)
@@ -274,11 +305,19 @@ class Runner:
                             await asyncio.sleep(delay)
                             continue
                     break
-                attempts.append(AttemptRecord(engine.id, engine.name, position, OK, ms(started),
-                                              f"{plan.strategy}: {plan.why}"[:500]))
+                attempts.append(AttemptRecord(
+                    engine.id, engine.name, position, OK, ms(started),
+                    f"{plan.strategy}: {plan.why}"[:500],
+                    masked=leg.vault.counts if leg.vault is not None else None))
                 return engine, value, attempts
         if attempts and all(a.outcome == UNSUPPORTED for a in attempts):
             raise RunFailed("unsupported_parameter", summary(route, attempts), attempts, last)
+        if any(a.outcome == REGION_NOT_ALLOWED for a in attempts):
+            raise RunFailed(REGION_NOT_ALLOWED,
+                            f"no engine of route {route.name!r} that the residency policy "
+                            f"({residency.describe()}) allows could answer: "
+                            + ", ".join(f"{a.engine}: {a.outcome}" for a in attempts),
+                            attempts, last)
         raise RunFailed("all_engines_failed", summary(route, attempts), attempts, last,
                         retry_at=self._back_at(plan.engines, attempts))
 
@@ -288,7 +327,8 @@ class Runner:
         is behind an open breaker that knows (a failure just now may have opened it). None
         when one is not, or health cannot tell (no `back_at`): a retry may work at once."""
         back_at = getattr(self.health, "back_at", None)
-        usable = {a.engine_id for a in attempts if a.outcome != UNSUPPORTED}
+        usable = {a.engine_id for a in attempts
+                  if a.outcome not in (UNSUPPORTED, REGION_NOT_ALLOWED)}
         if back_at is None or not usable:
             return None
         times = [back_at(e) for e in engines if e.id in usable]

@@ -38,6 +38,11 @@ class EngineSpec:
     price_out: float = 0.0
     counted: bool = False
     capabilities: frozenset[str] = frozenset({"chat"})
+    # Lawful egress (fallbacks.egress): where it processes data, whether a third party runs
+    # it, and whether personal data is masked before it is called.
+    region: str = "local"
+    third_party: bool = False
+    mask: bool = False
 
 
 @dataclass(frozen=True, slots=True)

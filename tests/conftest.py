@@ -41,8 +41,11 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: s
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """Environment for a child process that must see the test database, not the dev one."""
-    env = dict(os.environ)
+    """Environment for a child process that must see the test database, not the dev one.
+
+    The child runs the production settings (manage.py's default), not tests/settings.py: what
+    it must do differently, the test says here, through the environment."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
@@ -64,7 +67,7 @@ class Process:
     def __init__(self, args: list[str], env: dict[str, str] | None = None, log: Path | None = None):
         self.log = log
         out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env or dict(os.environ), stdout=out,
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env or child_env(), stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:
@@ -207,3 +210,14 @@ def qcluster(transactional_db, tmp_path) -> Iterator[Process]:
         raise AssertionError("qcluster died at start:\n" + proc.output())
     yield proc
     proc.stop()
+
+
+def recorded() -> None:
+    """Let this process's recorder write what it queued.
+
+    The server records the end of a call after its answer has left (DIHYA_RECORDER=batched,
+    production's default): a test that reads the rows of a call it just made waits for them
+    here, as an operator's next page load would."""
+    from dihya.generation import recorder
+
+    assert recorder.flush(), "the recorder did not write its queue in time"

@@ -115,17 +115,40 @@ def test_it_ranks_quota_users_nearest_their_limit_first(db):
         ("small", 9, 10, 90), ("big", 40, None, None)]
 
 
+def test_it_names_the_people_among_quota_users(db, django_user_model):
+    from audit.models import ExternalIdentity
+    from dihya.gateway.models import ApiClient
+    from quotas import windows
+    from quotas.models import Counter
+    from quotas.plans import user_subject
+
+    now = timezone.now()
+    shop = ApiClient.objects.create(name="shop")
+    ExternalIdentity.objects.create(user=django_user_model.objects.create_user("person-1"),
+                                    client_id=shop.pk, external_id="alice-42")
+    minute = windows.bounds("minute", now)[0]
+    for who, used in (("alice-42", 3), ("stranger", 2)):
+        Counter.objects.create(subject=user_subject(who), metric="requests", period="minute",
+                               window_start=minute, used=used)
+
+    top = dashboard.top_quota_users(now=now)
+
+    assert top[0].subject == "alice-42 at shop"
+    assert top[1].subject.startswith("a person (pseudonym p_")
+
+
 def test_it_lists_open_alerts_only(db, admin_client):
     from quotas.models import Alert
 
-    Alert.objects.create(subject="client:1", message="client 1 at 80 % of 10 requests",
+    Alert.objects.create(subject="client:1", threshold=80, amount=10, metric="requests",
+                         period="minute", used=8, message="client:1 at 80 %",
                          window_start=timezone.now())
     Alert.objects.create(subject="client:1", threshold=100, message="acknowledged one",
                          window_start=timezone.now(), acknowledged=timezone.now())
 
     page = admin_client.get("/admin/").content.decode()
 
-    assert "client 1 at 80 % of 10 requests" in page
+    assert "client:1 reached 80 % of 10 requests per minute" in page  # no such client
     assert "acknowledged one" not in page
 
 

@@ -39,3 +39,18 @@ def test_it_runs_a_tool_body_and_reports_the_call(make_engine, make_route, tmp_p
     assert json.loads(out.getvalue().splitlines()[0])["tool_calls"][0]["name"] == "get_weather"
     report = callbacks.report(Generation.objects.get())
     assert report["tool_calls"] == [CALL] and report["finish_reason"] == "tool_calls"
+
+
+@respx.mock
+def test_it_embeds_a_prompt_on_a_worker_and_prints_the_vectors(make_engine, make_route):
+    respx.post("http://embed.test/v1/embeddings").mock(return_value=httpx.Response(200, json={
+        "data": [{"index": 0, "embedding": [0.5, -0.5]}],
+        "usage": {"prompt_tokens": 3, "total_tokens": 3}}))
+    make_route("embed", make_engine("http://embed.test/v1", capabilities=["embeddings"]))
+    out = io.StringIO()
+
+    call_command("generate", "A text", "--route", "embed", "--embed", "--inline", stdout=out,
+                 stderr=io.StringIO())
+
+    assert json.loads(out.getvalue()) == [[0.5, -0.5]]
+    assert Generation.objects.get().kind == "embeddings"

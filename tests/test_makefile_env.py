@@ -49,7 +49,8 @@ def test_make_writes_every_secret_fresh(tmp_path):
 
 def test_its_secrets_satisfy_check_deploy(tmp_path):
     values = write_env(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIHYA_")} | values
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DIHYA_") and k != "DJANGO_SETTINGS_MODULE"} | values
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'unused.sqlite3'}"
     done = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)

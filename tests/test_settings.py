@@ -26,3 +26,20 @@ def test_alert_mail_goes_through_the_smtp_server_named_by_email_url():
 
 def test_without_email_url_mail_is_printed_to_the_log():
     assert setting_in_child("EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_production_settings_do_not_change_when_pytest_is_imported():
+    """Whatever a test run needs differently, tests/settings.py says; dihya.settings is the
+    same whether or not the test runner is loaded."""
+    code = ("import pytest, django; django.setup(); from django.conf import settings; "
+            "print(settings.DIHYA_RECORDER, settings.AXES_ENABLED, "
+            "settings.PASSWORD_HASHERS[0].rsplit('.', 1)[-1])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={"DJANGO_SETTINGS_MODULE": "dihya.settings", "SECRET_KEY": "k" * 50,
+                              "PATH": "/usr/bin:/bin"}, check=True)
+
+    assert out.stdout.split() == ["batched", "True", "PBKDF2PasswordHasher"]
+
+
+def test_the_test_run_records_as_production_does(settings):
+    assert settings.DIHYA_RECORDER == "batched"

@@ -27,9 +27,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dihya.api import (
+    batches,
     consents,
     embeddings,
     engines,
+    files,
     jobs,
     messages,
     openai,
@@ -61,6 +63,8 @@ api.add_router("/v1/", openai.router)
 api.add_router("/v1/", embeddings.router)
 api.add_router("/v1/", messages.router)
 api.add_router("/v1/", responses.router)
+api.add_router("/v1/", files.router)
+api.add_router("/v1/", batches.router)
 api.add_router("/api/v1/", jobs.router)
 api.add_router("/api/v1/", engines.router)
 api.add_router("/api/v1/", quota.router)
@@ -106,21 +110,26 @@ PYDANTIC_TAGS = {"str", "int", "float", "bool", "list", "dict", "function-after"
 
 
 def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return refused(request, refusal_of(exc.errors))
+
+
+def refusal_of(errors: list[dict[str, Any]]) -> Refusal:
+    """The refusal for a body's validation errors (ninja's locations: `("body", "body", …)`),
+    also what a batch line with the same body is answered (dihya.api.batch_lines)."""
     # The deepest error is the most specific: for `content: str | list[part]`, the bad part
     # rather than "not a string".
-    first: dict[str, Any] = max(exc.errors, key=lambda e: len(
+    first: dict[str, Any] = max(errors, key=lambda e: len(
         [p for p in e.get("loc", ()) if not (isinstance(p, str) and "[" in p)])) \
-        if exc.errors else {}
+        if errors else {}
     param = param_of(first.get("loc", ()))
     message = str(first.get("msg", "Invalid request."))
     if param is None and first.get("type") in ("missing", "model_attributes_type", "dict_type"):
         message = "The request body must be a JSON object."
     if first.get("type") == "extra_forbidden":  # a field no schema here knows: never dropped
-        return refused(request, Refusal(400, "unsupported_parameter",
-                                        f"Unsupported parameter: {param!r} is not supported.",
-                                        param=param))
+        return Refusal(400, "unsupported_parameter",
+                       f"Unsupported parameter: {param!r} is not supported.", param=param)
     text = f"Invalid value for {param}: {message}" if param else message
-    return refused(request, Refusal(400, "invalid_request", text, param=param))
+    return Refusal(400, "invalid_request", text, param=param)
 
 
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:

@@ -44,7 +44,8 @@ class BearerKey(HttpBearer):
         return token
 
 
-SCOPE_OF_SOURCE: dict[str, str] = {Generation.Source.CHAT: "chat", Generation.Source.JOB: "jobs"}
+SCOPE_OF_SOURCE: dict[str, str] = {Generation.Source.CHAT: "chat", Generation.Source.JOB: "jobs",
+                                   Generation.Source.BATCH: "jobs"}
 
 
 def caller(token: str, source: str, *, scope: str | None = None) -> Caller:

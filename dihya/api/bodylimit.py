@@ -15,6 +15,9 @@ from typing import Any
 from django.conf import settings
 
 Message = dict[str, Any]
+#: File uploads (a batch's JSONL) may be up to DIHYA_FILE_MAX_BYTES, plus the multipart frame.
+UPLOADS = "/v1/files"
+UPLOAD_SLACK = 64 * 1024
 
 
 def too_large_body(limit: int) -> bytes:
@@ -32,6 +35,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if scope.get("path") == UPLOADS and limit is not None:  # a batch input file
+            limit = max(limit, settings.DIHYA_FILE_MAX_BYTES + UPLOAD_SLACK)
         seen = 0
         over = False
         started = False

@@ -29,7 +29,7 @@ from dihya.gateway.models import ApiClient, Generation
 from dihya.generation import callbacks, hops, jobs, pipeline
 from dihya.generation.errors import Refusal
 from dihya.generation.pipeline import Caller
-from dihya.generation.requests import JobBody
+from dihya.generation.requests import EmbeddingJobBody, JobBody
 
 router = Router(tags=["Jobs"], auth=BearerKey())
 
@@ -72,14 +72,14 @@ def generation(client: ApiClient | None, generation_id: str) -> Generation:
     return found
 
 
-def job_caller(token: str, body: JobBody) -> Caller:
-    if body.stream:
+def job_caller(token: str, body: JobBody | EmbeddingJobBody) -> Caller:
+    if isinstance(body, JobBody) and body.stream:
         raise Refusal(400, "invalid_request", "Jobs are not streamed: send `stream: false` or "
                       "use /v1/chat/completions.", param="stream")
     return caller(token, Generation.Source.JOB)
 
 
-def submit_job(token: str, body: JobBody, url: str = "",
+def submit_job(token: str, body: JobBody | EmbeddingJobBody, url: str = "",
                who: Caller | None = None) -> pipeline.Admission:
     admission = pipeline.admit(who or job_caller(token, body), body, queued=True,
                                callback_url=url)
@@ -94,6 +94,18 @@ async def submit(request: HttpRequest, body: JobBody) -> HttpResponse:
     GET answer, with `"dihya": {"kind", "client", "url"}`) is POSTed there, signed with
     `X-Dihya-Signature: t=<unix time>,v1=<hex>` where hex = HMAC-SHA256(the client's signing
     secret, "<t>.<raw body>")."""
+    return await queued(request, body)
+
+
+@router.post("/embeddings", response={202: JobAccepted, **ERRORS},
+             summary="Queue an embeddings job", operation_id="create_embeddings_job")
+async def submit_embeddings(request: HttpRequest, body: EmbeddingJobBody) -> HttpResponse:
+    """Same body as /v1/embeddings, plus `callback_url`; read it as any job
+    (`GET /api/v1/generations/{id}`): once succeeded, `embeddings` holds the vectors."""
+    return await queued(request, body)
+
+
+async def queued(request: HttpRequest, body: JobBody | EmbeddingJobBody) -> HttpResponse:
     token = request.auth  # type: ignore[attr-defined]
     url, who = "", None
     if body.callback_url:  # key checked first (a hop), then the URL resolved off the hops

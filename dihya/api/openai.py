@@ -63,8 +63,9 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
 
 def routes_for(token: str, name: str | None = None) -> list[dict[str, object]]:
     """The routes this key may use, each with what its enabled engines can do together
-    (`capabilities`) and the other names it answers to (`aliases`): extra fields OpenAI's
-    model object does not have. Each exact alias is listed too, as a model of its own
+    (`capabilities`), the other names it answers to (`aliases`) and where its engines
+    process data (`engines`: region, processor, masking): extra fields OpenAI's model object
+    does not have. Each exact alias is listed too, as a model of its own
     (`alias_of` its route), for clients that check the list for the name they were told
     to send; patterns are no names and are listed only in their route's `aliases`.
     With `name`: that route, else the alias entry for `name` if it resolves to one."""
@@ -81,7 +82,9 @@ def routes_for(token: str, name: str | None = None) -> list[dict[str, object]]:
             "id": route.name, "object": "model", "created": int(route.created.timestamp()),
             "owned_by": "dihya", "capabilities": [c for c in CAPABILITIES if any(
                 c in step.engine.capability_set() for step in route.steps.all())],
-            "aliases": listed}
+            "aliases": listed,
+            "engines": [{"region": step.engine.region, "processor": step.engine.processor,
+                         "mask": step.engine.masks} for step in route.steps.all()]}
         entries.append(entry)
         entries += [{**entry, "id": alias, "aliases": [], "alias_of": route.name}
                     for alias in listed if not aliases.is_pattern(alias)]

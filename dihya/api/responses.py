@@ -42,7 +42,12 @@ def new_item_id(prefix: str) -> str:
 
 def admit_response(token: str, body: ResponsesBody) -> tuple[pipeline.Admission, Translation]:
     """Authenticate, continue the stored conversation if asked, translate and admit."""
-    who = caller(token, Generation.Source.CHAT)
+    return admit_as(caller(token, Generation.Source.CHAT), body)
+
+
+def admit_as(who: pipeline.Caller, body: ResponsesBody
+             ) -> tuple[pipeline.Admission, Translation]:
+    """Continue the stored conversation if asked, translate and admit (a batch line too)."""
     history = None
     if body.previous_response_id:
         previous = stored_responses.find(who.client, body.previous_response_id)

@@ -93,6 +93,12 @@ class EmbeddingList(BaseModel):
     usage: EmbeddingUsage
 
 
+class EngineWhere(BaseModel):
+    region: str = Field(..., description="local, EU, US, a country code…")
+    processor: Literal["self_hosted", "third_party"]
+    mask: bool
+
+
 class Model(BaseModel):
     id: str = Field(..., description="A route's name: what to send as `model`.")
     object: Literal["model"] = "model"
@@ -104,6 +110,9 @@ class Model(BaseModel):
                                "answers to: exact names and `*` patterns.")
     alias_of: str | None = Field(None, description="On an alias's own entry: the route it "
                                  "reaches (the answers name that route).")
+    engines: list[EngineWhere] = Field(
+        default_factory=list, description="Where the route's enabled engines process data, in "
+        "its order: region, processor kind, and whether personal data is masked first.")
 
 
 class ModelList(BaseModel):
@@ -147,6 +156,9 @@ class Job(BaseModel):
     attempts: list[AttemptOut] = Field(..., description="The fallback history, in order.")
     error: JobError | None
     deliveries: int = Field(..., description="How many times a worker picked the job up.")
+    embeddings: list[list[float]] | None = Field(
+        None, description="An embeddings job's vectors, in input order, once succeeded (only "
+        "on embeddings jobs).")
 
 
 ERRORS: dict[int, type[BaseModel]] = {400: ErrorBody, 401: ErrorBody, 403: ErrorBody,

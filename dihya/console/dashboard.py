@@ -23,7 +23,8 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from dihya.gateway.models import ApiClient, Attempt, Generation
+from dihya.console import subjects
+from dihya.gateway.models import Attempt, Generation
 from fallbacks import breaker_control, latency, slots
 from fallbacks.strategies.base import FIRST_TOKEN, PER_TOKEN
 from quotas import windows
@@ -195,15 +196,14 @@ def top_quota_users(limit: int = 5, now: datetime | None = None) -> list[QuotaUs
     counters = list(Counter.objects.filter(current, metric=Metric.REQUESTS, used__gt=0)
                     .order_by("-used").values_list("subject", "period", "used")[:50])
     client_ids = {cid for s, _, _ in counters if (cid := _client_id(s)) is not None}
-    names = dict(ApiClient.objects.filter(pk__in=client_ids).values_list("pk", "name"))
+    named = subjects.names(s for s, _, _ in counters)  # clients and people, by name
     limits = {(f"client:{cid}", period): amount for cid, period, amount in
               Limit.objects.filter(plan__assignments__client_id__in=client_ids,
                                    metric=Metric.REQUESTS)
               .values_list("plan__assignments__client_id", "period", "amount")}
     uses = []
     for subject, period, used in counters:
-        cid = _client_id(subject)
-        label = names.get(cid, subject) if cid is not None else subject
+        label = subjects.label(subject, named)
         uses.append(QuotaUse(label, period, used, limits.get((subject, period))))
     uses.sort(key=lambda u: (-(u.percent or 0), -u.used))
     return uses[:limit]
@@ -216,5 +216,4 @@ def _client_id(subject: str) -> int | None:
 
 def open_alerts(limit: int = 8) -> list[Alert]:
     """Alerts nobody has acknowledged yet, newest first."""
-    return list(Alert.objects.filter(acknowledged__isnull=True)
-                .only("id", "kind", "message", "created")[:limit])
+    return list(Alert.objects.filter(acknowledged__isnull=True)[:limit])

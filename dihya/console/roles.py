@@ -38,6 +38,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "gateway.apikey": ALL,
         "gateway.generation": VIEW,
         "gateway.attempt": VIEW,
+        "batches.batch": ("change", "view"),  # cancel
+        "batches.batchfile": VIEW,            # download
     },
     AUDITORS: {
         "audit.auditevent": VIEW,

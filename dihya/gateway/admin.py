@@ -19,6 +19,7 @@ cookie — and afterwards shown by prefix only; the digest is never displayed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,17 +28,19 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from audit import log
 from audit.redaction import redact, redact_data
-from dihya.gateway import keys
+from dihya.gateway import keys, snippets
 from dihya.gateway.disclosure import RAW_FIELDS, redacted_text, sees_raw_content
 from dihya.gateway.models import ApiClient, ApiKey, Attempt, Delivery, Generation
 from dihya.lib.pseudonyms import pseudonym
+from quotas.models import Assignment
 
 
 class ReadOnly:
@@ -139,10 +142,29 @@ class GenerationAdmin(ReadOnly, admin.ModelAdmin):
 
 
 class ApiKeyInline(ReadOnly, admin.TabularInline):
+    """Listed here; created from the page's "Create an API key" button (the key's own form)."""
+
     model = ApiKey
-    fields = ("prefix", "name", "created", "expires", "revoked", "last_used")
+    fields = ("prefix", "name", "scope_list", "created", "expires", "revoked", "last_used")
     readonly_fields = fields
     extra = 0
+    show_change_link = True
+
+    @admin.display(description="scopes")
+    def scope_list(self, key: ApiKey) -> str:
+        return ", ".join(sorted(key.scopes)) or "none"
+
+
+class PlanInline(admin.TabularInline):
+    """The client's quota plan, set where the client is (an `Assignment` of quotas)."""
+
+    model = Assignment
+    fk_name = "client"
+    fields = ("plan",)
+    extra = 1
+    max_num = 1
+    verbose_name = "quota plan"
+    verbose_name_plural = "quota plan (none: the client's calls are not limited)"
 
 
 @admin.register(ApiClient)
@@ -150,13 +172,20 @@ class ApiClientAdmin(admin.ModelAdmin):
     """A client's signing secret is shown once: when the client is added, and each time it is
     rotated (an action); the page showing it is not cached, and nothing else displays it."""
 
-    list_display = ("name", "active", "end_users", "user_ids", "allowed_routes", "key_count",
-                    "signing")
-    list_filter = ("active", "end_users", "user_ids")
+    list_display = ("name", "active", "end_users", "user_ids", "allowed_routes", "plan",
+                    "residency", "key_count", "signing")
+    list_filter = ("active", "end_users", "user_ids", "third_party")
     search_fields = ("name",)
     filter_horizontal = ("routes",)
-    inlines = (ApiKeyInline,)
+    inlines = (PlanInline, ApiKeyInline)
     actions = ("rotate_signing_secrets",)
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any],
+                           add: bool = False, change: bool = False, form_url: str = "",
+                           obj: ApiClient | None = None) -> HttpResponse:
+        if obj is not None and not obj.end_users:
+            context["end_users_impact"] = end_users_impact(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
         if not change:
@@ -167,6 +196,11 @@ class ApiClientAdmin(admin.ModelAdmin):
                      post_url_continue: str | None = None) -> HttpResponse:
         return self.show_secrets(request, request._dihya_new_secrets,  # type: ignore[attr-defined]
                                  "API client created: its signing secret")
+
+    @admin.display(description="data may go to")
+    def residency(self, client: ApiClient) -> str:
+        regions = ", ".join(client.regions) if client.regions else "any region"
+        return regions + ("" if client.third_party else "; self-hosted engines only")
 
     @admin.action(description="Rotate the signing secret of the selected clients",
                   permissions=["change"])
@@ -193,7 +227,12 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiClient]:
         return (super().get_queryset(request).prefetch_related("routes")
-                .annotate(key_count=Count("keys")))
+                .select_related("quota_assignment__plan").annotate(key_count=Count("keys")))
+
+    @admin.display(description="plan", ordering="quota_assignment__plan__name")
+    def plan(self, client: ApiClient) -> str:
+        assignment = getattr(client, "quota_assignment", None)
+        return assignment.plan.name if assignment else "—"
 
     @admin.display(description="routes")
     def allowed_routes(self, client: ApiClient) -> str:
@@ -202,6 +241,15 @@ class ApiClientAdmin(admin.ModelAdmin):
     @admin.display(description="keys", ordering="key_count")
     def key_count(self, client: ApiClient) -> int:
         return client.key_count  # type: ignore[attr-defined]
+
+
+def end_users_impact(client: ApiClient) -> dict[str, int]:
+    """What turning on "serves end users" would do to this client's callers, judged by its
+    last day: calls without `user` would be refused, people named must consent first."""
+    since = timezone.now() - dt.timedelta(days=1)
+    return Generation.objects.filter(client=client, created__gte=since).aggregate(
+        calls=Count("id"), without_user=Count("id", filter=Q(end_user="")),
+        people=Count("end_user", distinct=True, filter=~Q(end_user="")))
 
 
 class NewKeyForm(forms.ModelForm):
@@ -245,9 +293,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def response_add(self, request: HttpRequest, obj: ApiKey,
                      post_url_continue: str | None = None) -> HttpResponse:
+        raw = request._dihya_new_key  # type: ignore[attr-defined]
+        route = obj.client.routes.order_by("name").first()
+        origin = request.build_absolute_uri("/").rstrip("/")
         context = {**self.admin_site.each_context(request), "opts": self.opts, "key": obj,
-                   "raw": request._dihya_new_key,  # type: ignore[attr-defined]
-                   "title": "API key created"}
+                   "raw": raw, "title": "API key created",
+                   "snippets": snippets.for_key(raw, origin, route.name if route else "default")}
         response = TemplateResponse(request, "admin/gateway/apikey/created.html", context)
         response["Cache-Control"] = "no-store"
         return response

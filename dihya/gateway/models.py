@@ -12,11 +12,12 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from dihya.lib import sealing
-from fallbacks.models import NAME_VALIDATOR, Engine, Route
+from fallbacks.models import NAME_VALIDATOR, REGION, Engine, Route
 
 SIGNING_PREFIX = "whsec_"
 
@@ -50,6 +51,14 @@ class ApiClient(models.Model):
                   "X-Dihya-Dropped-Params) instead of being refused with unsupported_parameter, "
                   "on every route, besides those the route drops: for an app whose SDK always "
                   "sends a field no engine honours, e.g. logit_bias.")
+    # Residency (fallbacks.egress): where this client's calls may be processed.
+    regions = models.JSONField(
+        default=list, blank=True,
+        help_text="Regions its calls may reach, matched exactly against engines' regions, "
+                  'e.g. ["local", "EU"] (blank: any region).')
+    third_party = models.BooleanField(
+        "third-party engines allowed", default=True,
+        help_text="Whether its calls may reach engines run by a third party (hosted APIs).")
     created = models.DateTimeField(auto_now_add=True)
     signing_secret = models.TextField(blank=True, editable=False,
                                       help_text="Sealed secret signing its job callbacks.")
@@ -66,16 +75,24 @@ class ApiClient(models.Model):
             self.new_signing_secret()
         super().save(*args, **kwargs)
 
+    def clean(self) -> None:
+        super().clean()
+        if not isinstance(self.regions, list) or not all(
+                isinstance(r, str) and REGION.match(r) for r in self.regions):
+            raise ValidationError({"regions": 'A list of regions, e.g. ["local", "EU"].'})
+
     def new_signing_secret(self) -> str:
         """Give the client a new signing secret (saved by the caller) and return it, the one
         time it is seen in clear."""
         raw = sealing.new_secret(SIGNING_PREFIX)
-        self.signing_secret = sealing.seal(raw)
+        self.signing_secret = sealing.seal(sealing.SIGNING_SECRETS, raw)
         return raw
 
     def signing_key(self) -> str | None:
         """The client's own signing secret in clear, or None if it has none (an old client)."""
-        return sealing.unseal(self.signing_secret) if self.signing_secret else None
+        if not self.signing_secret:
+            return None
+        return sealing.unseal(sealing.SIGNING_SECRETS, self.signing_secret)
 
 
 class ApiKey(models.Model):
@@ -135,6 +152,7 @@ class Generation(models.Model):
     class Source(models.TextChoices):
         CHAT = "chat", "API: chat completions, embeddings"
         JOB = "job", "API: jobs"
+        BATCH = "batch", "API: batches"
         COMMAND = "command", "generate command"
         ADMIN = "admin", "admin test"
 
@@ -203,6 +221,22 @@ class Generation(models.Model):
         if self.started and self.finished:
             return (self.finished - self.started).total_seconds() * 1000
         return None
+
+
+class JobVectors(models.Model):
+    """The vectors of a queued embeddings job, kept until the client reads them (a live call's
+    are answered and never stored). Go with their generation: erased and purged with it."""
+
+    generation = models.OneToOneField(Generation, primary_key=True, on_delete=models.CASCADE,
+                                      related_name="vectors")
+    vectors = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = "job vectors"
+        verbose_name_plural = "job vectors"
+
+    def __str__(self) -> str:
+        return f"vectors of {self.generation_id}"
 
 
 class Attempt(models.Model):

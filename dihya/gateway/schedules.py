@@ -14,6 +14,8 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "dihya engine health checks": {"func": "dihya.tasks.check_engines",
                                    "schedule_type": "I", "minutes": 1},
     "dihya reaper": {"func": "dihya.tasks.reap", "schedule_type": "I", "minutes": 1},
+    "dihya batch sweep": {"func": "dihya.tasks.sweep_batches", "schedule_type": "I",
+                          "minutes": 1},
     "dihya retention purge": {"func": "dihya.tasks.purge_expired", "schedule_type": "D"},
 }
 

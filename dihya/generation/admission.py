@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from dihya.gateway.models import ApiClient, Generation
+from fallbacks.residency import ANYWHERE, Residency
 from fallbacks.runner import AttemptRecord
 from fallbacks.spec import Request, RouteSpec
 
@@ -57,3 +58,5 @@ class Admission:
     #: Tools the client sent that no engine can run (hosted tools: web search…), left out by
     #: its dialect and named in the answer's headers and the audit event.
     dropped_tools: list[str] = field(default_factory=list)
+    #: Where its data may be processed (the client's and the person's residency policy).
+    residency: Residency = ANYWHERE

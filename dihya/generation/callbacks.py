@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from dihya.gateway import deliveries
-from dihya.gateway.models import Delivery, Generation
+from dihya.gateway.models import Delivery, Generation, JobVectors
 from dihya.generation.errors import Refusal
 from dihya.lib import outbound
 
@@ -64,7 +64,14 @@ def report(g: Generation) -> dict[str, Any]:
                   if g.status in (Generation.Status.FAILED, Generation.Status.CANCELLED)
                   else None),
         "deliveries": g.deliveries,
+        **({"embeddings": vectors_of(g) if succeeded else None}
+           if g.kind == Generation.Kind.EMBEDDINGS else {}),
     }
+
+
+def vectors_of(g: Generation) -> list[list[float]] | None:
+    found = JobVectors.objects.filter(generation=g).values_list("vectors", flat=True).first()
+    return None if found is None else list(found)
 
 
 def announce(generation_id: UUID | str) -> None:

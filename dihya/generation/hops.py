@@ -17,6 +17,12 @@ hop, not a dead thread). Unlike `close_old_connections`, it does not ask for a h
 
 Only for self-contained units of work (their own transactions; no thread-local state expected
 to survive between hops). Must never be used for code that needs the request's thread.
+
+Two borrowings are fenced (`dihya.lib.fences`, warned by `manage.py check`): asgiref's
+private `AsyncToSync.executors` (`SYNC_CALLER`; on another asgiref every hop is plain
+`sync_to_async`, a thread per request as stock Django does) and the state Django keeps on a
+connection (`CONNECTION_STATE`; on another Django the hygiene is Django's own
+`close_if_unusable_or_obsolete`, with its health check if configured).
 """
 
 from __future__ import annotations
@@ -33,7 +39,17 @@ from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.db import connection, connections
 
-from dihya.lib import memo
+from dihya.lib import fences, memo
+
+SYNC_CALLER = fences.fence(
+    "asgiref", "==3.13.*", where="dihya.generation.hops",
+    borrows="AsyncToSync.executors (whether a synchronous caller waits)",
+    until="asgiref offers a public way to ask whether a synchronous caller waits, or Django "
+          "gives each request's database work a shared pool of threads")
+CONNECTION_STATE = fences.fence(
+    "django", "==5.2.*", where="dihya.generation.hops.tidy",
+    borrows="BaseDatabaseWrapper.close_at and errors_occurred",
+    until="Django's close_if_unusable_or_obsolete can skip its health check per call")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -67,6 +83,10 @@ _hops: dict[Callable, Callable] = {}
 
 
 def _make(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
+    inline = sync_to_async(fn)
+    if not SYNC_CALLER.holds():  # the stock path: Django's own thread per request
+        return inline
+
     def hygienic(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             with memo.read_once():  # the hop's stamps (key, route, people): one round trip
@@ -75,7 +95,6 @@ def _make(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
             tidy()
 
     pooled = sync_to_async(hygienic, thread_sensitive=False, executor=executor())
-    inline = sync_to_async(fn)
 
     @functools.wraps(fn)
     async def hop(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -97,8 +116,12 @@ def under_sync_caller() -> bool:
 
 
 def tidy() -> None:
+    own = CONNECTION_STATE.holds()
     for conn in connections.all(initialized_only=True):
         if conn.connection is None:
+            continue
+        if not own:
+            conn.close_if_unusable_or_obsolete()
             continue
         obsolete = conn.close_at is not None and time.monotonic() >= conn.close_at
         if obsolete or conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"] or (

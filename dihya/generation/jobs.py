@@ -8,7 +8,6 @@ through the pipeline's own verbs (`resume`, `execute`, `record`): no gate is cal
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from uuid import UUID
 
@@ -18,10 +17,12 @@ from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from dihya.gateway.models import Generation
-from dihya.generation import callbacks, gates, pipeline
+from dihya.gateway.models import Generation, JobVectors
+from dihya.generation import callbacks, gates, hops, pipeline
+from dihya.generation.ending import Outcome
 from dihya.generation.errors import Refusal
 from dihya.lib import loop
+from fallbacks.runner import EmbedResult
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,24 @@ def run(generation_id: UUID | str) -> str:
     if admission is not None:
         outcome = loop.run(pipeline.execute(admission),
                            timeout=settings.DIHYA_JOB_DEADLINE + 15)
-        ended_here = False
-        with contextlib.suppress(Refusal):  # recorded on the generation; no socket waits
-            ended_here = pipeline.record(admission, outcome)
-        ended_here = ended_here or _ended_by(generation)
+        ended_here = recorded(admission, outcome) or _ended_by(generation)
     if generation.callback_url and ended_here:
         callbacks.announce(generation.pk)  # the client asked to be told how it ended
     return Generation.objects.values_list("status", flat=True).get(pk=generation.pk)
+
+
+def recorded(admission: pipeline.Admission, outcome: Outcome) -> bool:
+    """Write the job's end; an embeddings job's vectors with it, for the client to read
+    (a live call's are answered, never stored). Whether the end was this run's."""
+    with hops.one_writer(), transaction.atomic():
+        try:
+            written = pipeline.record(admission, outcome)
+        except Refusal:  # recorded on the generation; no socket waits
+            return False
+        if written and isinstance(outcome, EmbedResult):
+            JobVectors.objects.create(generation_id=admission.generation.pk,
+                                      vectors=[list(v) for v in outcome.embeddings.vectors])
+        return written
 
 
 def _ended_by(generation: Generation) -> bool:

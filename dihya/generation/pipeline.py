@@ -35,6 +35,7 @@ from django.utils import timezone
 from dihya.gateway.models import Generation
 from dihya.generation import (
     capabilities,
+    egress,
     embeddings,
     ending,
     gates,
@@ -52,6 +53,7 @@ from dihya.generation.requests import Body, ChatBody, EmbeddingBody
 from fallbacks import breaker, catalog
 from fallbacks.errors import ProviderError
 from fallbacks.models import Engine
+from fallbacks.residency import REGION_NOT_ALLOWED
 from fallbacks.runner import EmbedResult, RunFailed, Runner, RunResult, StreamRun, aclose_quietly
 from fallbacks.spec import ChatRequest, Delta, EmbeddingRequest, Request, RouteSpec, Usage
 from quotas import plans
@@ -65,7 +67,8 @@ log = logging.getLogger(__name__)
 __all__ = ["Admission", "Caller", "abandon", "admit", "complete", "embed", "resume", "stream"]
 
 def runner() -> Runner:
-    return Runner(health=breaker.health(), deadline=settings.DIHYA_JOB_DEADLINE)
+    return Runner(health=breaker.health(), deadline=settings.DIHYA_JOB_DEADLINE,
+                  masking=egress.masking())
 
 
 # --- admission -------------------------------------------------------------------------------
@@ -111,7 +114,8 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
     )
     admission = Admission(generation, route, request, caller,
                           include_usage=isinstance(body, ChatBody) and bool(
-                              body.stream_options and body.stream_options.include_usage))
+                              body.stream_options and body.stream_options.include_usage),
+                          residency=egress.residency_of(caller.client, generation.user))
     if dropped:
         admission.headers["X-Dihya-Dropped-Params"] = ",".join(dropped)
     try:
@@ -143,7 +147,9 @@ def resume(generation: Generation) -> Admission | None:
                           route=route or RouteSpec(id=0, name=generation.route_name,
                                                    strategy="ordered", max_tokens=0, engines=()),
                           request=request_from_record(generation.request),
-                          caller=Caller(client=generation.client, source=generation.source))
+                          caller=Caller(client=generation.client, source=generation.source),
+                          residency=egress.residency_of(generation.client, generation.user,
+                                                        remembered=False))
     if route is None:
         settle.now(ending.failed(admission, [], "model_not_found",
                                  f"route {generation.route_name!r} no longer exists"))
@@ -168,7 +174,8 @@ def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
     admission is what is left. A stream that began beat once (`heartbeat`), so one without a
     beat sent nothing and is released; a plain call's answer leaves whole, after the engine,
     with nothing on the row to say whether it did: charged, its reservation (one request and
-    the estimate) standing for what it served. A job a worker lost served nobody."""
+    the estimate) standing for what it served. A job or a batch line a worker lost served
+    nobody."""
     now = timezone.now()
     with hops.one_writer(), transaction.atomic():
         if not Generation.objects.filter(
@@ -184,7 +191,10 @@ def abandon(generation_id: UUID, code: str, message: str, *, running_since: Any,
         admission = Admission(generation=g, route=route,
                               request=request_from_record(g.request),
                               caller=Caller(client=g.client, source=g.source))
-        began = g.deliveries == 0 and (not g.stream or g.heartbeat is not None)
+        # Only a live call answers someone as it runs; a worker's run (a job, a batch line)
+        # that died served nobody: its work runs again, charged then.
+        live = g.source not in (Generation.Source.JOB, Generation.Source.BATCH)
+        began = live and g.deliveries == 0 and (not g.stream or g.heartbeat is not None)
         for gate in gates.active():
             # Usage(0, 0) on a failed call: served, counts unknown — the estimate is charged.
             gate.finish(admission, Usage(0, 0) if began else None)
@@ -230,10 +240,13 @@ def request_from_record(record: dict[str, Any]) -> Request:
 async def execute(admission: Admission) -> Outcome:
     """Walk the route. Touches no database, so synchronous callers can run it on any loop."""
     request, user = admission.request, admission.generation.end_user
+    residency = admission.residency
+    await egress.ready(admission.route)
     try:
         if isinstance(request, EmbeddingRequest):
-            return await runner().embed(admission.route, request, user=user)
-        return await runner().run(admission.route, request, user=user)
+            return await runner().embed(admission.route, request, user=user,
+                                        residency=residency)
+        return await runner().run(admission.route, request, user=user, residency=residency)
     except RunFailed as failed:
         return failed
 
@@ -252,8 +265,10 @@ def record(admission: Admission, outcome: Outcome) -> bool:
 async def close(ended: settle.Ended) -> None:
     """An API call's end: handed to this process's recorder, with no hop and no statement on
     the request's path (DIHYA_RECORDER = "batched"), or written at once on a database thread
-    ("inline"). Either way `settle` writes it."""
-    if recorder.batched():
+    ("inline"). Either way `settle` writes it. Under a synchronous caller that waits for us
+    (Django's test client, a sync-only middleware) it is written at once too: that caller may
+    hold a transaction whose rows the write must see, which the recorder's thread cannot."""
+    if recorder.batched() and not hops.under_sync_caller():
         recorder.submit(ended)
     else:
         await hops.db(settle.now)(ended)
@@ -302,9 +317,11 @@ async def stream(admission: Admission) -> Streaming:
     """Fall back until an engine streams, then relay its deltas and record the end."""
     run = runner()
     assert isinstance(admission.request, ChatRequest)  # embeddings are never streamed
+    await egress.ready(admission.route)
     try:
         started = await run.start_stream(admission.route, admission.request,
-                                         user=admission.generation.end_user)
+                                         user=admission.generation.end_user,
+                                         residency=admission.residency)
     except asyncio.CancelledError:
         await client_gone(admission)
         raise
@@ -400,6 +417,8 @@ def heartbeat(generation_id: UUID) -> None:
 
 
 def refusal_for(failed: RunFailed, request: Request | None = None) -> Refusal:
+    if failed.code == REGION_NOT_ALLOWED:
+        return Refusal(403, REGION_NOT_ALLOWED, str(failed), type_="permission_error")
     if failed.code == "engine_rejected_request":
         return Refusal(400, "invalid_request", f"The engine rejected the request: {failed}")
     if failed.code == "unsupported_parameter" and request is not None:

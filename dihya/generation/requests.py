@@ -32,8 +32,8 @@ from dihya.generation.errors import Refusal
 from dihya.generation.messages import STRICT, ChatMessage, Screened, Text, text_of
 from dihya.lib import json_schemas
 
-__all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "JobBody", "Text", "text_of",
-           "unknown_fields"]
+__all__ = ["Body", "ChatBody", "ChatMessage", "EmbeddingBody", "EmbeddingJobBody", "JobBody",
+           "Text", "text_of", "unknown_fields"]
 
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
@@ -238,6 +238,11 @@ class EmbeddingBody(BaseModel):
     @property
     def inputs(self) -> tuple[str | tuple[int, ...], ...]:
         return inputs_of(self.input)
+
+
+class EmbeddingJobBody(EmbeddingBody):
+    callback_url: Text | None = Field(None, max_length=500,
+                                      description="Where the finished job is POSTed, signed.")
 
 
 def inputs_of(value: str | list[Any]) -> tuple[str | tuple[int, ...], ...]:

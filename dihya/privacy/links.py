@@ -23,6 +23,7 @@ from dihya.gateway.models import ApiClient
 from dihya.generation import identity
 from dihya.generation.gates import consent as consent_gate
 from dihya.privacy import session
+from dihya.privacy.destinations import destinations
 
 
 def refused(request: HttpRequest, reason: str) -> HttpResponse:
@@ -42,14 +43,17 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     except Purpose.DoesNotExist:  # the purpose was deleted since
         return refused(request, "unknown")
     if request.method == "GET":
-        return render(request, "privacy/link.html", {"purpose": purpose, "link": found})
+        return render(request, "privacy/link.html", {"purpose": purpose, "link": found,
+                                                     "destinations": destinations()})
     answer = request.POST.get("answer")
     if answer not in ("agree", "decline"):
         return render(request, "privacy/link.html", {"purpose": purpose, "link": found,
+                                                     "destinations": destinations(),
                                                      "error": True}, status=400)
     if request.POST.get("version") != str(purpose.version):
         # The policy changed while the page was open: show the new text.
         return render(request, "privacy/link.html", {"purpose": purpose, "link": found,
+                                                     "destinations": destinations(),
                                                      "changed": True}, status=409)
     client = ApiClient.objects.filter(pk=found.client_id, active=True).first()
     if client is None:  # the client was deleted or turned off since

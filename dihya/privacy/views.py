@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit import consent
 from audit.models import Consent, Purpose
 from dihya.privacy import erasure, session
+from dihya.privacy.destinations import destinations
 from dihya.privacy.session import person_required
 from dihya.privacy.session import the_person as me
 
@@ -35,6 +36,8 @@ def index(request: HttpRequest) -> HttpResponse:
         purposes.append({"purpose": purpose, "active": active, "lapsed": lapsed})
     return render(request, "privacy/index.html", {
         "purposes": purposes, "history": history, "person": me(request),
+        "destinations": destinations(),
+        "third_party_agreed": consent.is_active(me(request), consent.THIRD_PARTY),
         "link_client": request.session.get(session.CLIENT, "")})
 
 

@@ -53,6 +53,24 @@ class Provider(ABC):
     async def probe(self) -> None:
         """The cheapest call that proves the engine is up; raises ProviderError if not."""
 
+    async def models(self) -> list[str] | None:
+        """The models the server offers (the admin's "Test connection"), or None if its API
+        cannot list them; raises ProviderError like `probe`."""
+        await self.probe()
+        return None
+
+    async def get_json(self, path: str) -> Any:
+        """GET and return the decoded JSON answer, with every failure classified."""
+        with translate_errors():
+            response = await self.client.get(self.url(path), headers=self.headers(),
+                                             timeout=self.timeout())
+        if response.status_code >= 400:
+            raise classify_response(response.status_code, response.headers, response.text)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderError(Failure.BAD_RESPONSE, "answer is not JSON") from exc
+
     # --- shared plumbing ---------------------------------------------------------------------
     def url(self, path: str) -> str:
         return self.engine.base_url.rstrip("/") + "/" + path.lstrip("/")

@@ -259,3 +259,10 @@ class Ollama(Provider):
                                              timeout=self.timeout())
         if response.status_code >= 400:
             raise classify_response(response.status_code, response.headers, response.text)
+
+    async def models(self) -> list[str] | None:
+        data = json_object(await self.get_json("api/tags"), "model list")
+        listed = data.get("models")
+        if not isinstance(listed, list):
+            return None
+        return [str(m["name"]) for m in listed if isinstance(m, dict) and "name" in m]

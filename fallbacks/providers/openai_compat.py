@@ -241,3 +241,10 @@ class OpenAICompatible(Provider):
                                              timeout=self.timeout())
         if response.status_code >= 400:
             raise classify_response(response.status_code, response.headers, response.text)
+
+    async def models(self) -> list[str] | None:
+        data = json_object(await self.get_json(self.models_path), "model list")
+        listed = data.get("data")
+        if not isinstance(listed, list):
+            return None
+        return [str(m["id"]) for m in listed if isinstance(m, dict) and "id" in m]

@@ -43,3 +43,17 @@ def test_a_key_cannot_be_edited(admin_client, db):
 
     key.refresh_from_db()
     assert key.name == ""
+
+
+def test_it_shows_the_new_key_in_snippets_for_the_host_the_admin_reached(admin_client, db):
+    client = ApiClient.objects.create(name="billing")
+
+    response = admin_client.post("/admin/gateway/apikey/add/", {
+        "client": client.pk, "name": "ci", "allows_chat": "on"}, HTTP_HOST="localhost:8123")
+
+    raw = response.context["raw"]
+    texts = {s.slug: s.text for s in response.context["snippets"]}
+    assert set(texts) == {"curl", "openai", "codex", "claude"}
+    assert 'base_url = "http://localhost:8123/v1"' in texts["codex"]
+    assert "export ANTHROPIC_BASE_URL=http://localhost:8123\n" in texts["claude"]
+    assert all(raw in text for text in texts.values())

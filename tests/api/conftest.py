@@ -16,6 +16,7 @@ from django.db import connections
 
 from dihya.gateway import keys
 from dihya.gateway.models import ApiClient
+from dihya.generation import recorder
 from fallbacks.models import Route
 from tests.conftest import free_port, wait_until
 
@@ -40,9 +41,13 @@ def live_server_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def api(live_server_url: str, transactional_db) -> str:
-    """Base URL of the live server, with a test database it can see."""
-    return live_server_url
+def api(live_server_url: str, transactional_db) -> Iterator[str]:
+    """Base URL of the live server, with a test database it can see.
+
+    The server records calls as production does, batched: after the answer has left. What a
+    test's calls queued is written before the database is emptied for the next test."""
+    yield live_server_url
+    recorder.flush()
 
 
 @pytest.fixture

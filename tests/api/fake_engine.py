@@ -40,6 +40,8 @@ class FakeEngine:
     requests: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     replies: list[tuple[int, str, str]] = field(default_factory=list)
+    #: Every byte of every request body it was sent, as received.
+    received: bytearray = field(default_factory=bytearray)
 
     def reply(self, body: dict[str, Any] | str, status: int = 200) -> None:
         if isinstance(body, str):
@@ -56,7 +58,9 @@ def fake_engine() -> Iterator[FakeEngine]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            engine.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+            raw = self.rfile.read(length)
+            engine.received += raw
+            engine.requests.append(json.loads(raw or b"{}"))
             engine.paths.append(self.path)
             status, kind, body = engine.replies.pop(0) if engine.replies else (
                 200, "application/json", json.dumps(answer()))

@@ -11,6 +11,7 @@ from dihya import config
 from dihya.gateway.models import ApiClient, Attempt, Generation
 from fallbacks.models import Engine, Route
 from tests.api.fake_engine import answer, fake_engine  # noqa: F401 - a fixture
+from tests.conftest import recorded
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather",
                                            "parameters": {"type": "object"}}}]
@@ -74,6 +75,7 @@ def test_the_engine_with_tools_serves_and_the_other_is_skipped(api, fake_engine,
 
     assert response.status_code == 200, response.text
     assert response.headers["X-Dihya-Engine"] == "agent" and len(fake_engine.requests) == 1
+    recorded()
     assert list(Attempt.objects.order_by("position").values_list("outcome", "detail")) == [
         ("unsupported", "lacks tools"), ("ok", "ordered: the route's order")]
 

@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from dihya.gateway.models import Generation
+from tests.conftest import recorded
 
 pytestmark = pytest.mark.engine
 
@@ -36,6 +37,7 @@ def test_it_answers_the_sync_sdk(api, route, make_key):
     assert answer.choices[0].message.content.strip()
     assert answer.model == "default"
     assert answer.usage.completion_tokens > 0
+    recorded()
     generation = Generation.objects.get(pk=raw.headers["X-Dihya-Generation"])
     assert answer.id == "chatcmpl-" + generation.pk.hex
     assert generation.status == "succeeded" and generation.source == "chat"
@@ -51,6 +53,7 @@ def test_it_streams_to_the_sync_sdk(api, route, make_key):
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks).strip()
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+    recorded()
     generation = Generation.objects.get()
     assert generation.status == "succeeded" and generation.stream
 
@@ -98,6 +101,7 @@ def test_it_falls_back_when_the_first_engine_is_dead(api, llama, dead_url, make_
         assert "".join(c.choices[0].delta.content or "" for c in streamed.parse()).strip()
 
     assert raw.headers["X-Dihya-Engine"] == "llama"
+    recorded()
     generation = Generation.objects.get(pk=raw.headers["X-Dihya-Generation"])
     assert [(a.engine_name, a.outcome) for a in generation.attempts.all()] == [
         ("dead", "connect_error"), ("llama", "ok")]
@@ -123,5 +127,6 @@ def test_it_serves_50_concurrent_streams(api, llama, make_engine, make_route, ma
 
     assert len(results) == 50
     assert all(text.strip() and n >= 2 for text, n in results)
+    recorded()
     statuses = list(Generation.objects.values_list("status", flat=True))
     assert statuses == ["succeeded"] * 50

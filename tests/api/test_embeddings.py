@@ -20,6 +20,7 @@ from dihya.gateway.models import ApiClient, Attempt, Generation
 from fallbacks.models import Route
 from quotas.models import Assignment, EnginePrice, Limit, Plan
 from tests.api.fake_engine import fake_engine  # noqa: F401 - a fixture
+from tests.conftest import recorded
 
 VECTORS = [[0.5, -1.25, 3.0], [0.1, 0.2, 0.3]]
 
@@ -64,6 +65,7 @@ def test_it_answers_openais_list_in_input_order_with_the_engines_usage(api, embe
         "data": [{"object": "embedding", "index": 0, "embedding": VECTORS[0]},
                  {"object": "embedding", "index": 1, "embedding": VECTORS[1]}],
         "usage": {"prompt_tokens": 7, "total_tokens": 7}}
+    recorded()
     generation = Generation.objects.get()
     assert answer.headers["X-Dihya-Generation"] == str(generation.pk)
     assert answer.headers["X-Dihya-Engine"] == "fake-embed"
@@ -78,6 +80,7 @@ def test_it_records_the_call_with_its_inputs_and_not_its_vectors(api, embed, fak
 
     post(api, make_key(routes=["embed"]), input=["first text", "second text"], user="u-1")
 
+    recorded()
     g = Generation.objects.get()
     assert (g.kind, g.status, g.source, g.stream) == ("embeddings", "succeeded", "chat", False)
     assert g.request == {"kind": "embeddings", "inputs": ["first text", "second text"],
@@ -112,6 +115,7 @@ def test_every_form_of_input_reaches_the_engine(api, embed, fake, make_key, give
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["data"]) == len(sent)
     assert fake.requests[0]["input"] == sent
+    recorded()
     assert Generation.objects.get().request["inputs"] == sent
 
 
@@ -206,6 +210,7 @@ def test_token_arrays_no_engine_of_the_route_takes_are_a_400_naming_input(
     error = answer.json()["error"]
     assert (error["code"], error["param"]) == ("unsupported_parameter", "input")
     assert not fake.requests
+    recorded()
     assert Attempt.objects.get().outcome == "unsupported"
 
 
@@ -236,6 +241,7 @@ def test_the_route_learns_its_dimension_and_refuses_another_after(api, embed, fa
 
     assert mixed.status_code == 503
     assert mixed.json()["error"]["code"] == "all_engines_failed"
+    recorded()
     failed = Attempt.objects.filter(generation__status="failed").get()
     assert failed.outcome == "bad_response" and "route's are 3" in failed.detail
 
@@ -258,6 +264,7 @@ def test_dimensions_no_engine_honours_are_refused_by_name(api, embed, fake, make
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert (error["code"], error["param"]) == ("unsupported_parameter", "dimensions")
+    recorded()
     assert Attempt.objects.get().outcome == "unsupported"
 
 
@@ -276,6 +283,7 @@ def test_quota_is_charged_the_reported_prompt_tokens_priced_as_input(api, embed,
 
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-ratelimit-limit-tokens"] == "10000"
+    recorded()
     used = {s["metric"]: s["used"] for s in httpx.get(
         api + "/api/v1/quota", headers={"Authorization": f"Bearer {key}"}).json()["data"]}
     assert used == {"tokens": 41, "cost": 41 * 1000}
@@ -317,6 +325,7 @@ def test_consent_is_required_as_for_chat(api, embed, fake, make_engine, make_rou
     fake.reply(embedding_answer(VECTORS[:1]))
 
     assert post(api, key, input="about alice", user="alice").status_code == 200
+    recorded()
     assert Generation.objects.get().user == alice
 
 

@@ -23,6 +23,7 @@ from langchain_openai import OpenAIEmbeddings
 
 from dihya.gateway.models import Attempt, Generation
 from fallbacks.models import Route
+from tests.conftest import recorded
 
 pytestmark = pytest.mark.engine
 
@@ -66,6 +67,7 @@ def test_the_sdk_asks_base64_by_default_and_gets_the_engines_vectors(sdk, embedd
     assert cosine(vector, direct) > 0.9999
     assert done.model == "embed"
     assert done.usage.prompt_tokens == done.usage.total_tokens > 0
+    recorded()
     g = Generation.objects.get()
     assert (g.kind, g.prompt_tokens, g.engine_name) == \
         ("embeddings", done.usage.prompt_tokens, "llama-embed")
@@ -83,6 +85,7 @@ def test_the_sdk_gets_floats_for_a_list_in_order(sdk, embedding_engine):
     assert all(len(v) == embedding_engine.dimension for v in vectors)
     assert cosine(vectors[0], vectors[2]) > 0.9999
     assert cosine(vectors[0], vectors[1]) < 0.99
+    recorded()
     assert Generation.objects.get().result == \
         f"3 vectors of {embedding_engine.dimension} dimensions"
 
@@ -98,6 +101,7 @@ def test_token_arrays_of_the_engines_own_ids_embed_like_the_text(sdk, embedding_
     assert by_ids.usage.prompt_tokens == len(ids)
     assert cosine(by_ids.data[0].embedding, by_text.data[0].embedding) > 0.999
     assert one_array.data[0].embedding == by_ids.data[0].embedding
+    recorded()
     assert Generation.objects.order_by("created").first().request["inputs"] == [ids]
 
 
@@ -106,6 +110,7 @@ def test_ids_outside_the_engines_vocabulary_are_the_clients_400(sdk):
         sdk.embeddings.create(model="embed", input=[[100_000, 100_001]])
 
     assert caught.value.status_code == 400
+    recorded()
     assert Generation.objects.get().status == "failed"
 
 
@@ -120,6 +125,7 @@ def test_langchain_embeds_documents_and_a_query(api, key, embedding_engine):
     assert [len(v) for v in documents] == [embedding_engine.dimension] * 2
     assert cosine(query, documents[0]) > 0.9999
     assert cosine(query, documents[1]) < 0.99
+    recorded()
     assert Generation.objects.filter(kind="embeddings", status="succeeded").count() == 2
 
 
@@ -136,6 +142,7 @@ def test_it_falls_back_to_an_engine_of_the_same_model_and_dimension(api, dead_ur
 
     assert raw.headers["X-Dihya-Engine"] == "llama-embed"
     assert [len(d.embedding) for d in raw.parse().data] == [embedding_engine.dimension] * 2
+    recorded()
     assert list(Attempt.objects.order_by("position").values_list("engine_name", "outcome")) == [
         ("embed-down", "connect_error"), ("llama-embed", "ok")]
     assert Route.objects.get(name="embed").embedding_dimension == embedding_engine.dimension

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from dihya.gateway import keys
 from dihya.gateway.models import ApiKey, Generation
-from tests.conftest import free_port
+from tests.conftest import free_port, recorded
 
 HELLO = {"model": "default", "messages": [{"role": "user", "content": "Say hello"}],
          "max_tokens": 8}
@@ -107,6 +107,7 @@ def test_it_answers_503_when_every_engine_fails(api, dead_route, make_key):
     assert "dead" in error["message"]
     error_of(post(api, key, {**HELLO, "stream": True}), 503, "all_engines_failed")
 
+    recorded()
     assert list(Generation.objects.values_list("status", flat=True)) == ["failed", "failed"]
 
 
@@ -159,6 +160,7 @@ def test_it_ends_a_stream_with_an_error_event_when_the_engine_dies(api, dying_en
     assert '"Hel"' in events[0]
     assert '"error"' in events[-1] and "engine_failed_mid_stream" in events[-1]
     assert "data: [DONE]" not in events
+    recorded()
     generation = Generation.objects.get()
     assert generation.status == "failed"
     assert generation.error_code == "engine_failed_mid_stream"

@@ -6,6 +6,7 @@ import httpx
 
 from dihya.gateway.models import ApiClient, Generation
 from quotas.models import Assignment, Limit, Plan
+from tests.conftest import recorded
 
 
 def test_it_shows_used_remaining_and_reset_after_a_real_call(api, llama, make_engine,
@@ -20,6 +21,7 @@ def test_it_shows_used_remaining_and_reset_after_a_real_call(api, llama, make_en
         "model": "default", "messages": [{"role": "user", "content": "Say hi"}]})
     assert answer.status_code == 200
     assert answer.headers["x-ratelimit-remaining-requests"] == "4"
+    recorded()  # the call is charged when its end is written, after the answer
 
     status = httpx.get(api + "/api/v1/quota", headers=auth).json()
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from dihya.gateway.models import Attempt, Generation
 from tests.api.fake_engine import answer, fake_engine, sse  # noqa: F401 - a fixture
 from tests.api.test_tool_calls import TOOL_STREAM
+from tests.conftest import recorded
 
 
 class Person(BaseModel):
@@ -41,6 +42,7 @@ def test_the_sdk_parses_structured_output_from_llama(api, llama, make_engine, ma
 
     person = done.choices[0].message.parsed
     assert isinstance(person, Person) and person.name
+    recorded()
     assert Attempt.objects.get().outcome == "ok"
 
 
@@ -88,6 +90,7 @@ def test_langchain_gets_a_tool_call_and_completes_the_turn(chat, fake_engine):  
     assert sent[1]["tool_calls"][0]["id"] == "call_Paris1"
     assert sent[2] == {"role": "tool", "content": "21 C", "tool_call_id": "call_Paris1"}
     assert fake_engine.requests[0]["tools"][0]["function"]["name"] == "get_weather"
+    recorded()
     assert Generation.objects.filter(finish_reason="tool_calls").count() == 1
 
 

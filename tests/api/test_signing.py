@@ -170,7 +170,7 @@ def test_a_rotation_of_the_encryption_key_keeps_every_signing_secret(db, setting
     client.save()
 
     settings.DIHYA_ENCRYPTION_KEY = f"{new},{old}"
-    call_command("reencrypt_signing_secrets")
+    call_command("rotate_keys")
     settings.DIHYA_ENCRYPTION_KEY = new
 
     client.refresh_from_db()

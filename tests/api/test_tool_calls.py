@@ -14,6 +14,7 @@ import pytest
 
 from dihya.gateway.models import Generation
 from tests.api.fake_engine import answer, fake_engine, sse  # noqa: F401 - a fixture
+from tests.conftest import recorded
 
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "parameters": {"type": "object", "properties": {
@@ -55,6 +56,7 @@ def test_it_answers_a_tool_call(sdk, fake_engine):  # noqa: F811
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
     assert choice.message.tool_calls[0].model_dump() == CALL
     assert done.system_fingerprint and choice.logprobs is None
+    recorded()
     generation = Generation.objects.get()
     assert generation.tool_calls == [{"id": "call_Paris1", "name": "get_weather",
                                       "arguments": '{"city": "Paris"}'}]
@@ -76,6 +78,7 @@ def test_it_streams_tool_call_fragments_as_openai_does(sdk, fake_engine):  # noq
     assert [p.id for p in pieces] == [None, None]
     assert "".join(p.function.arguments for p in pieces) == '{"city": "Paris"}'
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    recorded()
     generation = Generation.objects.get()
     assert generation.tool_calls[0]["arguments"] == '{"city": "Paris"}'
     assert generation.completion_tokens == 9

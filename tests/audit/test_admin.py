@@ -48,3 +48,14 @@ def test_a_changed_policy_becomes_a_new_version(admin_client, alice):
     assert not consent.is_active(alice)
     assert AuditEvent.objects.filter(kind="policy_published").exists()
     assert log.verify()[1] is None
+
+
+def test_it_sums_up_a_config_change_by_object_and_fields():
+    from audit.admin import change_summary
+
+    assert change_summary({"object": "client", "name": "shop", "action": "updated",
+                           "before": {"plan": None, "routes": ["a"]},
+                           "after": {"plan": "starter", "routes": ["a", "b"]}}) == \
+        "client shop updated: plan, routes"
+    assert change_summary({"object": "engine", "name": "llama", "action": "deleted",
+                           "before": {"model": "m"}, "after": None}) == "engine llama deleted"

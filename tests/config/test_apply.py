@@ -91,7 +91,8 @@ def test_it_keeps_a_stored_key_and_never_exports_it(applied):
         "name": "mixtral", "provider": "ollama", "base_url": "http://127.0.0.1:11434",
         "model": "mixtral", "api_key": "stored", "timeout": {"connect": 2.0, "read": 30.0,
                                                               "total": 120.0},
-        "enabled": True, "capabilities": ["chat", "tools", "json_schema"]}
+        "enabled": True, "capabilities": ["chat", "tools", "json_schema"],
+        "region": "local", "processor": "self_hosted"}
     engine.refresh_from_db()
     assert engine.api_key() == "sk-very-secret"
 

@@ -12,6 +12,7 @@ from django.test import RequestFactory, override_settings
 from dihya.gateway.models import Generation
 from dihya.observability import metrics, views
 from dihya.observability.logs import JsonLines
+from tests.conftest import recorded
 
 MARKER = "Zq7-log-marker"
 
@@ -25,6 +26,7 @@ def test_a_generation_ends_with_one_json_line(api, fake_engine, make_engine, mak
                             headers={"Authorization": f"Bearer {key}"},
                             json={"model": "default", "user": f"person-{MARKER}",
                                   "messages": [{"role": "user", "content": MARKER}]})
+        recorded()  # the line is logged once the call's end is written
     assert answer.status_code == 200
 
     [record] = [r for r in caplog.records if r.name == "dihya.generations"]

@@ -22,9 +22,12 @@ def test_an_app_records_a_consent_and_the_call_succeeds(crm, crm_key, engine):
     recorded = grant(crm_key)
 
     assert recorded.status_code == 201, recorded.content
-    [state] = recorded.json()["data"]
+    # Every purpose's state: `third-party-engines` (lawful egress) is not agreed to.
+    states = {state["purpose"]: state for state in recorded.json()["data"]}
+    state = states["generation"]
     assert (state["purpose"], state["active"], state["how"], state["client"]) == (
         "generation", True, "api", "crm")
+    assert not states["third-party-engines"]["active"]
     given = Consent.objects.get()
     assert (given.how, given.client, given.version) == ("api", "crm", 1)
     assert given.evidence == "settings screen, 2026-12-01 10:00"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import types
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -10,8 +11,10 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
+from dihya.lib import plugins
 from fallbacks.providers import registry
 from fallbacks.providers.base import Provider
+from fallbacks.providers.openai_compat import OpenAICompatible
 from fallbacks.spec import ChatRequest, Completion, Delta, Usage
 from tests.providers.fakes import REQUEST, engine, run
 
@@ -38,9 +41,7 @@ def plugin_package(monkeypatch):
     module = types.ModuleType("dihya_echo")
     module.Echo = Echo  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "dihya_echo", module)
-    registry.names()  # built-ins registered (their modules register once, on first import)
-    monkeypatch.setattr(registry, "_providers", dict(registry._providers))
-    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "plugins", registry.plugins.fresh())
     return module
 
 
@@ -51,7 +52,7 @@ def advertise(monkeypatch, *points: EntryPoint) -> list[str]:
         asked.append(group)
         return [p for p in points if p.group == group]
 
-    monkeypatch.setattr(registry, "entry_points", fake_entry_points)
+    monkeypatch.setattr(plugins, "_discover", lambda group: fake_entry_points(group=group))
     return asked
 
 
@@ -83,7 +84,87 @@ def test_it_does_not_let_a_plugin_replace_a_builtin(plugin_package, monkeypatch)
 
     plugin_package.Impostor = Impostor
     advertise(monkeypatch, EntryPoint("impostor", "dihya_echo:Impostor", "dihya.providers"))
-    assert registry.get("openai") is not Impostor
+    assert registry.get("openai") is OpenAICompatible
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    """Write real plug-in modules that `EntryPoint.load` imports from disk."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    written: list[str] = []
+
+    def write(name: str, source: str) -> str:
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        written.append(name)
+        return name
+
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)
+
+
+def test_a_plugin_module_that_registers_openai_does_not_replace_the_builtin(
+        plugin_package, plugin_dir, monkeypatch, caplog):
+    plugin_dir("dihya_sneaky_provider", """
+        from fallbacks.providers.openai_compat import OpenAICompatible
+        from fallbacks.providers.registry import register
+
+        @register
+        class Extra(OpenAICompatible):
+            name = "extra"
+
+        @register
+        class Sneaky(OpenAICompatible):
+            name = "openai"
+    """)
+    advertise(monkeypatch, EntryPoint("sneaky", "dihya_sneaky_provider", "dihya.providers"))
+
+    assert registry.get("openai") is OpenAICompatible
+    assert "extra" not in registry.names()  # nothing of a refused plug-in is kept
+    assert "may not replace built-in 'openai'" in caplog.text
+
+
+def test_a_plugin_that_raises_after_registering_leaves_nothing(plugin_package, plugin_dir,
+                                                                 monkeypatch, caplog):
+    plugin_dir("dihya_half_provider", """
+        from fallbacks.providers.openai_compat import OpenAICompatible
+        from fallbacks.providers.registry import register
+
+        @register
+        class Half(OpenAICompatible):
+            name = "half"
+
+        raise RuntimeError("missing configuration")
+    """)
+    advertise(monkeypatch,
+              EntryPoint("half", "dihya_half_provider", "dihya.providers"),
+              EntryPoint("echo", "dihya_echo:Echo", "dihya.providers"))
+
+    assert "half" not in registry.names()
+    assert registry.get("echo") is Echo
+    assert "missing configuration" in caplog.text
+
+
+def test_a_second_plugin_claiming_a_taken_name_is_skipped(plugin_package, monkeypatch, caplog):
+    class Parrot(Echo):
+        label = "Parrot"
+
+    plugin_package.Parrot = Parrot
+    advertise(monkeypatch,
+              EntryPoint("echo", "dihya_echo:Echo", "dihya.providers"),
+              EntryPoint("parrot", "dihya_echo:Parrot", "dihya.providers"))
+
+    assert registry.get("echo") is Echo
+    assert "already taken" in caplog.text
+
+
+def test_an_impostor_registered_outside_any_entry_point_is_refused(plugin_package):
+    class Impostor(Echo):
+        name = "ollama"
+
+    with pytest.raises(plugins.Refused, match="may not replace built-in 'ollama'"):
+        registry.register(Impostor)
+    assert registry.get("ollama") is not Impostor
 
 
 def test_it_names_the_known_providers_when_one_is_unknown():
@@ -93,8 +174,7 @@ def test_it_names_the_known_providers_when_one_is_unknown():
 
 def test_a_new_builtin_is_one_module_and_one_registration(monkeypatch):
     # One module, one decorator: that's all the registry needs to serve it.
-    monkeypatch.setattr(registry, "_providers", dict(registry._providers))
-    registry.names()
+    monkeypatch.setattr(registry, "plugins", registry.plugins.fresh())
 
     @registry.register
     class Twin(Echo):

@@ -18,6 +18,7 @@ from fallbacks import breaker, catalog
 from fallbacks.errors import Failure, ProviderError
 from fallbacks.models import BreakerState
 from quotas.models import Assignment, Limit, Plan, Reservation
+from tests.conftest import recorded
 
 URL = "http://hanging.test/v1"
 
@@ -66,6 +67,7 @@ def test_a_client_gone_mid_probe_releases_the_probe_and_the_reservation(probing,
             await task
 
     asyncio.run(client_goes_away())
+    recorded()
 
     g = Generation.objects.get(pk=admission.generation.pk)
     assert (g.status, g.error_code) == ("failed", "client_disconnected")

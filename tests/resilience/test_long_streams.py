@@ -17,6 +17,7 @@ from dihya.generation.requests import ChatBody
 from fallbacks.runner import AttemptRecord
 from fallbacks.spec import Usage
 from quotas.models import Assignment, Counter, Limit, Plan, Reservation
+from tests.conftest import recorded
 
 LONG_AGO = timezone.now() - dt.timedelta(hours=1)
 
@@ -119,6 +120,7 @@ def test_a_stream_beats_while_it_relays(transactional_db, caller, settings):
             return_value=httpx.Response(200, text=sse,
                                         headers={"content-type": "text/event-stream"}))
         text = asyncio.run(relay())
+    recorded()
 
     g = Generation.objects.get(pk=admission.generation.pk)
     assert text.startswith("w0 w1") and g.status == "succeeded"

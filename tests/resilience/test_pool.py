@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpcore
 import httpx
 import pytest
 
@@ -128,3 +129,52 @@ async def test_a_sweep_closes_expired_idle_connections_no_request_asks_for(monke
 
         assert len(closing) == 4 and connections.connections == []
         await connections._close_connections(closing)
+
+
+class Pooled:
+    """A connection as the pool sees it: to one origin, idle or busy."""
+
+    def __init__(self, origin: str, idle: bool) -> None:
+        self.origin, self.idle = httpcore.URL(origin).origin, idle
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return origin == self.origin
+
+    def is_available(self) -> bool:
+        return self.idle
+
+    def is_idle(self) -> bool:
+        return self.idle
+
+    def is_closed(self) -> bool:
+        return False
+
+    def has_expired(self) -> bool:
+        return False
+
+
+class Queued:
+    def __init__(self, url: str) -> None:
+        self.request = httpcore.Request("GET", url)
+        self.connection: Pooled | None = None
+
+    def is_queued(self) -> bool:
+        return self.connection is None
+
+    def assign_to_connection(self, connection: Pooled) -> None:
+        self.connection = connection
+
+
+def test_a_connection_assigned_in_a_pass_is_not_closed_to_make_room():
+    """encode/httpcore#1110: the idle connection just given to the first request was the
+    spare closed for the second, failing the first."""
+    full = pool.Pool(max_connections=2)
+    reused, busy = Pooled("http://a.test/", idle=True), Pooled("http://b.test/", idle=False)
+    first, second = Queued("http://a.test/x"), Queued("http://c.test/y")
+    full._connections = [reused, busy]  # type: ignore[list-item]
+    full._requests = [first, second]  # type: ignore[list-item]
+
+    closing = full._assign_requests_to_connections()
+
+    assert first.connection is reused and reused not in closing
+    assert second.is_queued()  # waits for a connection to be released

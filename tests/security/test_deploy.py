@@ -31,8 +31,9 @@ PRODUCTION = {
 
 def production_free(environ: os._Environ[str]) -> dict[str, str]:
     """The test run's environment without what only tests set (browser tests allow the ORM in
-    Playwright's event loop; `check --deploy` rightly flags that)."""
-    return {k: v for k, v in environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    Playwright's event loop, which `check --deploy` rightly flags; the test settings module)."""
+    return {k: v for k, v in environ.items()
+            if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE")}
 
 
 def deploy_check(**env: str) -> subprocess.CompletedProcess[str]:

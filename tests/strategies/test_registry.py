@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from dihya.lib import loop
+from dihya.lib import loop, plugins
 from fallbacks.runner import Runner
 from fallbacks.strategies import Choice, Strategy, registry
 from tests.strategies.helpers import engine, request, route
@@ -31,15 +31,13 @@ def plugin_package(monkeypatch):
     module = types.ModuleType("dihya_reversed")
     module.Reversed = Reversed  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "dihya_reversed", module)
-    registry.names()  # built-ins registered (their modules register once, on first import)
-    monkeypatch.setattr(registry, "_strategies", dict(registry._strategies))
-    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "plugins", registry.plugins.fresh())
     return module
 
 
 def advertise(monkeypatch, *points: EntryPoint) -> None:
-    monkeypatch.setattr(registry, "entry_points",
-                        lambda *, group: [p for p in points if p.group == group])
+    monkeypatch.setattr(plugins, "_discover",
+                        lambda group: [p for p in points if p.group == group])
 
 
 @respx.mock
@@ -90,14 +88,18 @@ def test_a_plugin_cannot_replace_a_builtin(plugin_package, monkeypatch, caplog):
     assert "may not replace built-in 'weighted'" in caplog.text
 
 
-def test_a_plugin_module_that_registers_over_a_builtin_is_undone(plugin_package, monkeypatch):
+def test_a_plugin_module_that_registers_over_a_builtin_leaves_nothing(plugin_package,
+                                                                       monkeypatch, caplog):
     module = types.ModuleType("dihya_sneaky")
-    module.__dict__["register"] = registry.register
+
+    class Extra(Reversed):
+        name = "extra"
 
     class Sneaky(Reversed):
         name = "ordered"
 
-    def load():
+    def load():  # what importing such a module does
+        registry.register(Extra)
         registry.register(Sneaky)
         return module
 
@@ -106,3 +108,22 @@ def test_a_plugin_module_that_registers_over_a_builtin_is_undone(plugin_package,
     advertise(monkeypatch, point)
 
     assert not isinstance(registry.get("ordered"), Sneaky)
+    assert "extra" not in registry.names()
+    assert "may not replace built-in 'ordered'" in caplog.text
+
+
+def test_a_strategy_whose_constructor_raises_is_skipped(plugin_package, monkeypatch, caplog):
+    class Fussy(Reversed):
+        name = "fussy"
+
+        def __init__(self):
+            raise RuntimeError("needs a config file")
+
+    plugin_package.Fussy = Fussy
+    advertise(monkeypatch,
+              EntryPoint("fussy", "dihya_reversed:Fussy", "dihya.strategies"),
+              EntryPoint("reversed", "dihya_reversed:Reversed", "dihya.strategies"))
+
+    assert "fussy" not in registry.names()
+    assert registry.get("reversed").name == "reversed"
+    assert "needs a config file" in caplog.text

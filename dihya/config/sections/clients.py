@@ -3,11 +3,14 @@ they are created once, shown once (see the API's key commands), and survive ever
 
 `plan:` names the client's quota plan (a quotas Assignment); leaving it out removes the
 client's assignment, as the file is the truth for what it names.
+
+`regions:` (left out: any) and `third_party:` (left out: true) say where its calls may be
+processed: engines in other regions, or run by a third party, are skipped (lawful egress).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.db.models import Prefetch
 from pydantic import Field
@@ -27,6 +30,9 @@ class ClientItem(Item):
     drop_params: list[str] = Field(default_factory=list, max_length=64)
     active: bool = True
     plan: str | None = Field(None, min_length=1, max_length=64)
+    regions: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]] = Field(
+        default_factory=list, max_length=64)
+    third_party: bool = True
 
 
 class ClientsSection(Section[ClientItem]):
@@ -78,14 +84,16 @@ class ClientsSection(Section[ClientItem]):
             name=client.name, routes=[route.name for route in client.routes.all()],
             end_users=client.end_users, user_ids=client.user_ids,  # type: ignore[arg-type]
             drop_params=list(client.drop_params or []), active=client.active,
-            plan=_plan_name(client),
+            plan=_plan_name(client), regions=list(client.regions or []),
+            third_party=client.third_party,
         ) for client in clients}
 
     def same(self, wanted: ClientItem, current: ClientItem) -> bool:
         # The order of a client's routes and dropped fields means nothing: compare as sets.
-        unordered = {"routes", "drop_params"}
+        unordered = {"routes", "drop_params", "regions"}
         return (wanted.model_dump(exclude=unordered) == current.model_dump(exclude=unordered)
                 and set(wanted.routes) == set(current.routes)
+                and set(wanted.regions) == set(current.regions)
                 and set(wanted.drop_params) == set(current.drop_params))
 
     def write(self, item: ClientItem) -> None:
@@ -94,6 +102,8 @@ class ClientsSection(Section[ClientItem]):
         client.user_ids = item.user_ids
         client.drop_params = sorted(set(item.drop_params))
         client.active = item.active
+        client.regions = sorted(set(item.regions))
+        client.third_party = item.third_party
         client.save()
         client.routes.set(Route.objects.filter(name__in=item.routes))
         if item.plan is None:

@@ -8,6 +8,10 @@ carry a key, so a new host never inherits the old one's.
 `capabilities:` lists what the engine can do (fallbacks.spec.CAPABILITIES); left out, the
 provider's defaults apply, and export writes what applies either way.
 
+`region:` (free text, matched exactly: local, EU, US, FR…), `processor:` (self_hosted or
+third_party) and `mask:` (left out: on for a third-party processor) say where the engine
+processes data and whether personal data is masked before it leaves (lawful egress).
+
 `price:` is the engine's price for cost limits (quotas' EnginePrice row); an engine without
 one costs nothing, and a file that leaves `price:` out removes the row.
 """
@@ -73,6 +77,9 @@ class EngineItem(Item):
     context_window: int | None = Field(None, ge=1, le=2**31 - 1)
     capabilities: list[Capability] | None = None
     price: Price | None = None
+    region: str = Field("local", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+    processor: Literal["self_hosted", "third_party"] = "self_hosted"
+    mask: bool | None = None
     notes: str = ""
 
     @field_validator("api_key", mode="before")
@@ -131,13 +138,16 @@ class EnginesSection(Section[EngineItem]):
             enabled=engine.enabled, max_concurrency=engine.max_concurrency,
             context_window=engine.context_window,
             capabilities=ordered(engine.capability_set()),
-            price=_price_item(engine), notes=engine.notes,
+            price=_price_item(engine), region=engine.region,
+            processor=engine.processor,  # type: ignore[arg-type]
+            mask=engine.mask, notes=engine.notes,
         ) for engine in engines}
 
     def same(self, wanted: EngineItem, current: EngineItem) -> bool:
-        ignore = {"api_key", "capabilities"}
+        ignore = {"api_key", "capabilities", "mask"}
         return (wanted.model_dump(exclude=ignore) == current.model_dump(exclude=ignore)
-                and capabilities_of(wanted) == capabilities_of(current))
+                and capabilities_of(wanted) == capabilities_of(current)
+                and masks(wanted) == masks(current))
 
     def write(self, item: EngineItem) -> None:
         engine = Engine.objects.filter(name=item.name).first() or Engine(name=item.name)
@@ -154,6 +164,9 @@ class EnginesSection(Section[EngineItem]):
         engine.context_window = item.context_window
         engine.capabilities = (ordered(frozenset(item.capabilities))
                                if item.capabilities is not None else [])
+        engine.region = item.region
+        engine.processor = item.processor
+        engine.mask = item.mask
         engine.notes = item.notes
         # A stored key survives every apply that leaves the engine on its host; the file
         # cannot bring a new key, so moving the engine elsewhere clears it (the change then
@@ -179,6 +192,11 @@ def capabilities_of(item: EngineItem) -> list[Capability]:
     if item.capabilities is not None:
         return ordered(frozenset(item.capabilities))
     return ordered(registry.get(item.provider).capabilities)
+
+
+def masks(item: EngineItem) -> bool:
+    """What `mask` comes to: as written, or on for a third-party processor."""
+    return item.mask if item.mask is not None else item.processor == "third_party"
 
 
 def _price_item(engine: Engine) -> Price | None:

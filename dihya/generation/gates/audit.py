@@ -68,12 +68,17 @@ class AuditGate(Gate):
 def event_of(admission: Admission, usage: Usage | None) -> dict[str, Any]:
     """The `generation` event of a finished generation: `audit.log.record`'s arguments."""
     g = admission.generation
+    masked: dict[str, dict[str, int]] = {}
     if admission.attempts is not None:  # the pipeline hands over what it just wrote
         done = [(a.engine, a.outcome, a.latency_ms) for a in admission.attempts]
+        # How many entities of each type were masked before the engine was called: counts
+        # only, never the values (the record of processing sums them per engine).
+        masked = {a.engine: a.masked for a in admission.attempts if a.masked}
     else:
         done = list(Attempt.objects.filter(generation_id=g.pk).order_by("id")
                     .values_list("engine_name", "outcome", "latency_ms"))
     attempts = [{"engine": name, "outcome": outcome, "latency_ms": round(latency, 1)}
+                | ({"masked": masked[name]} if outcome == "ok" and name in masked else {})
                 for name, outcome, latency in done]
     status = g.status if usage is not None or g.status != Generation.Status.SUCCEEDED \
         else Generation.Status.CANCELLED

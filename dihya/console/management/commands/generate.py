@@ -2,6 +2,8 @@
 
 `--body FILE` (or `-` for stdin) takes a whole chat completions body, the one the API and
 the jobs API take (tools, response_format, content parts…); tool calls are printed as JSON.
+`--embed` (or a body with `input` instead of `messages`) asks for embeddings instead: the
+vectors are printed as JSON, one list per input.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
 from dihya.gateway.models import Generation
-from dihya.generation import jobs, pipeline
+from dihya.generation import callbacks, jobs, pipeline
 from dihya.generation.errors import Refusal
-from dihya.generation.requests import ChatBody
+from dihya.generation.requests import ChatBody, EmbeddingBody
 
 
 class Command(BaseCommand):
@@ -34,9 +36,11 @@ class Command(BaseCommand):
                             help="Seconds to wait for a worker (0: queue and return).")
         parser.add_argument("--inline", action="store_true",
                             help="Run in this process instead of on a worker.")
+        parser.add_argument("--embed", action="store_true",
+                            help="Embed the prompt (an embeddings body) instead of answering it.")
 
     def handle(self, *args, prompt: str, body: str, route: str, user: str,
-               max_tokens: int | None, wait: float, inline: bool, **options):
+               max_tokens: int | None, wait: float, inline: bool, embed: bool, **options):
         if not prompt.strip() and not body:
             raise CommandError("the prompt is empty")
         try:
@@ -49,7 +53,11 @@ class Command(BaseCommand):
                 if not isinstance(data, dict):
                     raise CommandError("the body must be a JSON object")
                 data.setdefault("model", route)
-                chat = ChatBody.model_validate(data)
+                chat: ChatBody | EmbeddingBody = (
+                    EmbeddingBody.model_validate(data) if "input" in data
+                    else ChatBody.model_validate(data))
+            elif embed:
+                chat = EmbeddingBody(model=route, input=prompt, user=user or None)
             else:
                 chat = ChatBody(model=route, messages=[{"role": "user", "content": prompt}],
                                 max_tokens=max_tokens, user=user or None)
@@ -85,6 +93,9 @@ class Command(BaseCommand):
                                f"{generation.error_message}")
         self.stderr.write(f"served by {generation.engine_name} "
                           f"({generation.prompt_tokens}+{generation.completion_tokens} tokens)")
+        if generation.kind == Generation.Kind.EMBEDDINGS:
+            self.stdout.write(json.dumps(callbacks.vectors_of(generation)))
+            return
         if generation.tool_calls:
             self.stdout.write(json.dumps({"tool_calls": generation.tool_calls}))
         self.stdout.write(generation.result)

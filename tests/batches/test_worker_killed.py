@@ -1,0 +1,120 @@
+"""A real django-q2 cluster killed (SIGKILL) in the middle of a batch: the sweep re-queues
+the lines it held, a new cluster finishes the batch, and every line ends exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.utils import timezone
+
+from dihya.batches import lifecycle, scheduler
+from dihya.batches.models import Batch, BatchFile, BatchLine
+from dihya.gateway import keys
+from dihya.gateway.models import ApiClient, Generation
+from dihya.generation import reaper
+from fallbacks.models import Route
+from tests.api.fake_engine import answer
+from tests.conftest import Process, child_env, free_port, wait_until
+
+
+class Gate:
+    """An engine that holds every request until opened."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.seen = 0
+
+
+@pytest.fixture
+def held_engine() -> Iterator[tuple[str, Gate]]:
+    gate = Gate()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            gate.seen += 1
+            while not gate.open.wait(0.1):
+                pass
+            data = json.dumps(answer("Done")).encode()
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the worker that asked was killed
+                pass
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}/v1", gate
+    gate.open.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_batch_whose_cluster_was_killed_ends_every_line_once(qcluster, held_engine,
+                                                               make_engine, make_route,
+                                                               tmp_path, settings):
+    url, gate = held_engine
+    make_route("default", make_engine(url, name="held", read_timeout=60), max_tokens=16)
+    client = ApiClient.objects.create(name="bulk")
+    client.routes.add(Route.objects.get(name="default"))
+    key, _ = keys.issue(client)
+    raw = "".join(json.dumps({"custom_id": f"l{i}", "method": "POST",
+                              "url": "/v1/chat/completions",
+                              "body": {"model": "default",
+                                       "messages": [{"role": "user", "content": f"#{i}"}]}})
+                  + "\n" for i in range(6))
+    source = BatchFile.objects.create(client=client, purpose="batch", filename="in.jsonl",
+                                      bytes=len(raw), lines=6, content=raw)
+    batch = lifecycle.create(client, key.pk, input_file_id=source.pk,
+                             endpoint="/v1/chat/completions", completion_window="24h",
+                             metadata=None)
+    scheduler.top_up()  # 4 lines (DIHYA_BATCH_INFLIGHT_PER_CLIENT) to the cluster's 2 workers
+    try:
+        wait_until(lambda: gate.seen >= 2, timeout=90, what="both workers to call the engine")
+    except AssertionError:
+        raise AssertionError("no worker ran a line:\n" + qcluster.output()[-3000:]) from None
+
+    os.killpg(qcluster.proc.pid, signal.SIGKILL)  # the whole cluster, workers included
+    qcluster.proc.wait(5)
+    gate.open.set()
+    held = BatchLine.objects.filter(status="running").count()
+    # Later than a dead worker's deadline, and than a lost task's wait: the tasks of the
+    # lines queued behind them were taken by the killed cluster too (the ORM broker would
+    # hand them out again only after its `retry`).
+    later = timezone.now() + dt.timedelta(seconds=settings.DIHYA_JOB_DEADLINE
+                                          + settings.DIHYA_REAP_QUEUED_AFTER + 60)
+    swept = scheduler.sweep(later)
+    assert (swept["requeued"], swept["resent"]) == (held, 2) and held == 2
+    assert reaper.reap(later)["failed"] == 2  # their admitted generations: released
+
+    cluster = Process([sys.executable, "manage.py", "qcluster"], env=child_env(),
+                      log=tmp_path / "qcluster2.log")
+    try:
+        wait_until(lambda: Batch.objects.get(pk=batch.pk).status == "completed", timeout=120,
+                   what="the batch to complete:\n" + cluster.output()[-2000:])
+    finally:
+        cluster.stop()
+    batch.refresh_from_db()
+    assert (batch.total, batch.completed, batch.failed) == (6, 6, 0)
+    assert batch.output_file is not None
+    ids = [json.loads(line)["custom_id"]
+           for line in lifecycle.files.content(batch.output_file).splitlines()]
+    assert sorted(ids) == [f"l{i}" for i in range(6)]
+    assert Generation.objects.filter(status="succeeded").count() == 6
+    assert sorted(BatchLine.objects.values_list("deliveries", flat=True)) == [1] * 4 + [2] * 2

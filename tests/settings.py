@@ -1,0 +1,32 @@
+"""The test run's settings: the environment a test deployment is given, then the one settings
+file, then what only a test run wants.
+
+Production settings (dihya/settings.py) never look at the test runner: whatever a test run
+needs differently is said here, so the suite runs what production runs (the batched recorder
+included) unless a test pins something else itself. Child processes the tests start (servers,
+workers, `manage.py check --deploy`) run the production settings with the environment they
+are given (`tests.conftest.child_env`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# What a test deployment's environment would hold: a key (no .env needed), and prometheus'
+# multiprocess directory of its own, so that two runs never add up each other's samples.
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-never-used-in-production")
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="dihya-metrics-"))
+# Test clients reuse people's ids within a minute, many times over: refusals are not limited
+# but where a test says so (tests/people/test_refusal_rate.py).
+os.environ.setdefault("DIHYA_CONSENT_REFUSAL_RATE", "1000000")
+
+from dihya.settings import *  # noqa: F403
+
+# Hashing real passwords dominates a test run; tests need no real strength.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Pages render without `collectstatic` first (production serves hashed, compressed names).
+STORAGES = {**STORAGES,  # noqa: F405
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Tests sign in without a request (force_login, client.login); the lockout tests turn it on.
+AXES_ENABLED = False
