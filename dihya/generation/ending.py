@@ -39,6 +39,7 @@ def succeeded(admission: Admission, attempts: list[AttemptRecord], text: str,
     g.engine_id = engine_id
     g.engine_name = engine_name
     g.finished = timezone.now()
+    admission.attempts = attempts  # the answer's headers and the listeners account for them
     return Ended(admission, attempts, usage)
 
 
@@ -61,6 +62,7 @@ def failed(admission: Admission, attempts: list[AttemptRecord], code: str,
     g.error_code = code
     g.error_message = message[:2000]
     g.finished = timezone.now()
+    admission.attempts = attempts
     if served is None:
         return Ended(admission, attempts, None)
     g.prompt_tokens = served.usage.prompt_tokens

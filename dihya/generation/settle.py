@@ -82,8 +82,6 @@ def write(batch: list[Ended]) -> None:
 def settle(batch: list[Ended], *, together: bool) -> list[Ended]:
     """Write the ends of `batch` that are still theirs, fenced, in one transaction, and tell
     the gates; return the runs whose end was written."""
-    for e in batch:
-        e.admission.attempts = e.attempts  # gates need not read back what is written here
     with hops.one_writer(), transaction.atomic():
         if len(batch) == 1:  # a batch of one: the conditional UPDATE is its own fence
             mine, others = (batch, []) if _update(batch) else ([], batch)

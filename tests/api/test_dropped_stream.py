@@ -21,7 +21,7 @@ from dihya.generation import pipeline
 from dihya.generation.requests import ChatBody
 from quotas.models import Assignment, Counter, Limit, Plan, Reservation
 from tests.api.slow_engine import SlowEngine, slow_engine  # noqa: F401 - a fixture
-from tests.conftest import wait_until
+from tests.conftest import recorded, wait_until
 
 LIMIT = 3
 
@@ -133,6 +133,7 @@ def test_a_dropped_stream_finalised_in_any_order_logs_no_error(
     assert failures == []
     logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     assert "athrow" not in logged
+    recorded()
     g = Generation.objects.get(pk=admission.generation.pk)
     assert (g.status, g.error_code) == ("failed", "client_disconnected")
 

@@ -21,6 +21,7 @@ from tests.api.fake_engine import (  # noqa: F401 - a fixture
     fake_engine,
     text_stream,
 )
+from tests.conftest import recorded
 
 PROMPT = ("Bonjour, je m'appelle Marie Dupont. Écrivez-moi à marie.dupont@example.fr, "
           "virez sur FR76 3000 6000 0112 3456 7890 189 ou appelez le 06 12 34 56 78.")
@@ -121,6 +122,7 @@ def test_it_fails_closed_when_detection_fails(api, hosted, make_key, monkeypatch
 
     assert refused.status_code == 503
     assert hosted.received == bytearray()
+    recorded()
     assert [a.outcome for a in Attempt.objects.order_by("id")] == [
         "connect_error", "masking_failed"]
 
@@ -135,6 +137,7 @@ def test_it_keeps_a_local_only_client_home(api, hosted, make_key):
     error = refused.json()["error"]
     assert error["code"] == "region_not_allowed" and "hr-app" in error["message"]
     assert hosted.received == bytearray() and hosted.requests == []
+    recorded()
     assert [a.outcome for a in Attempt.objects.order_by("id")] == [
         "connect_error", "region_not_allowed"]
 
@@ -167,6 +170,7 @@ def test_models_say_where_each_engine_processes_data(api, hosted, make_key):
 
 def test_the_audit_event_counts_what_was_masked_never_the_values(api, hosted, make_key):
     ask(api, make_key())
+    recorded()
 
     event = AuditEvent.objects.get(kind="generation")
     assert event.attempts[-1]["masked"] == {"EMAIL_ADDRESS": 1, "IBAN_CODE": 1, "PERSON": 1,

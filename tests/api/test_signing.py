@@ -143,7 +143,8 @@ def test_the_admin_rotates_a_signing_secret_and_shows_it_once(admin_client, db):
 def test_the_admin_shows_a_new_clients_secret_once(admin_client, db):
     response = admin_client.post("/admin/gateway/apiclient/add/", {
         "name": "billing", "active": "on", "user_ids": "client", "keys-TOTAL_FORMS": "0",
-        "keys-INITIAL_FORMS": "0"})
+        "keys-INITIAL_FORMS": "0", "quota_assignment-TOTAL_FORMS": "0",
+        "quota_assignment-INITIAL_FORMS": "0"})
 
     assert response.status_code == 200, response.content[:500]
     [(client, raw)] = response.context["secrets"]
