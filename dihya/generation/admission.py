@@ -55,6 +55,8 @@ class Admission:
     pending_link: PendingLink | None = None
     #: The trace context the request came in (OpenTelemetry's), for the generation's span.
     trace_parent: Any = None
+    #: A live call's span, opened at admission and ended with its end (dihya.observability).
+    trace_span: Any = None
     #: Tools the client sent that no engine can run (hosted tools: web search…), left out by
     #: its dialect and named in the answer's headers and the audit event.
     dropped_tools: list[str] = field(default_factory=list)

@@ -113,18 +113,43 @@ def current() -> tuple[context.Context | None, str]:
     return context.get_current(), trace.format_trace_id(span_context.trace_id)
 
 
+def generation_started(admission: Admission, parent: context.Context | None) -> str:
+    """Open a live call's span at admission, so that its trace id is known before the answer
+    leaves (X-Dihya-Trace) even though its end is written after it (the batched recorder).
+    Returns the trace id ("" when tracing is off)."""
+    if _tracer is None:
+        return ""
+    g = admission.generation
+    span = _tracer.start_span(f"{g.kind} {g.route_name}", context=parent,
+                              kind=SpanKind.INTERNAL, start_time=_ns(g.started or g.created))
+    admission.trace_span = span
+    return trace.format_trace_id(span.get_span_context().trace_id)
+
+
+def generation_refused(admission: Admission, code: str) -> None:
+    """A call refused after its span was opened: the span says so and ends."""
+    span, admission.trace_span = admission.trace_span, None
+    if span is not None:
+        span.set_attribute("error.type", code)
+        span.set_status(Status(StatusCode.ERROR, code))
+        span.end()
+
+
 def generation_ended(admission: Admission, attempts: list[AttemptRecord],
                      usage: Usage | None) -> str:
-    """Export the generation's span and its attempts' spans; return the trace id."""
+    """Export the generation's span (opened at admission for a live call, else now) and its
+    attempts' spans; return the trace id."""
     if _tracer is None:
         return ""
     g = admission.generation
     models = {e.id: e for e in admission.route.engines}
     finished = g.finished or g.created
-    span = _tracer.start_span(
-        f"{g.kind} {g.route_name}", context=admission.trace_parent,
-        kind=SpanKind.INTERNAL, start_time=_ns(g.started or g.created),
-        attributes=_generation_attributes(admission, usage, models))
+    span, admission.trace_span = admission.trace_span, None
+    if span is None:  # a job run by a worker: its trace is the worker's
+        span = _tracer.start_span(
+            f"{g.kind} {g.route_name}", context=admission.trace_parent,
+            kind=SpanKind.INTERNAL, start_time=_ns(g.started or g.created))
+    span.set_attributes(_generation_attributes(admission, usage, models))
     parent = trace.set_span_in_context(span)
     for a in attempts:
         engine = models.get(a.engine_id)

@@ -83,11 +83,6 @@ def test_it_traces_a_generation_and_its_attempts(api, route, make_key, spans):
     assert "gen_ai.input.messages" not in text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "found by running the suite batched, as production does: a call with no incoming trace "
-    "gets its trace id when its end is written (the observability gate), which the batched "
-    "recorder does after the answer has left, so X-Dihya-Trace is missing; it was only sent "
-    "under DIHYA_RECORDER=inline"))
 def test_the_answer_names_its_trace(api, route, make_key, spans):
     answer = chat(api, make_key(), "hello")
     recorded()

@@ -40,8 +40,12 @@ class ObservabilityGate(Gate):
         if trace_id:
             admission.trace_parent = parent
             admission.generation.trace_id = trace_id
+        if admission.generation.status == Generation.Status.RUNNING:  # a live call
+            admission.generation.trace_id = tracing.generation_started(admission, parent) \
+                or admission.generation.trace_id
 
     def refused(self, admission: Admission, refusal: Refusal) -> None:
+        tracing.generation_refused(admission, refusal.code)
         client = admission.caller.client
         metrics.refused(refusal.code, client.name if client else "",
                         admission.quota_plan)
