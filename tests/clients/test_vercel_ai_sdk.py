@@ -48,7 +48,7 @@ def vercel(api: str, key: str, which: str, mode: str, tmp_path: Path) -> dict[st
 def served() -> list[tuple[str, str, str, bool, bool]]:
     """Status, engine, finish reason and streaming of the route's generations, oldest first,
     and whether each answer was stored: the Responses API stores what it answers unless the
-    request says `store: false` (the SDK sends `store: true`), chat completions never do."""
+    request says `store: false` (the SDK leaves `store` out), chat completions never do."""
     recorded()
     return [(g.status, g.engine_name, g.finish_reason, g.stream,
              StoredResponse.objects.filter(generation=g).exists())
