@@ -60,7 +60,14 @@ tests/agents/node_modules: tests/agents/package-lock.json
 	cd tests/agents && npm ci --no-audit --no-fund --silent
 	@touch $@
 
-test: $(VENV)/.installed-dev,local .env tests/oidc/node_modules tests/agents/node_modules
+# The client libraries (the Vercel AI SDK) that tests/clients/ runs, unchanged, against a live
+# Dihya. AI SDK 7 declares Node >= 22; its tests pass on Node 20 too (npm ci only warns).
+tests/clients/node_modules: tests/clients/package-lock.json
+	cd tests/clients && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+test: $(VENV)/.installed-dev,local .env tests/oidc/node_modules tests/agents/node_modules \
+      tests/clients/node_modules
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev,local

@@ -3,9 +3,10 @@
 A coding agent loops until the model stops calling tools, so a canned reply queue would have
 to guess how many requests the agent makes. This engine answers by what it is sent instead:
 while no tool result is in the messages it calls the scripted tool; once one is (a `tool`
-message), it answers the scripted text. Streamed (server-sent events, closed by
-`data: [DONE]`, with the usage chunk when `stream_options.include_usage` asks for it) or as
-one JSON body, as the request's `stream` says, like any chat-completions server.
+message), or when the request offers no tools at all, it answers the scripted text. Streamed
+(server-sent events, closed by `data: [DONE]`, with the usage chunk when
+`stream_options.include_usage` asks for it) or as one JSON body, as the request's `stream`
+says, like any chat-completions server.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class ScriptedEngine:
         """The content type and body answering a chat-completions request."""
         if self.script is None:
             raise AssertionError("the scripted engine was called with no script")
-        done = any(m.get("role") == "tool" for m in body.get("messages") or [])
+        done = not body.get("tools") or any(m.get("role") == "tool"
+                                             for m in body.get("messages") or [])
         message: dict[str, Any] = {"role": "assistant", "content": self.script.answer}
         finish = "stop"
         if not done:
