@@ -318,6 +318,10 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
     # Batches, their lines (prompts and answers) and their files, counted from creation.
     "batch": env.int("DIHYA_BATCH_RETENTION_DAYS", default=30),
 }
+# A high-risk AI system under the EU AI Act (Art. 6) keeps its logs at least six months
+# (Art. 19, 26(6)): with it, `manage.py check` warns when audit retention is shorter
+# (dihya.checks, dihya.W030). Whether a use is high-risk is the organisation's call.
+DIHYA_HIGH_RISK = env.bool("DIHYA_HIGH_RISK", default=False)
 # Lawful egress (docs/security.md): personal data masked before it leaves for an engine
 # with `mask` on, detected by Presidio with spaCy's models for these languages (installed,
 # never downloaded: fr is fr_core_news_sm) and these entity types. Detection that fails or
