@@ -166,3 +166,22 @@ def masking(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                      f"(known: {', '.join(sorted(MODELS))}); models are never downloaded at "
                      "run time.", id="dihya.E020"))
     return errors
+
+
+#: Six months, in days, rounded up: the least the AI Act keeps a high-risk system's logs for
+#: (Art. 19(1), Art. 26(6) for deployers), unless other law asks for longer.
+HIGH_RISK_LOG_DAYS = 183
+
+
+@register(Tags.security)
+def logging_duties(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """A high-risk system whose audit events would be purged before six months."""
+    days = settings.DIHYA_RETENTION_DAYS.get("audit")
+    if not settings.DIHYA_HIGH_RISK or days is None or days >= HIGH_RISK_LOG_DAYS:
+        return []
+    return [Warning(
+        f"DIHYA_HIGH_RISK is set but audit events are kept {days} days "
+        f"(DIHYA_RETAIN_AUDIT_DAYS); the AI Act keeps a high-risk system's logs at least six "
+        "months (Art. 19, 26(6)).",
+        hint=f"Set DIHYA_RETAIN_AUDIT_DAYS to {HIGH_RISK_LOG_DAYS} or more (docs/security.md, "
+             "Lawful egress).", id="dihya.W030")]

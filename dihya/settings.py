@@ -256,6 +256,13 @@ DIHYA_PSEUDONYM_KEY = env.str("DIHYA_PSEUDONYM_KEY", default="")
 DIHYA_ALERT_WEBHOOK_SECRET = env.str("DIHYA_ALERT_WEBHOOK_SECRET", default="")
 DIHYA_WEBHOOK_SECRET = env.str("DIHYA_WEBHOOK_SECRET", default="")
 DIHYA_ALLOW_PRIVATE_WEBHOOKS = env.bool("DIHYA_ALLOW_PRIVATE_WEBHOOKS", default=False)
+# Image URLs (`image_url` parts) engines would fetch from their own network
+# (dihya.generation.images): `public` refuses those naming or resolving to loopback, private,
+# link-local, metadata or special-purpose addresses; `none` takes data URLs only; `any`
+# checks nothing (unsafe: an engine may be made to read its own network).
+DIHYA_IMAGE_URLS = env.str("DIHYA_IMAGE_URLS", default="public")
+if DIHYA_IMAGE_URLS not in ("public", "none", "any"):
+    raise environ.ImproperlyConfigured("DIHYA_IMAGE_URLS must be public, none or any")
 # How many django-q2 workers may be sending notifications at once (dihya.gateway.deliveries):
 # by default all but one, so slow receivers never hold every worker away from generation jobs.
 DIHYA_DELIVERY_SLOTS = env.int("DIHYA_DELIVERY_SLOTS",
@@ -311,6 +318,10 @@ DIHYA_RETENTION_DAYS: dict[str, int | None] = {
     # Batches, their lines (prompts and answers) and their files, counted from creation.
     "batch": env.int("DIHYA_BATCH_RETENTION_DAYS", default=30),
 }
+# A high-risk AI system under the EU AI Act (Art. 6) keeps its logs at least six months
+# (Art. 19, 26(6)): with it, `manage.py check` warns when audit retention is shorter
+# (dihya.checks, dihya.W030). Whether a use is high-risk is the organisation's call.
+DIHYA_HIGH_RISK = env.bool("DIHYA_HIGH_RISK", default=False)
 # Lawful egress (docs/security.md): personal data masked before it leaves for an engine
 # with `mask` on, detected by Presidio with spaCy's models for these languages (installed,
 # never downloaded: fr is fr_core_news_sm) and these entity types. Detection that fails or

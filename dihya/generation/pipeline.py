@@ -41,6 +41,7 @@ from dihya.generation import (
     gates,
     hops,
     identity,
+    images,
     recorder,
     records,
     requests,
@@ -86,6 +87,8 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
     if caller.allowed_routes is not None and route.id not in caller.allowed_routes:
         raise Refusal(403, "route_not_allowed",
                       f"This API key may not use the route {body.model!r}.", param="model")
+    if isinstance(body, ChatBody):
+        images.check(body)  # may resolve names: admission runs off the event loop
     if caller.client is not None and caller.client.drop_params:  # the app's own, everywhere
         route = replace(route, drop_params=route.drop_params | set(caller.client.drop_params))
     dropped = requests.unknown_fields(body, route.drop_params)

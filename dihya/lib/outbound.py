@@ -122,9 +122,15 @@ def parse(url: str) -> tuple[str, str, int]:
 def check_url(url: str) -> Target:
     """The checked target of `url` (synchronous: blocks this thread up to RESOLVE_TIMEOUT);
     UnsafeURL unless it is http(s) and every address it resolves to is public."""
-    scheme, host, port = _screen(url)
     if settings.DIHYA_ALLOW_PRIVATE_WEBHOOKS:
-        return Target(url, scheme, host, port, "")
+        return Target(url, *parse(url), "")
+    return check_public(url)
+
+
+def check_public(url: str) -> Target:
+    """`check_url` whatever DIHYA_ALLOW_PRIVATE_WEBHOOKS says: for URLs that are not
+    webhooks (image URLs an engine will fetch, dihya.generation.images)."""
+    scheme, host, port = _screen(url)
     future = _resolver().submit(_getaddrinfo, host, port)
     try:
         infos = future.result(RESOLVE_TIMEOUT)
@@ -136,9 +142,9 @@ def check_url(url: str) -> Target:
 async def acheck_url(url: str) -> Target:
     """`check_url` for the event loop: the name resolves on the resolver pool, not on the
     caller's (database) threads, and not for longer than RESOLVE_TIMEOUT."""
-    scheme, host, port = _screen(url)
     if settings.DIHYA_ALLOW_PRIVATE_WEBHOOKS:
-        return Target(url, scheme, host, port, "")
+        return Target(url, *parse(url), "")
+    scheme, host, port = _screen(url)
     future = asyncio.get_running_loop().run_in_executor(_resolver(), _getaddrinfo, host, port)
     try:
         infos = await asyncio.wait_for(future, RESOLVE_TIMEOUT)
@@ -149,8 +155,6 @@ async def acheck_url(url: str) -> Target:
 
 def _screen(url: str) -> tuple[str, str, int]:
     scheme, host, port = parse(url)
-    if settings.DIHYA_ALLOW_PRIVATE_WEBHOOKS:
-        return scheme, host, port
     if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
         raise UnsafeURL(f"{host} is not a public host")
     return scheme, host, port

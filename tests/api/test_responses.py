@@ -80,7 +80,7 @@ def test_it_translates_message_items_and_roles(sdk, fake_engine):  # noqa: F811
         {"role": "developer", "content": "Answer in French."},
         {"type": "message", "role": "user", "content": [
             {"type": "input_text", "text": "What is this?"},
-            {"type": "input_image", "image_url": "https://example.org/cat.png"}]},
+            {"type": "input_image", "image_url": "https://93.184.215.14/cat.png"}]},
         {"type": "message", "role": "assistant",
          "content": [{"type": "output_text", "text": "Un chat."}]},
         {"type": "reasoning", "id": "rs_1", "summary": []},
@@ -90,7 +90,7 @@ def test_it_translates_message_items_and_roles(sdk, fake_engine):  # noqa: F811
         {"role": "system", "content": "Answer in French."},
         {"role": "user", "content": [
             {"type": "text", "text": "What is this?"},
-            {"type": "image_url", "image_url": {"url": "https://example.org/cat.png"}}]},
+            {"type": "image_url", "image_url": {"url": "https://93.184.215.14/cat.png"}}]},
         {"role": "assistant", "content": "Un chat."},
         {"role": "user", "content": "Sure?"}]
 

@@ -2,7 +2,9 @@
 
 On success it prints the head hash: copying it somewhere outside the database (a ticket, a log
 shipped elsewhere) lets a later run show that no newest event was deleted since, which the key
-alone cannot (see `audit.log`).
+alone cannot (see `audit.log`). It names the period the kept events cover: what retention
+(DIHYA_RETAIN_AUDIT_DAYS) left is what the chain proves, from its base (the hash of the last
+event purged) to its head.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Max, Min
 
 from audit import log
-from audit.models import AuditChain
+from audit.models import AuditChain, AuditEvent
 
 
 class Command(BaseCommand):
@@ -26,4 +29,8 @@ class Command(BaseCommand):
         if broken is not None:
             raise CommandError(f"audit chain broken after {checked} good events at {broken}")
         head = AuditChain.objects.filter(pk=1).values_list("last_hash", flat=True).first()
-        self.stdout.write(f"audit chain ok: {checked} events, head {head or log.GENESIS}")
+        kept = AuditEvent.objects.aggregate(first=Min("created"), last=Max("created"))
+        period = (f" from {kept['first']:%Y-%m-%d %H:%M} to {kept['last']:%Y-%m-%d %H:%M} UTC"
+                  if kept["first"] else "")
+        self.stdout.write(f"audit chain ok: {checked} events{period}, head "
+                          f"{head or log.GENESIS}")
