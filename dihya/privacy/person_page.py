@@ -49,11 +49,11 @@ def urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
     info = (model_admin.model._meta.app_label, model_admin.model._meta.model_name)
     return [
         path("<path:object_id>/person/", site.admin_view(_view(model_admin, page)),
-             name="%s_%s_person" % info),
+             name="{}_{}_person".format(*info)),
         path("<path:object_id>/person/export/", site.admin_view(_view(model_admin, export)),
-             name="%s_%s_person_export" % info),
+             name="{}_{}_person_export".format(*info)),
         path("<path:object_id>/person/erase/", site.admin_view(_view(model_admin, erase)),
-             name="%s_%s_person_erase" % info),
+             name="{}_{}_person_erase".format(*info)),
     ]
 
 
@@ -120,8 +120,8 @@ def page(model_admin: admin.ModelAdmin, request: HttpRequest, user: Any) -> Http
         "generations": [{"g": g, "answer": redacted_text(g)} for g in recent],
         "counters": quota_records.collect(p.pseudonyms)["counters"],
         "may_act": may_act(model_admin, request),
-        "change_url": reverse("admin:%s_%s_change" % info, args=[user.pk]),
-        "changelist_url": reverse("admin:%s_%s_changelist" % info),
+        "change_url": reverse("admin:{}_{}_change".format(*info), args=[user.pk]),
+        "changelist_url": reverse("admin:{}_{}_changelist".format(*info)),
     })
 
 
@@ -137,8 +137,8 @@ def export(model_admin: admin.ModelAdmin, request: HttpRequest, user: Any) -> Ht
 def erase(model_admin: admin.ModelAdmin, request: HttpRequest, user: Any) -> HttpResponse:
     if not may_act(model_admin, request):
         raise PermissionDenied
-    changelist = reverse("admin:%s_%s_changelist" % (model_admin.model._meta.app_label,
-                                                     model_admin.model._meta.model_name))
+    opts = model_admin.model._meta
+    changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
     myself = user.pk == request.user.pk
     if request.method == "POST" and not myself:
         name = known_as(user)

@@ -67,7 +67,8 @@ def test_it_confirms_an_erasure_by_the_apps_name_with_counts_then_leaves_a_recei
     assert not ExternalIdentity.objects.filter(external_id="alice-42").exists()
 
 
-def test_an_auditor_reads_the_page_but_may_neither_export_nor_erase(crm, crm_key, staff_in):
+def test_an_auditor_reads_the_page_but_may_neither_export_nor_erase(crm, crm_key,
+                                                                    staff_in):  # noqa: F811
     grant(crm_key, "alice-42")
     alice = person_known_as("alice-42")
     auditor = staff_in("Auditors")
