@@ -144,7 +144,7 @@ def erase(model_admin: admin.ModelAdmin, request: HttpRequest, user: Any) -> Htt
         name = known_as(user)
         receipt = erasure.erase(user, by=f"admin {request.user.get_username()}")
         model_admin.message_user(
-            request, f"{name} erased. What remains is erasure receipt {receipt.pk} "
+            request, f"Erased {name}. What remains is erasure receipt {receipt.pk} "
                      "(counts only, no personal data).", messages.SUCCESS)
         return HttpResponseRedirect(changelist)
     return TemplateResponse(request, "privacy/person_erase_confirm.html", {
