@@ -5,6 +5,7 @@ names them as the app does and says what goes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
@@ -40,7 +41,7 @@ def test_an_officer_exports_then_erases_a_person_from_their_page(page, superuser
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Export their data (JSON)").click()
-    exported = json.loads(open(download.value.path()).read())
+    exported = json.loads(Path(download.value.path()).read_text())
     assert exported["account"]["username"] == "person-aaf8c1d2"
     assert len(exported["generations"]) == 1
 
