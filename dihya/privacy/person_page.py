@@ -5,8 +5,10 @@ consents, their recent generations as the audit log shows them (redacted: the of
 a request, they need not read the prompts), their quota counters, and the actions. Auditors
 (the view permission) read; exporting and erasing need the right to change users, because an
 export hands out everything held and an erasure cannot be undone. The erasure is
-`dihya.privacy.erasure.erase`, which leaves the `ErasureReceipt`; the confirmation counts what
-goes from what an export would return, so the officer sees the same thing the person would.
+`dihya.privacy.erasure.erase`, which leaves the `ErasureReceipt`; an export is audited as a
+client's data request is (`data_request`, kind export, the officer as actor); the
+confirmation counts what goes from what an export would return, so the officer sees the same
+thing the person would.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from audit import log
 from audit.models import Consent
 from dihya.gateway.disclosure import redacted_text
 from dihya.gateway.models import Generation
+from dihya.lib.pseudonyms import pseudonym
 from dihya.privacy import erasure
 from dihya.privacy.people_admin import EVERY_CLIENT, client_names
 from quotas import erasure as quota_records
@@ -128,6 +132,8 @@ def page(model_admin: admin.ModelAdmin, request: HttpRequest, user: Any) -> Http
 def export(model_admin: admin.ModelAdmin, request: HttpRequest, user: Any) -> HttpResponse:
     if not may_act(model_admin, request):
         raise PermissionDenied
+    log.record("data_request", subject=pseudonym(user.get_username()),
+               actor=f"admin {request.user.get_username()}", details={"kind": "export"})
     body = json.dumps(erasure.export(user), cls=DjangoJSONEncoder, indent=2)
     answer = HttpResponse(body, content_type="application/json")
     answer["Content-Disposition"] = f'attachment; filename="person-{user.pk}.json"'

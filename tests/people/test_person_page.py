@@ -9,7 +9,7 @@ import json
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.models import ErasureReceipt, ExternalIdentity
+from audit.models import AuditEvent, ErasureReceipt, ExternalIdentity
 from dihya.lib.pseudonyms import pseudonym
 from quotas.models import Counter
 from tests.admin.conftest import roles, staff_in  # noqa: F401 - the console's groups
@@ -50,6 +50,8 @@ def test_it_exports_the_persons_data_as_a_json_download(crm, crm_key, admin_clie
     data = json.loads(answer.content)
     assert data["account"]["username"] == alice.get_username()
     assert len(data["consents"]) == 1
+    event = AuditEvent.objects.get(kind="data_request")
+    assert (event.actor, event.details) == ("admin admin", {"kind": "export"})
 
 
 def test_it_confirms_an_erasure_by_the_apps_name_with_counts_then_leaves_a_receipt(
