@@ -23,6 +23,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from dihya.lib.drop_params import DropParamsAdmin
 from fallbacks import breaker_control
 from fallbacks.models import Engine, Processor, Route, RouteEngine
 from fallbacks.spec import CAPABILITIES
@@ -186,7 +187,7 @@ class RouteEngineInline(SortableTabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(SortableAdminBase, admin.ModelAdmin):
+class RouteAdmin(DropParamsAdmin, SortableAdminBase, admin.ModelAdmin):
     inlines = (RouteEngineInline,)
     list_display = ("name", "fallback_order", "alias_list", "strategy", "max_tokens",
                     "embedding_dimension", "description")

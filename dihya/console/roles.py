@@ -48,6 +48,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "audit.purpose": VIEW,
         "gateway.generation": VIEW,
         "gateway.attempt": VIEW,
+        "auth.user": VIEW,                  # the people list and person pages (a DPO's reading)
     },
 }
 

@@ -39,6 +39,7 @@ from audit.redaction import redact, redact_data
 from dihya.gateway import keys, snippets
 from dihya.gateway.disclosure import RAW_FIELDS, redacted_text, sees_raw_content
 from dihya.gateway.models import ApiClient, ApiKey, Attempt, Delivery, Generation
+from dihya.lib.drop_params import DropParamsAdmin
 from dihya.lib.pseudonyms import pseudonym
 from quotas.models import Assignment
 
@@ -168,7 +169,7 @@ class PlanInline(admin.TabularInline):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(DropParamsAdmin, admin.ModelAdmin):
     """A client's signing secret is shown once: when the client is added, and each time it is
     rotated (an action); the page showing it is not cached, and nothing else displays it."""
 

@@ -1,5 +1,6 @@
 """The "erase this person" action on users, with a confirmation page listing what will go; the
-people list's search and "withdraw consent" (`dihya.privacy.people_admin`).
+people list's search and "withdraw consent" (`dihya.privacy.people_admin`); each person's page
+(`dihya.privacy.person_page`).
 
 Lives in the wiring because erasure spans every app (`dihya.privacy.erasure`). It extends whatever
 admin class the User model already has, so other apps' changes to the user admin survive.
@@ -19,6 +20,7 @@ from django.template.response import TemplateResponse
 from audit.models import AuditEvent, Consent
 from dihya.privacy import erasure
 from dihya.privacy.people_admin import people_admin
+from dihya.privacy.person_page import PersonPages
 
 
 @admin.action(description="Erase this person (all their data and account)",
@@ -53,7 +55,8 @@ def _install() -> None:
     if model_admin is None:
         return
     admin.site.unregister(User)
-    admin.site.register(User, people_admin(type(model_admin), erase_person))
+    people = people_admin(type(model_admin), erase_person)
+    admin.site.register(User, type(people.__name__, (PersonPages, people), {}))
 
 
 _install()

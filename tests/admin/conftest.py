@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.forms import MultiWidget
 
 from dihya import config
 from dihya.gateway.models import ApiClient, Attempt, Generation
@@ -49,7 +50,11 @@ def form_data(response) -> dict[str, object]:
             value = field.value()
             if value is None or value is False:
                 continue
-            if value is True:
+            widget = field.field.widget
+            if isinstance(widget, MultiWidget):  # e.g. drop_params: ticked boxes + "other"
+                for suffix, part in zip(widget.widgets_names, value, strict=True):
+                    data[field.html_name + suffix] = part
+            elif value is True:
                 data[field.html_name] = "on"
             elif isinstance(value, list | tuple):
                 data[field.html_name] = [str(v) for v in value]
