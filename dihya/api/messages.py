@@ -9,7 +9,7 @@ accepted, and nothing depends on them. Errors here are Anthropic-shaped (dihya.a
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from ninja import Router
 
@@ -22,7 +22,7 @@ from dihya.api.dialects.anthropic_schema import (
     MessagesInput,
     TokenCount,
 )
-from dihya.api.openai import admit_chat, answer_headers
+from dihya.api.openai import admit_chat, answer_headers, streamed
 from dihya.gateway.models import Generation
 from dihya.generation import hops, pipeline, records
 from dihya.generation.errors import Refusal
@@ -44,14 +44,9 @@ async def messages(request: HttpRequest, body: MessagesBody) -> HttpResponseBase
     anthropic.note_drops(admission, translated)
     if body.stream:
         streaming = await pipeline.stream(admission)
-        response = StreamingHttpResponse(anthropic_stream.events(
-            admission, streaming, body.model, thinking=translated.thinking),
-            content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        for name, value in answer_headers(admission, streaming.engine).items():
-            response[name] = value
-        return response
+        return streamed(anthropic_stream.events(admission, streaming, body.model,
+                                                thinking=translated.thinking),
+                        admission, streaming.engine)
     result = await pipeline.complete(admission)
     return JsonResponse(anthropic_answer.message(admission, result, body.model,
                                                  thinking=translated.thinking),

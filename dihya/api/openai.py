@@ -8,6 +8,8 @@ event loop, so one web process serves many streams at once.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -36,6 +38,18 @@ def answer_headers(admission: pipeline.Admission, engine: str) -> dict[str, str]
     return headers
 
 
+def streamed(events: AsyncIterator[bytes], admission: pipeline.Admission,
+             engine: str) -> StreamingHttpResponse:
+    """A streamed answer in any dialect: server-sent events passed on as they come (no proxy
+    buffering, no cache), with the answer's headers."""
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass chunks through as they come
+    for name, value in answer_headers(admission, engine).items():
+        response[name] = value
+    return response
+
+
 def admit_chat(token: str, body: ChatBody) -> pipeline.Admission:
     return pipeline.admit(caller(token, Generation.Source.CHAT), body)
 
@@ -49,13 +63,7 @@ async def chat_completions(request: HttpRequest, body: ChatBody) -> HttpResponse
     admission = await hops.db(admit_chat)(request.auth, body)  # type: ignore[attr-defined]
     if body.stream:
         streaming = await pipeline.stream(admission)
-        response = StreamingHttpResponse(openai_chat.chunks(admission, streaming),
-                                         content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"  # nginx: pass chunks through as they come
-        for name, value in answer_headers(admission, streaming.engine).items():
-            response[name] = value
-        return response
+        return streamed(openai_chat.chunks(admission, streaming), admission, streaming.engine)
     result = await pipeline.complete(admission)
     return JsonResponse(openai_chat.completion(admission, result),
                         headers=answer_headers(admission, result.engine.name))

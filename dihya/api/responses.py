@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from ninja import Query, Router, Schema
 from pydantic import Field
@@ -21,7 +21,7 @@ from dihya.api.auth import BearerKey, caller
 from dihya.api.dialects.responses import ResponsesBody, Translation, to_chat
 from dihya.api.dialects.responses_out import Answering, completed
 from dihya.api.dialects.responses_stream import events
-from dihya.api.openai import answer_headers
+from dihya.api.openai import answer_headers, streamed
 from dihya.api.schemas import ERRORS
 from dihya.gateway.models import Generation, StoredResponse
 from dihya.generation import hops, pipeline, stored_responses
@@ -88,13 +88,7 @@ async def create_response(request: HttpRequest, body: ResponsesBody) -> HttpResp
     keep = keeper(admission, translation, body)
     if body.stream:
         streaming = await pipeline.stream(admission)
-        response = StreamingHttpResponse(events(answering, streaming, keep),
-                                         content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        for name, value in answer_headers(admission, streaming.engine).items():
-            response[name] = value
-        return response
+        return streamed(events(answering, streaming, keep), admission, streaming.engine)
     result = await pipeline.complete(admission)
     answer = completed(answering, result.completion)
     await keep(answer)

@@ -64,12 +64,7 @@ class Provider(ABC):
         with translate_errors():
             response = await self.client.get(self.url(path), headers=self.headers(),
                                              timeout=self.timeout())
-        if response.status_code >= 400:
-            raise classify_response(response.status_code, response.headers, response.text)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderError(Failure.BAD_RESPONSE, "answer is not JSON") from exc
+        return json_answer(response)
 
     # --- shared plumbing ---------------------------------------------------------------------
     def url(self, path: str) -> str:
@@ -93,12 +88,7 @@ class Provider(ABC):
         with translate_errors():
             response = await self.client.post(self.url(path), json=body, headers=self.headers(),
                                               timeout=self.timeout())
-        if response.status_code >= 400:
-            raise classify_response(response.status_code, response.headers, response.text)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderError(Failure.BAD_RESPONSE, "answer is not JSON") from exc
+        return json_answer(response)
 
     def open_stream(self, method: str, path: str,
                     body: dict[str, Any] | None = None) -> OpenStream:
@@ -172,3 +162,13 @@ class translate_errors:  # used as a context manager, reads as a phrase
         if isinstance(exc, httpx.HTTPError):
             raise ProviderError(Failure.BAD_RESPONSE, type(exc).__name__) from exc
         return False
+
+
+def json_answer(response: httpx.Response) -> Any:
+    """An engine's JSON answer, or its failure classified (an error status, or not JSON)."""
+    if response.status_code >= 400:
+        raise classify_response(response.status_code, response.headers, response.text)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderError(Failure.BAD_RESPONSE, "answer is not JSON") from exc
