@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "it"):
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05,
+               what: str | Callable[[], str] = "it"):
+    """Poll `predicate` until it is truthy; `what` may be a callable, read only on failure
+    (a child's log read when the wait began says nothing of why it ran out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -37,7 +41,8 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: s
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for "
+                         f"{what() if callable(what) else what}")
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -71,18 +76,28 @@ class Process:
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        """SIGTERM to the child's whole process group, then SIGKILL to what is left of it.
+
+        The group, not the child alone: a qcluster's sentinel, pusher and workers are its
+        children, and killing only the parent would leave them taking tasks from the shared
+        broker queue of later tests."""
+        self._signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
 
     def kill(self) -> None:
+        self._signal(signal.SIGKILL)
         if self.proc.poll() is None:
-            self.proc.kill()
             self.proc.wait(5)
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)  # start_new_session: the group is the child's pid
+        except ProcessLookupError:  # the group is gone: every process of it has ended
+            pass
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""

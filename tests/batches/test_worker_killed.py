@@ -107,7 +107,7 @@ def test_a_batch_whose_cluster_was_killed_ends_every_line_once(qcluster, held_en
                       log=tmp_path / "qcluster2.log")
     try:
         wait_until(lambda: Batch.objects.get(pk=batch.pk).status == "completed", timeout=120,
-                   what="the batch to complete:\n" + cluster.output()[-2000:])
+                   what=lambda: "the batch to complete:\n" + cluster.output()[-3000:])
     finally:
         cluster.stop()
     batch.refresh_from_db()
