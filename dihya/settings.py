@@ -352,8 +352,9 @@ DIHYA_KEY_CACHE_SECONDS = env.float("DIHYA_KEY_CACHE_SECONDS", default=5.0)
 # Long-polls (`GET /api/v1/generations/{id}?wait=`) one key may hold at a time in one web
 # process; one more is answered 429 too_many_waits (dihya/api/jobs.py).
 DIHYA_MAX_WAITS_PER_KEY = env.int("DIHYA_MAX_WAITS_PER_KEY", default=8)
-# How long a process remembers which quota plans apply to a client or person (an edit in the
-# same process applies at once; counters are never cached: quotas/plans.py).
+# How long a process may reuse which quota plans apply to a client or person without a new
+# plans stamp (edits in the same process, or in any process with Redis, apply at once;
+# counters are never cached: quotas/plans.py).
 DIHYA_PLAN_CACHE_SECONDS = env.float("DIHYA_PLAN_CACHE_SECONDS", default=5.0)
 # How long a process may reuse a route's snapshot without a new route stamp (edits in the same
 # process, or in any process with Redis, apply at once: fallbacks/catalog.py).

@@ -15,13 +15,13 @@ tokens gives millionths directly, so counters stay integers.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Q
 
+from dihya.lib.memo import Remembered
 from dihya.lib.pseudonyms import pseudonym
 from quotas.bounds import Bound
 from quotas.models import Assignment, EnginePrice, Limit
@@ -38,17 +38,14 @@ def user_subject(end_user: str) -> str:
 def bounds_for(client_id: int | None, user_id: int | None, end_user: str) -> list[Bound]:
     """Every limit that applies to a call from this client for this end user.
 
-    The plans behind them are remembered in this process for DIHYA_PLAN_CACHE_SECONDS (they
-    change rarely and cost two queries a call); an edit in this process applies at once, one
-    in another process within that time. Counters are never cached: the limits stay exact."""
+    The plans behind them are remembered per process behind the "plans stamp"
+    (`dihya.lib.memo`, like routes and keys: they change rarely and cost two queries a call);
+    an edit applies in this process at once, in every other one on its next call with Redis
+    as the cache, within DIHYA_PLAN_CACHE_SECONDS without. Counters are never remembered:
+    the limits stay exact."""
     key = (client_id, user_id if end_user else None, bool(end_user))
-    now = time.monotonic()
-    hit = _remembered.get(key)
-    if hit is None or now - hit[0] > settings.DIHYA_PLAN_CACHE_SECONDS:
-        if len(_remembered) > 10_000:
-            _remembered.clear()
-        hit = _remembered[key] = (now, _plans_for(client_id, user_id, end_user))
-    client_plan, user_plan, rows = hit[1]
+    client_plan, user_plan, rows = _remembered.get(
+        key, lambda: _plans_for(client_id, user_id, end_user))
     if client_plan is None and not end_user:
         return []
     bounds = []
@@ -63,11 +60,18 @@ def bounds_for(client_id: int | None, user_id: int | None, end_user: str) -> lis
     return bounds
 
 
-_remembered: dict[tuple, tuple[float, tuple]] = {}
+_remembered: Remembered[tuple] = Remembered(
+    "dihya:plans:stamp", lambda: settings.DIHYA_PLAN_CACHE_SECONDS)
 
 
 def forget(**_: object) -> None:
-    """A plan, limit or assignment changed: read them again on the next call."""
+    """A plan, limit or assignment changed: read them again on the next call, here at once
+    and in every process once the change commits."""
+    _remembered.forget()
+
+
+def clear() -> None:
+    """Forget in this process only (tests, whose rollbacks send no signal)."""
     _remembered.clear()
 
 

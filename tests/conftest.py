@@ -163,9 +163,9 @@ def _forget_plans():
     """Quota plans are remembered per process by client id, and ids repeat between tests."""
     from quotas import plans
 
-    plans.forget()
+    plans.clear()
     yield
-    plans.forget()
+    plans.clear()
 
 
 @pytest.fixture(autouse=True)
