@@ -24,6 +24,16 @@ from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 
+from dihya.lib import fences
+
+MIDDLEWARE_LIST = fences.fence(
+    "django", "==5.2.*", where="dihya.api.lane.ApiHandler",
+    borrows="BaseHandler.load_middleware reading settings.MIDDLEWARE (swapped while it runs)",
+    until="Django's handler takes a middleware list of its own")
+ASYNC_MIDDLEWARE_CALL = fences.fence(
+    "django", "==5.2.*", where="dihya.api.lane.Security",
+    borrows="MiddlewareMixin.__acall__ (overridden to call process_request/response inline)",
+    until="Django's SecurityMiddleware is async-capable without thread hops")
 _sync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dihya-api-sync")
 API_PREFIXES = ("/v1/", "/api/v1/")
 CONSOLE_PAGES = ("/api/v1/docs", "/api/v1/openapi.json")
@@ -47,6 +57,9 @@ class ApiHandler(ASGIHandler):
             await super().__call__(scope, receive, send)
 
     def load_middleware(self, is_async: bool = False) -> None:
+        if not MIDDLEWARE_LIST.holds():  # the stock path: the console's whole chain
+            super().load_middleware(is_async)
+            return
         with middleware_setting(settings.DIHYA_API_MIDDLEWARE):
             super().load_middleware(is_async)
 
@@ -93,6 +106,8 @@ class Security(SecurityMiddleware):
     nosniff, referrer and cross-origin opener policies), without the hops."""
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        if not ASYNC_MIDDLEWARE_CALL.holds():  # the stock path: Django's, with its hops
+            return await super().__acall__(request)  # type: ignore[misc]
         response = self.process_request(request)
         if response is None:
             response = await self.get_response(request)  # type: ignore[misc]

@@ -51,7 +51,6 @@ def test_the_api_lane_sets_the_security_headers_on_the_event_loop(db, monkeypatc
     the event loop's thread, and the API's answers carry its headers."""
     import threading
 
-    from asgiref.testing import ApplicationCommunicator
     from django.middleware.security import SecurityMiddleware
 
     threads: set[int] = set()
@@ -63,21 +62,27 @@ def test_the_api_lane_sets_the_security_headers_on_the_event_loop(db, monkeypatc
 
     monkeypatch.setattr(SecurityMiddleware, "process_request", noting)
 
-    async def call() -> tuple[int, dict[bytes, bytes], int]:
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                 "method": "GET", "scheme": "http", "path": "/v1/models", "raw_path":
-                 b"/v1/models", "query_string": b"", "root_path": "", "headers": [
-                     (b"host", b"127.0.0.1")], "client": ("127.0.0.1", 1),
-                 "server": ("127.0.0.1", 80)}
-        app = ApplicationCommunicator(ApiHandler(), scope)
-        await app.send_input({"type": "http.request", "body": b""})
-        start = await app.receive_output(5)
-        await app.receive_output(5)
-        return start["status"], dict(start["headers"]), threading.get_ident()
-
-    status, headers, loop_thread = async_to_sync(call)()
+    status, headers, loop_thread = async_to_sync(call)(ApiHandler())
 
     assert status == 401  # no key: still answered through the whole chain
     assert headers[b"X-Content-Type-Options"] == b"nosniff"
     assert headers[b"Referrer-Policy"] == b"same-origin"
     assert threads == {loop_thread}
+
+
+async def call(handler) -> tuple[int, dict[bytes, bytes], int]:
+    """GET /v1/models through `handler` alone: (status, headers, the event loop's thread)."""
+    import threading
+
+    from asgiref.testing import ApplicationCommunicator
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": "/v1/models", "raw_path":
+             b"/v1/models", "query_string": b"", "root_path": "", "headers": [
+                 (b"host", b"127.0.0.1")], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+    app = ApplicationCommunicator(handler, scope)
+    await app.send_input({"type": "http.request", "body": b""})
+    start = await app.receive_output(5)
+    await app.receive_output(5)
+    return start["status"], dict(start["headers"]), threading.get_ident()
