@@ -18,7 +18,6 @@ quota reservation given back, so the line is charged once, by the run that ends 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections import defaultdict
 from uuid import UUID
 
@@ -26,27 +25,22 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from dihya.batches import lifecycle
 from dihya.batches.models import Batch, BatchLine
+from dihya.gateway import broker
 from dihya.gateway.models import Generation
-
-log = logging.getLogger(__name__)
 
 TASK = "dihya.tasks.run_batch_line"
 L = BatchLine.Status
 
 
 def hand_over(line_ids: list[str]) -> None:
-    """Give lines to django-q2 once their `queued` status is committed."""
+    """Give lines to django-q2 once their `queued` status is committed; those the broker
+    refuses are sent again as soon as it answers (`dihya.gateway.broker`), or by the sweep."""
     def send() -> None:
         for line_id in line_ids:
-            try:
-                async_task(TASK, line_id, task_name=f"batch line {line_id}", group="batches")
-            except Exception as exc:  # the broker's outage: the sweep hands it over again
-                log.warning("batch line %s: broker unavailable: %s", line_id, exc)
-                return
+            broker.send(TASK, line_id, name=f"batch line {line_id}", group="batches")
     transaction.on_commit(send)
 
 

@@ -9,14 +9,15 @@ through the pipeline's own verbs (`resume`, `execute`, `record`): no gate is cal
 from __future__ import annotations
 
 import logging
+from functools import partial
 from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_q.tasks import async_task
 
+from dihya.gateway import broker
 from dihya.gateway.models import Generation, JobVectors
 from dihya.generation import callbacks, gates, hops, pipeline
 from dihya.generation.ending import Outcome
@@ -33,17 +34,11 @@ def enqueue(generation: Generation) -> None:
     """Queue the job once the row that describes it is committed (a worker may be faster).
 
     The committed `queued` row is the promise: if the broker is down (Redis restarting), the
-    job stays accepted and the reaper hands it over later (DIHYA_REAP_QUEUED_AFTER)."""
+    job stays accepted and this process sends it as soon as the broker answers again
+    (`dihya.gateway.broker`); the reaper is the backstop (DIHYA_REAP_QUEUED_AFTER)."""
     gid = str(generation.pk)
-
-    def hand_over() -> None:
-        try:
-            async_task(TASK, gid, task_name=f"generation {gid}", group="generations")
-        except Exception as exc:  # the broker's outage, e.g. redis.exceptions.ConnectionError
-            log.warning("generation %s: broker unavailable, the reaper will queue it: %s",
-                        gid, exc)
-
-    transaction.on_commit(hand_over)
+    transaction.on_commit(partial(broker.send, TASK, gid, name=f"generation {gid}",
+                                  group="generations"))
 
 
 def claim(generation_id: UUID | str) -> Generation | None:
