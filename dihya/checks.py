@@ -150,6 +150,20 @@ def stream_heartbeat(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 
 @register()
+def db_retry(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """A worker that lost its connection tries again for DIHYA_DB_RETRY seconds after its
+    engine answered; the reaper takes a job back DIHYA_REAP_GRACE seconds after its deadline.
+    Longer tries than the grace would often be overtaken: the job's end is then not written
+    (exactly once still holds), and the job runs again."""
+    if settings.DIHYA_DB_RETRY >= settings.DIHYA_REAP_GRACE:
+        return [Warning(f"DIHYA_DB_RETRY ({settings.DIHYA_DB_RETRY:g} s) is not below "
+                        f"DIHYA_REAP_GRACE ({settings.DIHYA_REAP_GRACE:g} s): a worker still "
+                        "trying to record a job may see the reaper take it back.",
+                        id="dihya.W040")]
+    return []
+
+
+@register()
 def masking(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """Masking fails closed: a language without its installed spaCy model would stop every
     call to a masking engine at run time. Said here, before the first call."""

@@ -174,6 +174,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# django-q2's broker of that kind, whose pusher waits out an outage rather than pausing ten
+# seconds per failure (dihya.gateway.brokers).
+Q_CLUSTER["broker_class"] = f"dihya.gateway.brokers.{'Redis' if REDIS_URL else 'ORM'}"
 
 # --- Auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -382,6 +385,15 @@ DIHYA_QUOTA_COOLDOWN = env.float("DIHYA_QUOTA_COOLDOWN", default=60.0)
 DIHYA_REAP_GRACE = env.float("DIHYA_REAP_GRACE", default=30.0)
 DIHYA_MAX_DELIVERIES = env.int("DIHYA_MAX_DELIVERIES", default=3)
 DIHYA_REAP_QUEUED_AFTER = env.float("DIHYA_REAP_QUEUED_AFTER", default=300.0)
+# Before the reaper: a task the broker refused (Redis down) is tried again by its process every
+# DIHYA_BROKER_RETRY seconds and sent as soon as the broker answers (dihya.gateway.broker); a
+# worker whose database connection dies mid-job tries each step again on a new connection for
+# up to DIHYA_DB_RETRY seconds (dihya.generation.reconnect) before leaving it to the reaper.
+DIHYA_BROKER_RETRY = env.float("DIHYA_BROKER_RETRY", default=1.0)
+DIHYA_DB_RETRY = env.float("DIHYA_DB_RETRY", default=15.0)
+if DIHYA_BROKER_RETRY <= 0 or DIHYA_DB_RETRY < 0:
+    raise environ.ImproperlyConfigured(
+        "DIHYA_BROKER_RETRY must be above 0 and DIHYA_DB_RETRY at least 0")
 # A stream longer than the deadline says it is alive this often, so that the reaper waits for
 # it (must be shorter than DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE: a system check says so).
 DIHYA_STREAM_HEARTBEAT = env.float("DIHYA_STREAM_HEARTBEAT", default=15.0)

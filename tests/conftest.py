@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,16 +77,19 @@ class Process:
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:
-        """SIGTERM to the child's whole process group, then SIGKILL to what is left of it.
+        """SIGTERM to the child alone, then SIGKILL to what is left of its process group.
 
-        The group, not the child alone: a qcluster's sentinel, pusher and workers are its
-        children, and killing only the parent would leave them taking tasks from the shared
-        broker queue of later tests."""
-        self._signal(signal.SIGTERM)
-        try:
+        The child alone first: it stops its own processes in order (a qcluster's sentinel
+        stops its pusher, lets its workers finish their task, then its monitor). A SIGTERM to
+        the whole group kills the sentinel at once (django-q2 leaves it the default action),
+        possibly in the middle of a wait on the event the cluster then sets to stop it: the
+        cluster waited for it forever, and each test paid the 10 s below. The group then: a
+        qcluster's workers outliving it would take later tests' tasks from the shared broker
+        queue."""
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
         self.kill()
 
     def kill(self) -> None:
@@ -94,10 +98,9 @@ class Process:
             self.proc.wait(5)
 
     def _signal(self, sig: int) -> None:
-        try:
-            os.killpg(self.proc.pid, sig)  # start_new_session: the group is the child's pid
-        except ProcessLookupError:  # the group is gone: every process of it has ended
-            pass
+        # start_new_session: the group is the child's pid; gone when every process of it ended
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""

@@ -38,6 +38,7 @@ from dihya.gateway.models import Generation
 from dihya.generation import hops, pipeline, stored_responses
 from dihya.generation.admission import Admission, Caller
 from dihya.generation.errors import Refusal
+from dihya.generation.reconnect import retrying
 from dihya.generation.requests import ChatBody, EmbeddingBody
 from dihya.lib import loop
 from fallbacks.runner import EmbedResult, RunResult
@@ -109,33 +110,40 @@ def admitted(line: BatchLine) -> Admitted:
 
 
 def run(line_id: UUID | str) -> str:
-    """Run one queued line to its end. Returns the line's status."""
+    """Run one queued line to its end. Returns the line's status.
+
+    Each step that touches the database runs again on a new connection if the worker's dies
+    (`reconnect.retrying`): a line whose connection was lost while its engine thought ends
+    seconds later, by this run. (Should an admission's commit be acknowledged to nobody, the
+    line is admitted again; the first generation, never ended, is failed by the reaper and
+    its reservation released: the line is still charged once.)"""
     line = scheduler.claim(line_id)
     if line is None:
-        return BatchLine.objects.filter(pk=line_id).values_list(
-            "status", flat=True).first() or "missing"
+        return retrying(BatchLine.objects.filter(pk=line_id).values_list(
+            "status", flat=True).first) or "missing"
     try:
-        ready = admitted(line)
+        ready = retrying(admitted, line)
     except Refusal as refusal:
-        scheduler.end(line.pk, line.deliveries, L.FAILED, refusal.status, refusal.body())
+        retrying(scheduler.end, line.pk, line.deliveries, L.FAILED, refusal.status,
+                 refusal.body())
     except DatabaseError:
-        raise  # the line stays running: the sweep runs it again
+        raise  # still failing past DIHYA_DB_RETRY: the line stays running, the sweep re-runs it
     except Exception:  # a body no check foresaw: what the live call would answer, a 500
         log.exception("batch line %s could not be admitted", line.pk)
         crashed = Refusal(500, "internal_error", "Internal error; it was logged.",
                           type_="api_error")
-        scheduler.end(line.pk, line.deliveries, L.FAILED, 500, crashed.body())
+        retrying(scheduler.end, line.pk, line.deliveries, L.FAILED, 500, crashed.body())
     else:
         outcome = loop.run(pipeline.execute(ready.admission),
                            timeout=settings.DIHYA_JOB_DEADLINE + 15)
         try:
-            written(line, ready, outcome)
+            retrying(written, line, ready, outcome)
         except Overtaken:
             log.warning("batch line %s: overtaken (re-queued meanwhile); its end is not "
                         "written", line.pk)
-    lifecycle.finish_if_done(line.batch_id)
-    scheduler.top_up()
-    return BatchLine.objects.values_list("status", flat=True).get(pk=line.pk)
+    retrying(lifecycle.finish_if_done, line.batch_id)
+    retrying(scheduler.top_up)
+    return retrying(BatchLine.objects.values_list("status", flat=True).get, pk=line.pk)
 
 
 def written(line: BatchLine, ready: Admitted, outcome: Any) -> None:

@@ -18,7 +18,6 @@ quota reservation given back, so the line is charged once, by the run that ends 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections import defaultdict
 from uuid import UUID
 
@@ -26,27 +25,23 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from dihya.batches import lifecycle
 from dihya.batches.models import Batch, BatchLine
+from dihya.gateway import broker
 from dihya.gateway.models import Generation
-
-log = logging.getLogger(__name__)
+from dihya.generation.reconnect import retrying
 
 TASK = "dihya.tasks.run_batch_line"
 L = BatchLine.Status
 
 
 def hand_over(line_ids: list[str]) -> None:
-    """Give lines to django-q2 once their `queued` status is committed."""
+    """Give lines to django-q2 once their `queued` status is committed; those the broker
+    refuses are sent again as soon as it answers (`dihya.gateway.broker`), or by the sweep."""
     def send() -> None:
         for line_id in line_ids:
-            try:
-                async_task(TASK, line_id, task_name=f"batch line {line_id}", group="batches")
-            except Exception as exc:  # the broker's outage: the sweep hands it over again
-                log.warning("batch line %s: broker unavailable: %s", line_id, exc)
-                return
+            broker.send(TASK, line_id, name=f"batch line {line_id}", group="batches")
     transaction.on_commit(send)
 
 
@@ -96,11 +91,21 @@ def _queue(batch_ids: list[str], room: int) -> int:
 
 
 def claim(line_id: UUID | str) -> BatchLine | None:
-    """Move a queued line to running; None if another worker has it, or it was cancelled."""
-    if not BatchLine.objects.filter(pk=line_id, status=L.QUEUED).update(
-            status=L.RUNNING, started=timezone.now(), deliveries=F("deliveries") + 1):
+    """Move a queued line to running; None if another worker has it, or it was cancelled.
+
+    Through a lost connection too: a claim whose commit was acknowledged to nobody is known
+    again, on the new connection, by the `started` stamp it wrote."""
+    at = timezone.now()
+    rows = BatchLine.objects.filter(pk=line_id)
+
+    def take() -> bool:
+        return bool(rows.filter(status=L.QUEUED).update(
+            status=L.RUNNING, started=at, deliveries=F("deliveries") + 1)
+        ) or rows.filter(status=L.RUNNING, started=at).exists()
+
+    if not retrying(take):
         return None
-    return BatchLine.objects.select_related("batch", "batch__key", "client").get(pk=line_id)
+    return retrying(rows.select_related("batch", "batch__key", "client").get)
 
 
 def sweep(now: dt.datetime | None = None) -> dict[str, int]:

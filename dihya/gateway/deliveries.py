@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import F, Func, IntegerField, Subquery
 from django.utils import timezone
 
+from dihya.gateway import broker
 from dihya.gateway.models import ApiClient, Delivery
 from dihya.lib import outbound, sealing
 
@@ -68,11 +69,9 @@ def queue(kind: str, target: str, payload: dict[str, Any], *,
 def hand_over(delivery_id: Any, *, at: dt.datetime | None = None, attempt: int = 1) -> None:
     """Give the delivery to a worker now, or (a retry) at `at`."""
     from django_q.models import Schedule
-    from django_q.tasks import async_task
 
-    if at is None:
-        async_task(TASK, str(delivery_id), task_name=f"delivery {delivery_id}",
-                   group="deliveries")
+    if at is None:  # a refused task is sent again as soon as the broker answers
+        broker.send(TASK, str(delivery_id), name=f"delivery {delivery_id}", group="deliveries")
         return
     Schedule.objects.update_or_create(
         name=f"delivery {delivery_id} #{attempt}",

@@ -9,18 +9,20 @@ through the pipeline's own verbs (`resume`, `execute`, `record`): no gate is cal
 from __future__ import annotations
 
 import logging
+from functools import partial
 from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_q.tasks import async_task
 
+from dihya.gateway import broker
 from dihya.gateway.models import Generation, JobVectors
 from dihya.generation import callbacks, gates, hops, pipeline
 from dihya.generation.ending import Outcome
 from dihya.generation.errors import Refusal
+from dihya.generation.reconnect import retrying as again
 from dihya.lib import loop
 from fallbacks.runner import EmbedResult
 
@@ -33,45 +35,53 @@ def enqueue(generation: Generation) -> None:
     """Queue the job once the row that describes it is committed (a worker may be faster).
 
     The committed `queued` row is the promise: if the broker is down (Redis restarting), the
-    job stays accepted and the reaper hands it over later (DIHYA_REAP_QUEUED_AFTER)."""
+    job stays accepted and this process sends it as soon as the broker answers again
+    (`dihya.gateway.broker`); the reaper is the backstop (DIHYA_REAP_QUEUED_AFTER)."""
     gid = str(generation.pk)
-
-    def hand_over() -> None:
-        try:
-            async_task(TASK, gid, task_name=f"generation {gid}", group="generations")
-        except Exception as exc:  # the broker's outage, e.g. redis.exceptions.ConnectionError
-            log.warning("generation %s: broker unavailable, the reaper will queue it: %s",
-                        gid, exc)
-
-    transaction.on_commit(hand_over)
+    transaction.on_commit(partial(broker.send, TASK, gid, name=f"generation {gid}",
+                                  group="generations"))
 
 
 def claim(generation_id: UUID | str) -> Generation | None:
-    """Move a queued job to running; None if another worker has it or it was cancelled."""
-    claimed = Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
-        status=Generation.Status.RUNNING, started=timezone.now(), deliveries=F("deliveries") + 1)
-    if not claimed:
+    """Move a queued job to running; None if another worker has it or it was cancelled.
+
+    Through a lost connection too: a claim whose commit was acknowledged to nobody is known
+    again, on the new connection, by the `started` stamp it wrote."""
+    at = timezone.now()
+    rows = Generation.objects.filter(pk=generation_id)
+
+    def take() -> bool:
+        return bool(rows.filter(status=Generation.Status.QUEUED).update(
+            status=Generation.Status.RUNNING, started=at, deliveries=F("deliveries") + 1)
+        ) or rows.filter(status=Generation.Status.RUNNING, started=at).exists()
+
+    if not again(take):
         return None
-    return Generation.objects.select_related("client").get(pk=generation_id)
+    return again(rows.select_related("client").get)
 
 
 def run(generation_id: UUID | str) -> str:
-    """Run one queued generation to a terminal state. Returns the final status."""
+    """Run one queued generation to a terminal state. Returns the final status.
+
+    Each step that touches the database survives the loss of the worker's connection (a
+    restart, a failover, `pg_terminate_backend`): it runs again on a new one
+    (`reconnect.retrying`), so a job whose connection died while its engine thought is
+    recorded seconds later, once, by this run — not minutes later by the reaper."""
     generation = claim(generation_id)
     if generation is None:
-        current = Generation.objects.filter(pk=generation_id).values_list("status", flat=True)
-        log.info("generation %s not claimed (status %s)", generation_id,
-                 current.first() or "missing")
-        return current.first() or "missing"
-    admission = pipeline.resume(generation)
+        current = again(Generation.objects.filter(pk=generation_id).values_list(
+            "status", flat=True).first)
+        log.info("generation %s not claimed (status %s)", generation_id, current or "missing")
+        return current or "missing"
+    admission = again(pipeline.resume, generation)
     ended_here = True
     if admission is not None:
         outcome = loop.run(pipeline.execute(admission),
                            timeout=settings.DIHYA_JOB_DEADLINE + 15)
-        ended_here = recorded(admission, outcome) or _ended_by(generation)
+        ended_here = again(recorded, admission, outcome) or again(_ended_by, generation)
     if generation.callback_url and ended_here:
-        callbacks.announce(generation.pk)  # the client asked to be told how it ended
-    return Generation.objects.values_list("status", flat=True).get(pk=generation.pk)
+        again(callbacks.announce, generation.pk)  # the client asked to be told how it ended
+    return again(Generation.objects.values_list("status", flat=True).get, pk=generation.pk)
 
 
 def recorded(admission: pipeline.Admission, outcome: Outcome) -> bool:

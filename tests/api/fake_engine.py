@@ -116,3 +116,44 @@ def call_stream(call_id: str, name: str, *argument_pieces: str) -> str:
         *(chunk({"tool_calls": [{"index": 0, "function": {"arguments": p}}]})
           for p in argument_pieces),
         chunk({}, "tool_calls"), usage_chunk())
+
+
+class Gate:
+    """An engine that holds every request until opened."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.seen = 0
+
+
+@pytest.fixture
+def held_engine() -> Iterator[tuple[str, Gate]]:
+    gate = Gate()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            gate.seen += 1
+            while not gate.open.wait(0.1):
+                pass
+            data = json.dumps(answer("Done")).encode()
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the worker that asked was killed
+                pass
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}/v1", gate
+    gate.open.set()
+    server.shutdown()
+    server.server_close()

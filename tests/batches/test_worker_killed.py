@@ -4,15 +4,11 @@ the lines it held, a new cluster finishes the batch, and every line ends exactly
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator
 
-import pytest
 from django.utils import timezone
 
 from dihya.batches import lifecycle, scheduler
@@ -21,52 +17,11 @@ from dihya.gateway import keys
 from dihya.gateway.models import ApiClient, Generation
 from dihya.generation import reaper
 from fallbacks.models import Route
-from tests.api.fake_engine import answer
-from tests.conftest import Process, child_env, free_port, wait_until
+from tests.api.fake_engine import held_engine  # noqa: F401 - a fixture
+from tests.conftest import Process, child_env, wait_until
 
 
-class Gate:
-    """An engine that holds every request until opened."""
-
-    def __init__(self) -> None:
-        self.open = threading.Event()
-        self.seen = 0
-
-
-@pytest.fixture
-def held_engine() -> Iterator[tuple[str, Gate]]:
-    gate = Gate()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            gate.seen += 1
-            while not gate.open.wait(0.1):
-                pass
-            data = json.dumps(answer("Done")).encode()
-            try:
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the worker that asked was killed
-                pass
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{port}/v1", gate
-    gate.open.set()
-    server.shutdown()
-    server.server_close()
-
-
-def test_a_batch_whose_cluster_was_killed_ends_every_line_once(qcluster, held_engine,
+def test_a_batch_whose_cluster_was_killed_ends_every_line_once(qcluster, held_engine,  # noqa: F811
                                                                make_engine, make_route,
                                                                tmp_path, settings):
     url, gate = held_engine
