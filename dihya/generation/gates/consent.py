@@ -27,7 +27,7 @@ from audit import consent, identities
 from dihya.generation import identity, people
 from dihya.generation.admission import PendingLink
 from dihya.generation.errors import Refusal
-from dihya.generation.gates import Gate
+from dihya.generation.gates import Guard
 from dihya.lib.ratelimit import hit
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def refusal(message: str, url: str | None = None, expires: dt.datetime | None = 
     return Refusal(403, "consent_required", message, param="user", extra=extra)
 
 
-class ConsentGate(Gate):
+class ConsentGate(Guard):
     def admit(self, admission: Admission) -> None:
         self.check(admission, link=True)
 
