@@ -107,7 +107,7 @@ class Security(SecurityMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if not ASYNC_MIDDLEWARE_CALL.holds():  # the stock path: Django's, with its hops
-            return await super().__acall__(request)  # type: ignore[misc]
+            return await super().__acall__(request)
         response = self.process_request(request)
         if response is None:
             response = await self.get_response(request)  # type: ignore[misc]
