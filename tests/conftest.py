@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,10 +83,8 @@ class Process:
         children, and killing only the parent would leave them taking tasks from the shared
         broker queue of later tests."""
         self._signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
         self.kill()
 
     def kill(self) -> None:
@@ -94,10 +93,9 @@ class Process:
             self.proc.wait(5)
 
     def _signal(self, sig: int) -> None:
-        try:
-            os.killpg(self.proc.pid, sig)  # start_new_session: the group is the child's pid
-        except ProcessLookupError:  # the group is gone: every process of it has ended
-            pass
+        # start_new_session: the group is the child's pid; gone once every process of it ended
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
@@ -172,14 +170,14 @@ def _forget_plans():
 def _forget_routes():
     """Route snapshots and people are remembered per process by name; a test's rollback
     deletes its rows without a signal, and the next test may create one of the same name."""
-    from dihya.generation import people
+    from dihya.generation import identity
     from fallbacks import catalog
 
     catalog._remembered.clear()
-    people.remembered.clear()
+    identity.remembered.clear()
     yield
     catalog._remembered.clear()
-    people.remembered.clear()
+    identity.remembered.clear()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit import consent, identities
-from dihya.generation import identity, people
+from dihya.generation import identity
 from dihya.generation.admission import PendingLink
 from dihya.generation.errors import Refusal
 from dihya.generation.gates import Guard
@@ -71,10 +71,10 @@ def may_link(client: ApiClient, person: AbstractBaseUser | None) -> bool:
 
 def consents(user: AbstractBaseUser, *, remembered: bool) -> bool:
     """Whether `user` consents to generation now: remembered for a live call (forgotten on
-    any change, dihya.generation.people), asked of the database when a worker claims a job."""
+    any change, dihya.generation.identity), asked of the database when a worker claims a job."""
     if not remembered:
         return consent.is_active(user, consent.GENERATION)
-    return people.remembered.get(("consents", user.pk),
+    return identity.remembered.get(("consents", user.pk),
                                  lambda: consent.is_active(user, consent.GENERATION))
 
 
