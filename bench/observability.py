@@ -51,8 +51,8 @@ def admission() -> Admission:
                                engines=engines),
                   ChatRequest(messages=(Message("user", "hello"),), max_tokens=64),
                   Caller(client=g.client, source="chat"))
-    a.notes["attempts"] = [AttemptRecord(1, "primary", 0, "connect_error", 2.0),
-                           AttemptRecord(2, "backup", 1, "ok", 800.0)]
+    a.attempts = [AttemptRecord(1, "primary", 0, "connect_error", 2.0),
+                  AttemptRecord(2, "backup", 1, "ok", 800.0)]
     return a
 
 
@@ -106,7 +106,7 @@ def main() -> None:
 
     request_span = trace.NonRecordingSpan(trace.SpanContext(
         0x1F, 0x2F, is_remote=True, trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED)))
-    sample.notes["trace_parent"] = trace.set_span_in_context(request_span)
+    sample.trace_parent = trace.set_span_in_context(request_span)
     sample.generation.trace_id = trace.format_trace_id(0x1F)
     on = per_call_us(lambda: gate.recorded(sample, usage), n=N // 4)
     tracing.use(None)

@@ -8,8 +8,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dihya.settings")
 django_application = get_asgi_application()
 
 from dihya.api.bodylimit import BodyLimit  # noqa: E402 - needs the settings configured above
-from dihya.api.lane import ApiHandler, Lanes  # noqa: E402 - needs the settings configured above
 from dihya.generation import recorder  # noqa: E402 - needs the settings configured above
+from dihya.lanes import ApiHandler, Lanes  # noqa: E402 - needs the settings configured above
 
 
 class Lifespan:

@@ -89,7 +89,7 @@ def routing(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 def borrowed_internals(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     """A library upgraded under code that borrows its internals (`dihya.lib.fences`): that
     code has fallen back to the library's stock path; read it again against the new version."""
-    from dihya.api import lane  # noqa: F401 - each module declares its fences on import
+    from dihya import lanes  # noqa: F401 - each module declares its fences on import
     from dihya.generation import hops  # noqa: F401
     from fallbacks import pool  # noqa: F401
 

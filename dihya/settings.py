@@ -72,9 +72,9 @@ MIDDLEWARE = [
     "dihya.privacy.ratelimit.PrivacyRateLimit",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
-# API calls (/v1/, /api/v1/ but its docs) skip the console's middleware: see dihya/api/lane.py.
+# API calls (/v1/, /api/v1/ but its docs) skip the console's middleware: see dihya/lanes.py.
 DIHYA_API_MIDDLEWARE = ["dihya.observability.views.Overhead",  # X-Dihya-Overhead-Ms
-                        "dihya.api.lane.Security",  # Django's, without its thread hops
+                        "dihya.lanes.Security",  # Django's, without its thread hops
                         "dihya.api.not_found.ApiErrorShape"]
 
 ROOT_URLCONF = "dihya.urls"
@@ -362,7 +362,7 @@ DIHYA_PLAN_CACHE_SECONDS = env.float("DIHYA_PLAN_CACHE_SECONDS", default=5.0)
 # How long a process may reuse a route's snapshot without a new route stamp (edits in the same
 # process, or in any process with Redis, apply at once: fallbacks/catalog.py).
 DIHYA_ROUTE_CACHE_SECONDS = env.float("DIHYA_ROUTE_CACHE_SECONDS", default=5.0)
-# The same for who a `user` is and whether they consent (dihya/generation/people.py).
+# The same for who a `user` is and whether they consent (dihya/generation/identity.py).
 DIHYA_PEOPLE_CACHE_SECONDS = env.float("DIHYA_PEOPLE_CACHE_SECONDS", default=5.0)
 # Circuit breakers (fallbacks.breaker): open after N consecutive failures, probe after the
 # cooldown; each process re-reads the shared state at most every REFRESH seconds.

@@ -14,7 +14,7 @@ urlpatterns = [
     # Sign-in with the organisation's identity provider (when DIHYA_OIDC_ISSUER is set).
     path("accounts/oidc/", include("mozilla_django_oidc.urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("metrics", observability.metrics, name="metrics"),  # in the API lane: dihya/api/lane.py
+    path("metrics", observability.metrics, name="metrics"),  # in the API lane: dihya/lanes.py
     # /v1/… (OpenAI-compatible), /api/v1/… (jobs), /api/v1/docs, /api/v1/openapi.json
     path("", messages.probe),  # HEAD /: Claude Code's check that the base URL answers
     path("", api.urls),

@@ -175,14 +175,14 @@ def _forget_plans():
 def _forget_routes():
     """Route snapshots and people are remembered per process by name; a test's rollback
     deletes its rows without a signal, and the next test may create one of the same name."""
-    from dihya.generation import people
+    from dihya.generation import identity
     from fallbacks import catalog
 
     catalog._remembered.clear()
-    people.remembered.clear()
+    identity.remembered.clear()
     yield
     catalog._remembered.clear()
-    people.remembered.clear()
+    identity.remembered.clear()
 
 
 @pytest.fixture

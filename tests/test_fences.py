@@ -89,30 +89,30 @@ def test_another_django_tidies_connections_the_stock_way(upgraded, db, monkeypat
 
 def test_another_django_gives_the_api_lane_the_console_chain_and_stock_hops(upgraded, db,
                                                                              monkeypatch):
-    """The API lane's two borrowings (dihya.api.lane): on another Django the API handler
+    """The API lane's two borrowings (dihya.lanes): on another Django the API handler
     builds settings.MIDDLEWARE like the console's, and its security middleware runs Django's
     own way, in a thread; an API call is still answered, with the security headers."""
     from asgiref.sync import async_to_sync
     from django.middleware.security import SecurityMiddleware
     from django.test import override_settings
 
-    from dihya.api import lane
-    from tests.api import test_lane
+    from dihya import lanes
+    from tests import test_lanes as test_lane
 
     upgraded("django", "6.0")
     test_lane.built.clear()
-    with override_settings(DIHYA_API_MIDDLEWARE=["tests.api.test_lane.ApiOnly"],
-                           MIDDLEWARE=["tests.api.test_lane.ConsoleOnly"]):
-        lane.ApiHandler()
+    with override_settings(DIHYA_API_MIDDLEWARE=["tests.test_lanes.ApiOnly"],
+                           MIDDLEWARE=["tests.test_lanes.ConsoleOnly"]):
+        lanes.ApiHandler()
     assert test_lane.built == ["console"]
-    assert sum("django 6.0" in m and "dihya.api.lane" in m for m in warned()) == 2
+    assert sum("django 6.0" in m and "dihya.lanes" in m for m in warned()) == 2
 
     threads: set[int] = set()
     original = SecurityMiddleware.process_request
     monkeypatch.setattr(SecurityMiddleware, "process_request",
                         lambda self, request: threads.add(threading.get_ident())
                         or original(self, request))
-    with override_settings(MIDDLEWARE=["dihya.api.lane.Security"]):
-        status, headers, loop_thread = async_to_sync(test_lane.call)(lane.ApiHandler())
+    with override_settings(MIDDLEWARE=["dihya.lanes.Security"]):
+        status, headers, loop_thread = async_to_sync(test_lane.call)(lanes.ApiHandler())
     assert status == 401 and headers[b"X-Content-Type-Options"] == b"nosniff"
     assert threads and loop_thread not in threads  # Django's hop, not the event loop

@@ -37,7 +37,7 @@ REPLY = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
 
 # Statements per hop for a warm process, counted on SQLite inside the test's transaction (so
 # the hops' transactions show as savepoints: 4 of the 10 and 6 of the 15). Admission reads
-# nothing (route, person and consent are remembered: fallbacks.catalog, generation.people):
+# nothing (route, person and consent are remembered: fallbacks.catalog, generation.identity):
 # it reserves the four counters and writes the reservation and the generation. Raise only
 # with a reason in the commit message.
 ADMIT_BUDGET = 10

@@ -13,8 +13,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from dihya.api.dialects import anthropic_answer as anthropic
-from dihya.api.lane import is_api
 from dihya.generation.errors import Refusal
+from dihya.lanes import is_api
 
 
 def rewrite(request: HttpRequest, response: HttpResponse) -> HttpResponse:

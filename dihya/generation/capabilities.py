@@ -30,8 +30,10 @@ def param_of(capability: str, request: Request) -> str:
     return PARAM_OF.get(capability, capability)
 
 
-def fit(request: Request, route: RouteSpec) -> tuple[Request, list[str]]:
-    """The request the route can serve, and the fields dropped to make it so."""
+def servable(request: Request, route: RouteSpec) -> tuple[Request, list[str]]:
+    """The request the route can serve, and the fields dropped to make it so. (Not to be
+    confused with `fallbacks.strategies.fit`: whether a request's tokens fit an engine's
+    context window, judged per engine by the runner.)"""
     if not route.engines:
         return request, []  # the runner says the route has no engine
     can = frozenset().union(*(engine.capabilities for engine in route.engines))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from audit import consent
-from dihya.generation import detection, people
+from dihya.generation import detection, identity
 from fallbacks.masking import Masking
 from fallbacks.residency import ANYWHERE, Residency
 from fallbacks.spec import RouteSpec
@@ -33,7 +33,7 @@ def residency_of(client: ApiClient | None, person: AbstractBaseUser | None, *,
                  remembered: bool = True) -> Residency:
     """The policy a call of `client` for `person` runs under (an operator's: anywhere). The
     person's consent is remembered for a live call (forgotten on any change, as the consent
-    gate's: dihya.generation.people), asked of the database when a worker claims a job."""
+    gate's: dihya.generation.identity), asked of the database when a worker claims a job."""
     if client is None:
         return ANYWHERE
     regions = frozenset(client.regions) if client.regions else None
@@ -49,7 +49,7 @@ def agreed(person: AbstractBaseUser | None, *, remembered: bool) -> bool:
     """Whether `person` agrees to transfers to third-party engines now."""
     if person is None or not person.pk or not remembered:
         return consent.is_active(person, consent.THIRD_PARTY)
-    return people.remembered.get(("third-party", person.pk),
+    return identity.remembered.get(("third-party", person.pk),
                                  lambda: consent.is_active(person, consent.THIRD_PARTY))
 
 

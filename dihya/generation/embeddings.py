@@ -20,7 +20,7 @@ def request_of(body: EmbeddingBody, route: RouteSpec) -> EmbeddingRequest:
     """The request, once the route is known to embed: one of its engines at least must declare
     `embeddings` (a 400 `unsupported_parameter` naming `model` otherwise, not a 503)."""
     request = records.embedding_request_of(body)
-    capabilities.fit(request, route)
+    capabilities.servable(request, route)
     return request
 
 

@@ -10,27 +10,56 @@ with that provider is the person the app names.
 A client that does not serve end users has no people: its `user` is a label, resolved to
 nobody, charged to nobody, in nobody's export. Operators (no client) name accounts by
 username. Where people are counted or logged they appear only as `dihya.lib.pseudonyms`.
+
+Who a call is for and whether they consent are remembered per process between calls: two
+queries that give the same answer call after call, behind the "people stamp"
+(`dihya.lib.memo`). Anything that can change an answer forgets them: an account saved or
+deleted (deactivated, erased), an identity made or removed, a consent granted or withdrawn, a
+new policy version. Withdrawal therefore still stops the next call at once (in every process
+with Redis; see dihya.lib.memo without). Connected in `PrivacyConfig.ready()` through
+`dihya.privacy.receivers`, so that every process that can change people (web, workers,
+`manage.py`) forgets.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models.signals import post_delete, post_save
 
 from audit import identities
+from audit.models import Consent, ExternalIdentity, Purpose
+from audit.signals import consent_withdrawn
 from dihya.gateway.models import ApiClient, Generation
-from dihya.generation import people
+from dihya.lib.memo import Remembered
+
+remembered: Remembered[Any] = Remembered(
+    "dihya:people:stamp", lambda: settings.DIHYA_PEOPLE_CACHE_SECONDS)
+
+
+def forget(sender: Any = None, **kwargs: Any) -> None:
+    remembered.forget()
+
+
+def connect() -> None:
+    for model in (get_user_model(), ExternalIdentity, Consent, Purpose):
+        post_save.connect(forget, sender=model, dispatch_uid=f"people-{model.__name__}-save")
+        post_delete.connect(forget, sender=model, dispatch_uid=f"people-{model.__name__}-del")
+    consent_withdrawn.connect(forget, dispatch_uid="people-withdrawn")
 
 
 def resolve(client: ApiClient | None, end_user: str) -> AbstractBaseUser | None:
     """The Dihya account behind a client's `user` value, or None if there is none.
 
     Remembered between calls (forgotten on any change to accounts or identities:
-    dihya.generation.people); the client's own settings are part of what is remembered by."""
+    above); the client's own settings are part of what is remembered by."""
     if not end_user:
         return None
     how = None if client is None else (client.pk, client.end_users, client.user_ids)
-    return people.remembered.get(("resolve", how, end_user), lambda: _resolve(client, end_user))
+    return remembered.get(("resolve", how, end_user), lambda: _resolve(client, end_user))
 
 
 def _resolve(client: ApiClient | None, end_user: str) -> AbstractBaseUser | None:

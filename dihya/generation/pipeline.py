@@ -97,7 +97,7 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
         request = embeddings.request_of(body, route)
         kind, streamed = Generation.Kind.EMBEDDINGS, False
     else:
-        request, dropped_too = capabilities.fit(chat_request(body, route), route)
+        request, dropped_too = capabilities.servable(chat_request(body, route), route)
         dropped += dropped_too
         kind, streamed = Generation.Kind.CHAT, body.stream
     generation = Generation(

@@ -1,6 +1,6 @@
 """GET /metrics, and the middleware that puts X-Dihya-Overhead-Ms on every API answer.
 
-/metrics is served in the API lane (dihya.api.lane), outside the console's middleware and
+/metrics is served in the API lane (dihya.lanes), outside the console's middleware and
 login: Prometheus authenticates with `Authorization: Bearer $DIHYA_METRICS_TOKEN`; without a
 token configured nobody is answered, unless DIHYA_METRICS_ALLOW_LOOPBACK lets loopback callers
 in (a reverse proxy on the same host is loopback too: that is why it must be asked for).

@@ -11,7 +11,7 @@ from typing import Any
 from audit import consent
 from audit.signals import consent_withdrawn
 from dihya.gateway.models import Generation
-from dihya.generation import jobs, people
+from dihya.generation import identity, jobs
 
 
 def cancel_queued(sender: Any, user: Any, purpose: str, **kwargs: Any) -> None:
@@ -23,4 +23,4 @@ def cancel_queued(sender: Any, user: Any, purpose: str, **kwargs: Any) -> None:
 
 def connect() -> None:
     consent_withdrawn.connect(cancel_queued, dispatch_uid="dihya.privacy.cancel_queued")
-    people.connect()  # what calls remember of people is forgotten when people change
+    identity.connect()  # what calls remember of people is forgotten when people change

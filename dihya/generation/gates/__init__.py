@@ -1,5 +1,11 @@
 """Gates: the pipeline's seams for the apps that may refuse or account for a generation.
 
+Two kinds, named in code: a `Guard` may refuse a call (consent, quota) and holds something it
+gives back on a refusal, a cancel or the end (a consent link, a quota reservation); a
+`Listener` only observes (breaker, routing, audit, observability): it never refuses, and what
+it does cannot change whether a call runs. Guards run before listeners, so that a refused call
+costs the listeners nothing.
+
 A gate's `admit` runs inside the admission transaction, before the generation row is written;
 it raises `dihya.generation.errors.Refusal` to refuse (nothing reaches an engine then).
 `started` runs when the generation is about to call engines: at once for a live call, when a
@@ -59,6 +65,15 @@ class Gate:
         return None
 
 
+class Guard(Gate):
+    """A gate that may refuse: `admit` (and `started`, for a queued job a worker claims) may
+    raise `Refusal`; what it holds is given back by `refused`, `cancelled` or `finish`."""
+
+
+class Listener(Gate):
+    """A gate that only observes how calls go: it never raises `Refusal`."""
+
+
 @cache
 def active() -> tuple[Gate, ...]:
     """The gates in the order they run: consent first, so that a call without consent costs
@@ -74,5 +89,7 @@ def active() -> tuple[Gate, ...]:
     from dihya.generation.gates.quota import QuotaGate
     from dihya.generation.gates.routing import RoutingGate
 
-    return (ConsentGate(), QuotaGate(), BreakerGate(), RoutingGate(), AuditGate(),
-            ObservabilityGate())
+    guards: tuple[Guard, ...] = (ConsentGate(), QuotaGate())
+    listeners: tuple[Listener, ...] = (BreakerGate(), RoutingGate(), AuditGate(),
+                                       ObservabilityGate())
+    return guards + listeners

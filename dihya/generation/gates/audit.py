@@ -16,7 +16,7 @@ from django.conf import settings
 from audit import log
 from dihya.gateway.models import Attempt, Generation
 from dihya.generation import records
-from dihya.generation.gates import Gate
+from dihya.generation.gates import Listener
 from dihya.lib.pseudonyms import pseudonym
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 AUDITED_REFUSALS = {"consent_required": "consent_refused", "quota_exceeded": "quota_block"}
 
 
-class AuditGate(Gate):
+class AuditGate(Listener):
     def refused(self, admission: Admission, refusal: Refusal) -> None:
         """A gate refused the call. Must be called after the admission transaction rolled back
         (an event written inside it would be rolled back with it)."""

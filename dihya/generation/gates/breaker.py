@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dihya.generation.gates import Gate
+from dihya.generation.gates import Listener
 from fallbacks import breaker
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from fallbacks.spec import Usage
 
 
-class BreakerGate(Gate):
+class BreakerGate(Listener):
     def started(self, admission: Admission) -> None:
         breaker.prepare(admission.route, admission.generation.pk)
 

@@ -24,10 +24,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit import consent, identities
-from dihya.generation import identity, people
+from dihya.generation import identity
 from dihya.generation.admission import PendingLink
 from dihya.generation.errors import Refusal
-from dihya.generation.gates import Gate
+from dihya.generation.gates import Guard
 from dihya.lib.ratelimit import hit
 
 if TYPE_CHECKING:
@@ -71,10 +71,10 @@ def may_link(client: ApiClient, person: AbstractBaseUser | None) -> bool:
 
 def consents(user: AbstractBaseUser, *, remembered: bool) -> bool:
     """Whether `user` consents to generation now: remembered for a live call (forgotten on
-    any change, dihya.generation.people), asked of the database when a worker claims a job."""
+    any change, dihya.generation.identity), asked of the database when a worker claims a job."""
     if not remembered:
         return consent.is_active(user, consent.GENERATION)
-    return people.remembered.get(("consents", user.pk),
+    return identity.remembered.get(("consents", user.pk),
                                  lambda: consent.is_active(user, consent.GENERATION))
 
 
@@ -86,7 +86,7 @@ def refusal(message: str, url: str | None = None, expires: dt.datetime | None = 
     return Refusal(403, "consent_required", message, param="user", extra=extra)
 
 
-class ConsentGate(Gate):
+class ConsentGate(Guard):
     def admit(self, admission: Admission) -> None:
         self.check(admission, link=True)
 

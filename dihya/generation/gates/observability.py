@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from dihya.gateway.models import Generation
-from dihya.generation.gates import Gate
+from dihya.generation.gates import Listener
 from dihya.observability import logs, metrics, timing, tracing
 from quotas import plans
 from quotas.models import EnginePrice
@@ -33,7 +33,7 @@ PRICES_SECONDS = 60.0
 _prices: tuple[float, dict[int, tuple[Decimal, Decimal]]] = (0.0, {})
 
 
-class ObservabilityGate(Gate):
+class ObservabilityGate(Listener):
     def admit(self, admission: Admission) -> None:
         timing.admitted(admission)
         parent, trace_id = tracing.current()

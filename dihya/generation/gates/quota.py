@@ -19,7 +19,7 @@ from django.utils import timezone
 from dihya.gateway.models import Generation
 from dihya.generation import identity
 from dihya.generation.errors import Refusal
-from dihya.generation.gates import Gate
+from dihya.generation.gates import Guard
 from quotas import ledger, plans, windows
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from fallbacks.spec import Usage
 
 
-class QuotaGate(Gate):
+class QuotaGate(Guard):
     def admit(self, admission: Admission) -> None:
         g = admission.generation
         bounds = plans.bounds_for(g.client_id, g.user_id, identity.charged_as(g))

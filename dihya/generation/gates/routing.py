@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dihya.generation.gates import Gate
+from dihya.generation.gates import Listener
 from fallbacks import latency, slots
 from fallbacks.strategies import strategy_of
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from fallbacks.spec import Usage
 
 
-class RoutingGate(Gate):
+class RoutingGate(Listener):
     def started(self, admission: Admission) -> None:
         route = admission.route
         if route.engines and any(e.counted for e in route.engines):

@@ -27,11 +27,11 @@ from django.middleware.security import SecurityMiddleware
 from dihya.lib import fences
 
 MIDDLEWARE_LIST = fences.fence(
-    "django", "==5.2.*", where="dihya.api.lane.ApiHandler",
+    "django", "==5.2.*", where="dihya.lanes.ApiHandler",
     borrows="BaseHandler.load_middleware reading settings.MIDDLEWARE (swapped while it runs)",
     until="Django's handler takes a middleware list of its own")
 ASYNC_MIDDLEWARE_CALL = fences.fence(
-    "django", "==5.2.*", where="dihya.api.lane.Security",
+    "django", "==5.2.*", where="dihya.lanes.Security",
     borrows="MiddlewareMixin.__acall__ (overridden to call process_request/response inline)",
     until="Django's SecurityMiddleware is async-capable without thread hops")
 _sync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dihya-api-sync")
@@ -71,7 +71,7 @@ def middleware_setting(paths: list[str]) -> Iterator[None]:
     Django's `BaseHandler.load_middleware` reads settings.MIDDLEWARE, and takes no list of its
     own. It runs once per handler, when the ASGI application is built at start-up, before any
     request: the setting is swapped on the settings object for that call only and put back.
-    tests/api/test_lane.py checks that the API handler's chain is `paths` and the console's is
+    tests/test_lanes.py checks that the API handler's chain is `paths` and the console's is
     settings.MIDDLEWARE, so a Django upgrade that reads it elsewhere fails there.
     """
     saved = settings.MIDDLEWARE
@@ -107,7 +107,7 @@ class Security(SecurityMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if not ASYNC_MIDDLEWARE_CALL.holds():  # the stock path: Django's, with its hops
-            return await super().__acall__(request)  # type: ignore[misc]
+            return await super().__acall__(request)
         response = self.process_request(request)
         if response is None:
             response = await self.get_response(request)  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""The API lane builds its own middleware chain from DIHYA_API_MIDDLEWARE (dihya.api.lane).
+"""The API lane builds its own middleware chain from DIHYA_API_MIDDLEWARE (dihya.lanes).
 
 Pins the one place where Dihya leans on how Django builds a handler's middleware: if a Django
 upgrade stops reading settings.MIDDLEWARE in load_middleware, this fails."""
@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.test import override_settings
 
-from dihya.api.lane import ApiHandler, is_api
+from dihya.lanes import ApiHandler, is_api
 
 built: list[str] = []
 
