@@ -66,9 +66,14 @@ tests/clients/node_modules: tests/clients/package-lock.json
 	cd tests/clients && npm ci --no-audit --no-fund --silent
 	@touch $@
 
+# Two pytest-xdist workers (a 2-core machine spends much of the suite waiting on children:
+# servers, clusters, browsers); each worker is a deployment of its own (tests/settings.py).
+# `--dist load` hands tests out in the suite's order, so each worker still runs the
+# database tests before the transactional ones that empty its tables. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev,local .env tests/oidc/node_modules tests/agents/node_modules \
       tests/clients/node_modules
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev,local
 	$(BIN)/ruff check .

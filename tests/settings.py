@@ -21,7 +21,19 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="dihya
 # but where a test says so (tests/people/test_refusal_rate.py).
 os.environ.setdefault("DIHYA_CONSENT_REFUSAL_RATE", "1000000")
 
-from dihya.settings import *  # noqa: F403
+# Under pytest-xdist (`make test` runs two workers) each worker is a deployment of its own:
+# pytest-django gives it its own test database; here it gets its own Redis database (the
+# next one down from REDIS_URL's), its own django-q2 queue and so its own cluster. Child
+# processes inherit this environment (tests.conftest.child_env).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, … (none when run alone)
+if _worker.startswith("gw"):
+    _n = int(_worker[2:])
+    os.environ["DIHYA_Q_NAME"] = f"{os.environ.get('DIHYA_Q_NAME', 'dihya')}-{_worker}"
+    _base, _, _db = os.environ.get("REDIS_URL", "").rpartition("/")
+    if _n and _db.isdigit():  # redis://host:port/15 → /14 for gw1
+        os.environ["REDIS_URL"] = f"{_base}/{(int(_db) - _n) % 16}"
+
+from dihya.settings import *  # noqa: E402, F403
 
 # Hashing real passwords dominates a test run; tests need no real strength.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

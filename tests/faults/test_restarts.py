@@ -130,7 +130,7 @@ def ask(url: str, key: str, stream: bool = False) -> tuple[str, str]:
     return "refused", error["code"]
 
 
-def under_load(url: str, key: str, restart, *, calls: int = 80) -> list[tuple[str, str]]:
+def under_load(url: str, key: str, restart, *, calls: int = 40) -> list[tuple[str, str]]:
     """`calls` calls from 4 clients (one in four streamed) while `restart()` runs."""
     results: list[tuple[str, str]] = []
     failures: list[str] = []
