@@ -97,6 +97,30 @@ class Process:
         if self.proc.poll() is None:
             self.proc.wait(5)
 
+    def kill_all(self, timeout: float = 10.0) -> None:
+        """SIGKILL to the whole group, and wait until none of its processes is alive.
+
+        Waiting for the child alone is not enough: a qcluster's pusher may still be blocked in
+        Redis' BLPOP for a moment after its parent is gone, and Redis hands the next task
+        pushed meanwhile to that dying client (the Redis broker keeps no receipt): a test that
+        re-sends work right after the kill would lose it to the corpse."""
+        import psutil
+
+        self.kill()
+
+        def gone() -> bool:
+            for proc in psutil.process_iter():
+                try:
+                    if (os.getpgid(proc.pid) == self.proc.pid
+                            and proc.status() != psutil.STATUS_ZOMBIE):
+                        return False
+                except (psutil.Error, ProcessLookupError, PermissionError):
+                    continue
+            return True
+
+        wait_until(gone, timeout=timeout, what="every process of the group to end")
+        time.sleep(0.3)  # and for the broker to read the closed connections
+
     def _signal(self, sig: int) -> None:
         # start_new_session: the group is the child's pid; gone when every process of it ended
         with contextlib.suppress(ProcessLookupError):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
 import sys
 
 from django.utils import timezone
@@ -45,8 +43,7 @@ def test_a_batch_whose_cluster_was_killed_ends_every_line_once(qcluster, held_en
     except AssertionError:
         raise AssertionError("no worker ran a line:\n" + qcluster.output()[-3000:]) from None
 
-    os.killpg(qcluster.proc.pid, signal.SIGKILL)  # the whole cluster, workers included
-    qcluster.proc.wait(5)
+    qcluster.kill_all()  # the whole cluster, workers included
     gate.open.set()
     held = BatchLine.objects.filter(status="running").count()
     # Later than a dead worker's deadline, and than a lost task's wait: the tasks of the

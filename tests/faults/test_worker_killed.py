@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import sys
 
 import pytest
@@ -33,8 +31,7 @@ def test_a_job_whose_worker_was_killed_completes_exactly_once(qcluster, proxy, m
             from None
     assert Generation.objects.get(pk=generation.pk).status == "running"
 
-    os.killpg(qcluster.proc.pid, signal.SIGKILL)  # the whole cluster, workers included
-    qcluster.proc.wait(5)
+    qcluster.kill_all()  # the whole cluster, workers included
     proxy.set("pass")
     later = timezone.now() + dt.timedelta(seconds=settings.DIHYA_JOB_DEADLINE + 60)
     assert reaper.reap(now=later)["requeued"] == 1
