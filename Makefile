@@ -9,7 +9,7 @@ ENGINE_PORT ?= 8081
 EMBED_PORT ?= 8082
 WORKERS ?= 2
 
-.PHONY: run test lint typecheck imports check bench bench-peers install clean demo
+.PHONY: run test lint typecheck imports check bench bench-batches bench-peers install clean demo
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -92,6 +92,10 @@ check: lint typecheck imports
 # has installed it, with the LiteLLM proxy: all three in the same run.
 bench: $(VENV)/.installed-dev,local .env
 	$(BIN)/python -m bench
+
+# The batch figures alone (issue 27): the other sections of docs/benchmarks.md are kept.
+bench-batches: $(VENV)/.installed-dev,local .env
+	$(BIN)/python -m bench --only batches --no-llama
 
 # The peer lives in a throw-away virtualenv of its own (never .venv): LiteLLM and its proxy
 # extra's requirements one by one (var/peers/litellm/setup.json says which the index lacks).

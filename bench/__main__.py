@@ -3,7 +3,9 @@
 Starts its own fake upstream, llama.cpp engine, gateways, the bare relay (bench/relay/), the
 LiteLLM proxy when `make bench-peers` installed it (var/peers/litellm), workers and scratch
 databases (var/bench/, PostgreSQL dihya_bench and Redis db 14 when reachable), all on loopback,
-runs the sections of issues 9 and 18 and writes docs/benchmarks.json and docs/benchmarks.md.
+runs the sections of issues 9, 18 and 27 and writes docs/benchmarks.json and
+docs/benchmarks.md. `--only` runs some sections and keeps the other sections' figures of the
+last run (benchmarks.json), so one section can be measured alone.
 Every loop is bounded in count and in time; a section that fails is reported as failed and the
 run goes on.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    batches,
     failover,
     jobs,
     load,
@@ -44,6 +47,7 @@ SECTIONS = {
     "scaleout": scale.scaleout,
     "strategies": strategies.strategies,
     "masking": masking.masking_cost,
+    "batches": batches.batches,
 }
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -84,9 +88,18 @@ def main() -> None:
                    peers.describe(peer))
     results = asyncio.run(run(b, chosen, with_llama=not args.no_llama and not args.quick,
                               with_peer=peer is not None))
-    results["meta"] = report.machine(b, time.monotonic() - b.started, quick=args.quick)
+    meta = report.machine(b, time.monotonic() - b.started, quick=args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.only and (out / "benchmarks.json").exists():
+        # Some sections alone: the others keep the last run's figures, and these say which
+        # run they come from.
+        kept = json.loads((out / "benchmarks.json").read_text())
+        for name in chosen:
+            results[name]["run"] = meta
+        results = {**kept, **results}
+    else:
+        results["meta"] = meta
     (out / "benchmarks.json").write_text(load.dumps(results) + "\n")
     (out / "benchmarks.md").write_text(report.markdown(results))
     b.say(f"wrote {out / 'benchmarks.md'} and benchmarks.json")

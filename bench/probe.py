@@ -1,7 +1,8 @@
 """Questions the harness asks the database, from a process of its own (`python -m bench.probe`).
 
 `jobs SINCE N`: wait (bounded) until N generations created after SINCE have finished, then
-print their enqueue-to-done latencies. `dashboard N`: fill the scratch database with N
+print their enqueue-to-done latencies. `batch ID`: a batch's lines ended and their pace.
+`dashboard N`: fill the scratch database with N
 generations and attempts in a few set-based statements, then time the admin dashboard's
 queries. Prints JSON. Only ever pointed at a scratch database by `bench.procs`.
 """
@@ -32,6 +33,23 @@ def jobs(since: str, n: int, timeout: float) -> dict[str, object]:
             "latencies_ms": [round(x, 2) for x in lat],
             "span_s": (max(f for _, f, _ in done) - min(c for c, _, _ in done)).total_seconds()
             if done else None}
+
+
+def batch(batch_id: str) -> dict[str, object]:
+    """A batch's lines ended and their pace: from the first line's start to the last's end."""
+    from django.db.models import Max, Min
+
+    from dihya.batches.models import BatchLine
+
+    lines = BatchLine.objects.filter(batch_id=batch_id)
+    ended = lines.filter(status__in=BatchLine.ENDED)
+    span = ended.aggregate(first=Min("started"), last=Max("finished"))
+    seconds = ((span["last"] - span["first"]).total_seconds()
+               if span["first"] and span["last"] else None)
+    count = ended.count()
+    return {"ended": count, "succeeded": ended.filter(status="succeeded").count(),
+            "span_s": round(seconds, 1) if seconds else None,
+            "lines_per_s": round(count / seconds, 1) if seconds else None}
 
 
 def dashboard(n: int) -> dict[str, object]:
@@ -107,6 +125,8 @@ def main() -> None:
     what = sys.argv[1]
     if what == "jobs":
         out = jobs(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif what == "batch":
+        out = batch(sys.argv[2])
     else:
         out = dashboard(int(sys.argv[2]))
     json.dump(out, sys.stdout)

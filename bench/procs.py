@@ -260,8 +260,8 @@ def relay(upstream_v1: str, *, name: str = "relay") -> tuple[Proc, str]:
 
 
 def qcluster(database_url: str, *, redis_url: str = "", workers: int = 1,
-             poll: float | None = None) -> Proc:
-    extra = {"DIHYA_WORKERS": str(workers)}
+             poll: float | None = None, **env: str) -> Proc:
+    extra = {"DIHYA_WORKERS": str(workers), **env}
     if poll is not None:
         extra["DIHYA_Q_POLL"] = str(poll)
     proc = start(f"qcluster-{workers}", [sys.executable, "manage.py", "qcluster"],

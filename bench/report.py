@@ -331,6 +331,9 @@ def sections(r: dict[str, Any]) -> list[str]:
                          for x in so["runs"]]), ""]
     elif so.get("skipped"):
         out += ["## 7. Scale-out", "", "Skipped: " + so["skipped"], ""]
+    from bench import batches  # its section renders with this module's tables
+
+    out += batches.section(r)
     failed = [f"- {k}: {v['failed']}" for k, v in r.items()
               if isinstance(v, dict) and v.get("failed")]
     if failed:

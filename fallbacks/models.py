@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from fallbacks import aliases as route_aliases
@@ -124,6 +124,11 @@ class Engine(models.Model):
         help_text="Most requests this engine serves at once, across all processes "
         "(blank: no cap). A self-hosted llama.cpp has as many as its slots.",
     )
+    batch_share = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(1_000_000)],
+        help_text="Most batch lines this engine serves at once, across all processes (blank: "
+        "no limit; 0: none, live calls only), so that batches leave the rest of its slots to "
+        "live calls. A batch line that finds every engine of its route at its share waits.")
     context_window = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)],
         help_text="Tokens the model takes in all, prompt and answer (blank: unknown). Routes "

@@ -42,6 +42,7 @@ from fallbacks.spec import (
 
 OK = "ok"
 NO_SLOT = "no_free_slot"
+BATCH_SHARE_FULL = "batch_share_full"  # a batch line found the engine at its batch share
 UNSUPPORTED = Failure.UNSUPPORTED.value  # the engine lacks a capability the request needs
 T = TypeVar("T")
 
@@ -141,7 +142,7 @@ class Runner:
         self.masking = masking
 
     async def run(self, route: RouteSpec, request: ChatRequest, user: str = "",
-                  residency: Residency = ANYWHERE) -> RunResult:
+                  residency: Residency = ANYWHERE, *, batch: bool = False) -> RunResult:
         async def call(engine: EngineSpec, timeout: float, slot: slots.Slot,
                        leg: Leg) -> Completion:
             try:
@@ -155,7 +156,7 @@ class Runner:
 
         engine, completion, attempts = await self._walk(route, call, self.plan(route, request,
                                                                                user=user),
-                                                        request, residency)
+                                                        request, residency, batch=batch)
         self.health.record(engine, None)
         if completion.usage.completion_tokens:
             latency.observe(engine.id, latency.PER_TOKEN,
@@ -190,7 +191,8 @@ class Runner:
         return StreamRun(engine, attempts, first, rest)
 
     async def embed(self, route: RouteSpec, request: EmbeddingRequest,
-                    user: str = "", residency: Residency = ANYWHERE) -> EmbedResult:
+                    user: str = "", residency: Residency = ANYWHERE, *,
+                    batch: bool = False) -> EmbedResult:
         """Fall back among the route's engines that embed with the route's model, and accept
         only vectors of the route's length: vectors of two models (or two lengths) in one
         index are silently wrong search results, so a mismatch is a failed attempt."""
@@ -223,7 +225,7 @@ class Runner:
 
         engine, answer, attempts = await self._walk(
             route, call, self.plan(route, request, user=user), request, residency,
-            model=model)
+            model=model, batch=batch)
         self.health.record(engine, None)
         return EmbedResult(answer, engine, attempts)
 
@@ -248,7 +250,10 @@ class Runner:
                     call: Callable[[EngineSpec, float, slots.Slot, Leg], Awaitable[T]],
                     plan: strategies.Plan, request: Request,
                     residency: Residency = ANYWHERE, model: str | None = None,
-                    ) -> tuple[EngineSpec, T, list[AttemptRecord]]:
+                    batch: bool = False) -> tuple[EngineSpec, T, list[AttemptRecord]]:
+        """`batch`: a batch line, which skips an engine at its batch share
+        (`Engine.batch_share`) and, if that left it no engine, fails `batch_share_full`: not
+        the line's failure, its caller runs it again later."""
         policy = route.policy
         needs = request.needs
         attempts: list[AttemptRecord] = []
@@ -283,7 +288,13 @@ class Runner:
                 if time.monotonic() >= ends:
                     raise RunFailed("deadline_exceeded", summary(route, attempts, "deadline"),
                                     attempts, last)
-                slot = await slots.acquire(engine, ends if policy.when_full == "wait" else None)
+                slot = await slots.acquire(engine, ends if policy.when_full == "wait" else None,
+                                           batch=batch)
+                if slot is slots.SHARE_FULL:
+                    attempts.append(AttemptRecord(engine.id, engine.name, position,
+                                                  BATCH_SHARE_FULL, 0.0,
+                                                  f"{engine.batch_share} batch lines in flight"))
+                    break
                 if slot is None:
                     attempts.append(AttemptRecord(engine.id, engine.name, position, NO_SLOT, 0.0))
                     break
@@ -310,6 +321,8 @@ class Runner:
                     f"{plan.strategy}: {plan.why}"[:500],
                     masked=leg.vault.counts if leg.vault is not None else None))
                 return engine, value, attempts
+        if any(a.outcome == BATCH_SHARE_FULL for a in attempts):
+            raise RunFailed(BATCH_SHARE_FULL, summary(route, attempts), attempts, last)
         if attempts and all(a.outcome == UNSUPPORTED for a in attempts):
             raise RunFailed("unsupported_parameter", summary(route, attempts), attempts, last)
         if any(a.outcome == REGION_NOT_ALLOWED for a in attempts):

@@ -1,4 +1,5 @@
-"""Per-engine concurrency caps that hold across processes (`Engine.max_concurrency`).
+"""Per-engine concurrency caps that hold across processes (`Engine.max_concurrency`), and the
+engines' batch shares (`Engine.batch_share`).
 
 A self-hosted llama.cpp has a few slots; an extra request queues inside the server and
 answers late. Each slot is a row leased by one request (a conditional UPDATE, so two
@@ -10,6 +11,12 @@ they are `counted` (an engine of a `least_busy` route): then each request in fli
 row of its own (numbered from COUNTED, outside any cap's numbers), inserted when it starts and
 deleted when it ends, so that every process can count them. `in_flight` answers from memory:
 the counts `refresh_load` read before the run, plus this process's own requests since.
+
+A batch line (the caller says so: `acquire(batch=True)`) on an engine with a batch share must
+also hold one of its `batch_share` tickets: lease rows like slots, numbered from TICKETS and
+held by the same holder as the request's slot, so one UPDATE frees both. No ticket free: the
+engine is at its share and the line is told so at once (SHARE_FULL), never made to wait —
+it runs later, and the slots the share leaves stay for live calls.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from fallbacks.spec import EngineSpec
 
 WAIT_STEP = 0.05
 COUNTED = 1_000_000  # numbers of the leases that only count (engines without a cap)
+TICKETS = 1_100_000_000  # numbers of the batch shares' tickets (past COUNTED + 2**30)
 
 
 class Slot:
@@ -45,14 +53,16 @@ class Slot:
 
 
 NOOP = Slot()
+SHARE_FULL = Slot()  # a batch line found the engine at its batch share: nothing is held
 
 
 class Lease(Slot):
     def __init__(self, engine_id: int, holder: str, counted: bool = False,
-                 seconds: float = 130.0) -> None:
+                 seconds: float = 130.0, ticket: bool = False) -> None:
         self.engine_id = engine_id
         self.holder = holder
         self.counted = counted
+        self.ticket = ticket
         self.seconds = seconds
         self.renew_at = time.monotonic() + seconds / 2
         self.released = False
@@ -71,43 +81,67 @@ class Lease(Slot):
         if not self.released:
             self.released = True
             _load.ended(self.engine_id)
-            await sync_to_async(drop if self.counted else free)(self.engine_id, self.holder)
+            await sync_to_async(let_go)(self.engine_id, self.holder, self.counted, self.ticket)
 
 
-async def acquire(engine: EngineSpec, wait_until: float | None = None) -> Slot | None:
-    """A slot of `engine`, or None when all are taken (after waiting until `wait_until`)."""
+async def acquire(engine: EngineSpec, wait_until: float | None = None, *,
+                  batch: bool = False) -> Slot | None:
+    """A slot of `engine`, or None when all are taken (after waiting until `wait_until`).
+    `batch`: the request is a batch line, which must hold a ticket of the engine's batch share
+    too, or gets SHARE_FULL at once."""
     holder = uuid.uuid4().hex
     lease = engine.total_timeout + 10.0
+    ticket = batch and engine.batch_share is not None
+    if ticket and not await sync_to_async(take)(engine.id, engine.batch_share or 0, holder,
+                                                lease, TICKETS):
+        return SHARE_FULL
     if not engine.max_concurrency:
-        if not engine.counted:
+        if engine.counted:
+            await sync_to_async(count)(engine.id, holder, lease)
+        elif not ticket:
             return NOOP
-        await sync_to_async(count)(engine.id, holder, lease)
-        return Lease(engine.id, holder, counted=True, seconds=lease)
+        return Lease(engine.id, holder, counted=engine.counted, seconds=lease, ticket=ticket)
     while True:
         if await sync_to_async(take)(engine.id, engine.max_concurrency, holder, lease):
-            return Lease(engine.id, holder, seconds=lease)
+            return Lease(engine.id, holder, seconds=lease, ticket=ticket)
         if wait_until is None or time.monotonic() + WAIT_STEP >= wait_until:
+            if ticket:
+                await sync_to_async(free)(engine.id, holder)
             return None
         await asyncio.sleep(WAIT_STEP)
 
 
-def take(engine_id: int, cap: int, holder: str, lease: float) -> bool:
+def take(engine_id: int, cap: int, holder: str, lease: float, base: int = 0) -> bool:
+    """Lease one of the rows numbered base … base + cap - 1 (an engine's slots, or from
+    TICKETS its batch share's tickets)."""
     from fallbacks.models import EngineSlot
 
+    if cap < 1:
+        return False
     now = timezone.now()
     free_now = Q(holder="") | Q(expires__lt=now)
     start = random.randrange(cap)  # noqa: S311 - spreads contention, not a secret
     for i in range(cap):
-        number = (start + i) % cap
+        number = base + (start + i) % cap
         if EngineSlot.objects.filter(free_now, engine_id=engine_id, number=number).update(
                 holder=holder, expires=now + dt.timedelta(seconds=lease)):
             return True
-    if EngineSlot.objects.filter(engine_id=engine_id, number__lt=cap).count() < cap:
+    if EngineSlot.objects.filter(engine_id=engine_id, number__gte=base,
+                                 number__lt=base + cap).count() < cap:
         EngineSlot.objects.bulk_create(
-            [EngineSlot(engine_id=engine_id, number=n) for n in range(cap)],
+            [EngineSlot(engine_id=engine_id, number=base + n) for n in range(cap)],
             ignore_conflicts=True)
-        return take(engine_id, cap, holder, lease)
+        return take(engine_id, cap, holder, lease, base)
     return False
+
+
+def let_go(engine_id: int, holder: str, counted: bool, ticket: bool) -> None:
+    """Give back what a request held: its count row deleted (first: `free` clears the
+    holder it is found by), its slot and ticket freed."""
+    if counted:
+        drop(engine_id, holder)
+    if ticket or not counted:
+        free(engine_id, holder)
 
 
 def extend(engine_id: int, holder: str, seconds: float) -> None:
@@ -142,24 +176,39 @@ def drop(engine_id: int, holder: str) -> None:
     from fallbacks.models import EngineSlot
 
     EngineSlot.objects.filter(engine_id=engine_id, holder=holder,
-                              number__gte=COUNTED).delete()
+                              number__gte=COUNTED, number__lt=TICKETS).delete()
 
 
 def in_use(engine_id: int) -> int:
     from fallbacks.models import EngineSlot
 
-    return (EngineSlot.objects.filter(engine_id=engine_id, expires__gte=timezone.now())
+    return (EngineSlot.objects.filter(engine_id=engine_id, expires__gte=timezone.now(),
+                                      number__lt=TICKETS)
             .exclude(holder="").count())
 
 
-def in_use_by_engine(engine_ids: Iterable[int]) -> dict[int, int]:
-    """Requests in flight per engine, across processes, in one query."""
+def in_use_by_engine(engine_ids: Iterable[int], *, tickets: bool = False) -> dict[int, int]:
+    """Requests in flight per engine, across processes, in one query (`tickets`: batch lines
+    in flight, on engines with a batch share)."""
     from fallbacks.models import EngineSlot
 
-    return dict(EngineSlot.objects.filter(engine_id__in=list(engine_ids),
+    rows = Q(number__gte=TICKETS) if tickets else Q(number__lt=TICKETS)
+    return dict(EngineSlot.objects.filter(rows, engine_id__in=list(engine_ids),
                                           expires__gte=timezone.now())
                 .exclude(holder="").values("engine_id").annotate(n=Count("id"))
                 .values_list("engine_id", "n"))
+
+
+def batch_room(engines: Iterable[EngineSpec]) -> bool:
+    """Whether one of these engines (a route's) has room in its batch share now: what a batch
+    line looks at before it is admitted, so that one sure to find every share full waits
+    without a generation. A hint (another line may take the ticket first): the ticket the
+    runner takes is what holds the share."""
+    shares = {e.id: e.batch_share for e in engines}
+    if not shares or any(share is None for share in shares.values()):
+        return True
+    held = in_use_by_engine(shares, tickets=True)
+    return any(held.get(engine_id, 0) < (share or 0) for engine_id, share in shares.items())
 
 
 class Load:

@@ -29,6 +29,8 @@ class EngineSpec:
     total_timeout: float = 120.0
     key_required: bool = False
     max_concurrency: int | None = None
+    #: Most batch lines in flight at once (None: no limit), so live calls keep the rest.
+    batch_share: int | None = None
     # Routing (fallbacks.strategies): the weight of this engine in the route it came with,
     # what fits in its context, its prices (per million tokens; carried in by the catalog
     # only for strategies that use them) and whether its requests in flight are counted.

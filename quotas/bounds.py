@@ -9,6 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+BATCH = "batch_"  # the prefix of the metrics that count batch lines only
+
+
+def counted(metric: str) -> str:
+    """What a metric counts in a call: `batch_tokens` counts its tokens (on a counter of its
+    own, and only for batch lines), `tokens` its tokens."""
+    return metric.removeprefix(BATCH)
+
+
+def batch_only(metric: str) -> bool:
+    return metric.startswith(BATCH)
+
 
 @dataclass(frozen=True, slots=True)
 class Bound:
@@ -25,6 +37,11 @@ class Bound:
     @property
     def order(self) -> tuple[str, str, str]:
         return (self.subject, self.metric, self.period)
+
+    @property
+    def counts(self) -> str:
+        """The amount of a call it is charged: `requests`, `tokens` or `cost`."""
+        return counted(self.metric)
 
 
 @dataclass(frozen=True, slots=True)

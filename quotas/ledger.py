@@ -11,7 +11,9 @@ keys) so two reservations never wait on each other in a cycle.
 A reservation is recorded per generation id (unique), which makes the three verbs idempotent:
 reserving the same generation twice charges once, settling or releasing twice adjusts once.
 Settling adjusts the counters of the windows the call was reserved in, even if a window has
-rolled over since; the call is counted where it was admitted.
+rolled over since; the call is counted where it was admitted. Amounts are given per thing a
+call uses (`requests`, `tokens`, `cost`); a bound on a batch-only metric (`batch_tokens`) is
+charged the same amount as its plain one, on its own counter (`Bound.counts`).
 
 This module must never decide who gets which limits (`quotas.plans` does) nor talk to clients.
 """
@@ -29,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from quotas import alerts, windows
-from quotas.bounds import Bound, Standing
+from quotas.bounds import Bound, Standing, batch_only, counted
 from quotas.models import Counter, Reservation
 
 
@@ -40,8 +42,9 @@ class QuotaExceeded(Exception):
         self.retry_after = windows.seconds_until(standing.resets_at, now)
         b = standing.bound
         who = "client" if b.subject.startswith("client:") else "end user"
+        what = f"{b.counts} of batch lines" if batch_only(b.metric) else b.metric
         super().__init__(
-            f"Quota exceeded: {b.amount} {b.metric} per {b.period} for this {who} "
+            f"Quota exceeded: {b.amount} {what} per {b.period} for this {who} "
             f"(plan {b.plan!r}); used {standing.used}/{b.amount}, this call needs {asked}. "
             f"The window resets at {standing.resets_at.isoformat()} "
             f"(in {self.retry_after} s).")
@@ -49,8 +52,9 @@ class QuotaExceeded(Exception):
 
 def reserve(generation_id: UUID, bounds: Sequence[Bound], amounts: dict[str, int], *,
             now: dt.datetime | None = None) -> list[Standing]:
-    """Charge `amounts` (per metric) against every bound, or nothing: raise QuotaExceeded at
-    the first exhausted hard limit, with every increment of this call rolled back."""
+    """Charge `amounts` (requests, tokens, cost) against every bound, or nothing: raise
+    QuotaExceeded at the first exhausted hard limit, with every increment of this call rolled
+    back."""
     now = now or timezone.now()
     if not bounds:
         return []
@@ -60,7 +64,7 @@ def reserve(generation_id: UUID, bounds: Sequence[Bound], amounts: dict[str, int
         with transaction.atomic():
             standings = []
             for b in ordered:
-                n = amounts.get(b.metric, 0)
+                n = amounts.get(b.counts, 0)
                 start = spans[b.order][0]
                 ceiling = b.amount if b.hard else None
                 used = _bump(b.subject, b.metric, b.period, start, n, ceiling)
@@ -74,12 +78,12 @@ def reserve(generation_id: UUID, bounds: Sequence[Bound], amounts: dict[str, int
                                         now)
                 standings.append(_standing(b, spans, used))
             Reservation.objects.create(generation_id=generation_id, held=[
-                _held(s, amounts.get(s.bound.metric, 0)) for s in standings])
+                _held(s, amounts.get(s.bound.counts, 0)) for s in standings])
     except IntegrityError:
         # Already reserved (a re-delivered job): the savepoint undid this second charge.
         return status(bounds, now=now)
     for s in standings:
-        alerts.check(s, amounts.get(s.bound.metric, 0))
+        alerts.check(s, amounts.get(s.bound.counts, 0))
     return standings
 
 
@@ -96,11 +100,12 @@ def settle(generation_id: UUID, *, tokens: int | None,
     if tokens is None:
         return True
     real = {"tokens": tokens}
-    if any(h["metric"] == "cost" for h in held):
+    if any(counted(h["metric"]) == "cost" for h in held):
         real["cost"] = cost() if callable(cost) else cost
     for h in held:
-        if h["metric"] in real and real[h["metric"]] != h["n"]:
-            delta = real[h["metric"]] - h["n"]
+        what = counted(h["metric"])
+        if what in real and real[what] != h["n"]:
+            delta = real[what] - h["n"]
             start = dt.datetime.fromisoformat(h["window_start"])
             used = _bump(h["subject"], h["metric"], h["period"], start, delta)
             if delta > 0 and h["alerts"] and used is not None:
@@ -134,10 +139,10 @@ def charge_served(generation_id: UUID, *, tokens: int,
     if held is None:
         return False
     real = {"requests": 1, "tokens": tokens}
-    if any(h["metric"] == "cost" for h in held):
+    if any(counted(h["metric"]) == "cost" for h in held):
         real["cost"] = cost() if callable(cost) else cost
     for h in held:
-        if n := real.get(h["metric"], 0):
+        if n := real.get(counted(h["metric"]), 0):
             _bump(h["subject"], h["metric"], h["period"],
                   dt.datetime.fromisoformat(h["window_start"]), n)
     return True
@@ -177,10 +182,10 @@ def close_many(closings: Sequence[Closing]) -> int:
             continue
         else:
             real = {"tokens": c.tokens}
-            if any(h["metric"] == "cost" for h in rows):
+            if any(counted(h["metric"]) == "cost" for h in rows):
                 real["cost"] = c.cost() if callable(c.cost) else c.cost
         for h in rows:
-            delta = -h["n"] if c.release else real.get(h["metric"], h["n"]) - h["n"]
+            delta = -h["n"] if c.release else real.get(counted(h["metric"]), h["n"]) - h["n"]
             if delta:
                 key = (h["subject"], h["metric"], h["period"], h["window_start"])
                 deltas[key] = deltas.get(key, 0) + delta

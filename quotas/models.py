@@ -1,7 +1,10 @@
 """Quota plans and the ledger that enforces them.
 
 A plan is a set of limits (requests, tokens or cost per minute, hour, day or month; hard ones
-block, soft ones only alert) plus the percentages of each limit at which to alert. Plans are
+block, soft ones only alert) plus the percentages of each limit at which to alert. A limit on
+`batch_requests`, `batch_tokens` or `batch_cost` counts the lines of batches only (the caller
+says a call is one, `plans.bounds_for(batch=True)`); the others count every call, batch lines
+included. Plans are
 assigned to API clients and to Dihya accounts; end users without one get the default plan.
 
 Counting happens in `Counter` rows keyed by (subject, metric, period, window start), changed
@@ -23,6 +26,14 @@ class Metric(models.TextChoices):
     REQUESTS = "requests"
     TOKENS = "tokens", "tokens (prompt + completion)"
     COST = "cost", "cost (millionths of the price unit)"
+    # Counted on their own counters, by batch lines only (quotas.bounds.BATCH).
+    BATCH_REQUESTS = "batch_requests", "batch lines only: requests"
+    BATCH_TOKENS = "batch_tokens", "batch lines only: tokens"
+    BATCH_COST = "batch_cost", "batch lines only: cost"
+
+
+METRIC_HELP = ("batch_… metrics count the lines of batches only (the Batch API); the others "
+               "count every call, batch lines included.")
 
 
 class Period(models.TextChoices):
@@ -59,7 +70,7 @@ class Plan(models.Model):
 
 class Limit(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="limits")
-    metric = models.CharField(max_length=10, choices=Metric.choices)
+    metric = models.CharField(max_length=16, choices=Metric.choices, help_text=METRIC_HELP)
     period = models.CharField(max_length=10, choices=Period.choices)
     amount = models.PositiveBigIntegerField()
     hard = models.BooleanField(default=True, help_text="Hard limits block; soft ones only alert.")
@@ -111,7 +122,7 @@ class Counter(models.Model):
     """Usage of one subject in one window. Only ever changed by conditional UPDATEs."""
 
     subject = models.CharField(max_length=80)
-    metric = models.CharField(max_length=10, choices=Metric.choices)
+    metric = models.CharField(max_length=16, choices=Metric.choices)
     period = models.CharField(max_length=10, choices=Period.choices)
     window_start = models.DateTimeField()
     used = models.BigIntegerField(default=0)
@@ -155,7 +166,7 @@ class Alert(models.Model):
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.THRESHOLD)
     subject = models.CharField(max_length=80, db_index=True)
-    metric = models.CharField(max_length=10, blank=True)
+    metric = models.CharField(max_length=16, blank=True)
     period = models.CharField(max_length=10, blank=True)
     threshold = models.PositiveSmallIntegerField(default=0)
     window_start = models.DateTimeField()

@@ -3,7 +3,8 @@
 Both the API client's plan and the end user's plan apply: the client's as subject
 `client:<id>`, the end user's as `user:<pseudonym>`. An end user's plan is the one assigned to
 their Dihya account, else the default plan. Calls with no client (operator commands) and no
-end user are not counted.
+end user are not counted. A plan's batch-only limits (`batch_requests`, `batch_tokens`,
+`batch_cost`) apply to the lines of batches alone: the caller says whether a call is one.
 
 The token estimate is deliberately simple and conservative: characters / 4 (rounded up) of the
 messages — about one token per four characters of English text — plus the call's `max_tokens`
@@ -23,7 +24,7 @@ from django.db.models import Q
 
 from dihya.lib.memo import Remembered
 from dihya.lib.pseudonyms import pseudonym
-from quotas.bounds import Bound
+from quotas.bounds import Bound, batch_only
 from quotas.models import Assignment, EnginePrice, Limit
 
 
@@ -35,8 +36,10 @@ def user_subject(end_user: str) -> str:
     return f"user:{pseudonym(end_user)}"
 
 
-def bounds_for(client_id: int | None, user_id: int | None, end_user: str) -> list[Bound]:
-    """Every limit that applies to a call from this client for this end user.
+def bounds_for(client_id: int | None, user_id: int | None, end_user: str, *,
+               batch: bool = False) -> list[Bound]:
+    """Every limit that applies to a call from this client for this end user. `batch`: the
+    call is a line of a batch, so the plans' batch-only limits (`batch_tokens`…) apply too.
 
     The plans behind them are remembered per process behind the "plans stamp"
     (`dihya.lib.memo`, like routes and keys: they change rarely and cost two queries a call);
@@ -50,6 +53,8 @@ def bounds_for(client_id: int | None, user_id: int | None, end_user: str) -> lis
         return []
     bounds = []
     for plan_id, name, alerts, is_default, metric, period, amount, hard in rows:
+        if batch_only(metric) and not batch:
+            continue
         thresholds = tuple(sorted(alerts or ()))
         if client_id is not None and plan_id == client_plan:
             bounds.append(Bound(client_subject(client_id), metric, period, amount, hard,

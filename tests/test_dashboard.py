@@ -207,3 +207,33 @@ def test_a_daylight_saving_change_neither_repeats_nor_skips_a_day(settings):
             for at in dashboard.buckets("week", tuesday)]
 
     assert days == [f"2026-03-{d}" for d in range(24, 32)]
+
+
+def test_it_splits_each_engines_load_live_versus_batch(db, make_engine, admin_client):
+    from fallbacks import slots
+
+    engine = make_engine("http://127.0.0.1:9/v1", name="shared", batch_share=2)
+    for source, n, (prompt, completion) in (("chat", 2, (10, 5)), ("job", 1, (1, 1)),
+                                             ("batch", 3, (20, 10))):
+        for _ in range(n):
+            g = Generation.objects.create(source=source, route_name="r", status="succeeded",
+                                          engine=engine, engine_name=engine.name,
+                                          prompt_tokens=prompt, completion_tokens=completion)
+            Attempt.objects.create(generation=g, engine_id=engine.pk, engine_name=engine.name,
+                                   position=0, outcome="ok", latency_ms=100.0)
+    old = Generation.objects.create(source="batch", route_name="r", status="succeeded",
+                                    engine=engine, prompt_tokens=99)
+    Generation.objects.filter(pk=old.pk).update(created=timezone.now() - dt.timedelta(hours=2))
+    assert slots.take(engine.pk, 2, "a-batch-line", 60, slots.TICKETS)
+
+    [figures] = dashboard.engines("hour")
+
+    assert (figures.live_calls, figures.live_tokens) == (3, 32)
+    assert (figures.batch_calls, figures.batch_tokens) == (3, 90)
+    assert (figures.batch_in_flight, figures.batch_share, figures.in_flight) == (1, 2, 0)
+    html = admin_client.get("/admin/").content.decode()
+    assert '<td data-figure="live">3 calls, 32 tokens</td>' in html
+    assert ('<td data-figure="batch">3 calls, 90 tokens<br><small class="dihya-quiet">now 1 / 2'
+            '</small></td>') in html
+    feed = admin_client.get("/admin/dashboard.json?period=hour").json()
+    assert feed["engines"][0]["batch_tokens"] == 90

@@ -12,6 +12,11 @@ generation's end are written in ONE transaction, fenced on the line's delivery c
 run overtaken by the sweep (its worker thought dead) writes nothing — its generation, still
 running, is failed by the reaper and its reservation released: charged once, by the run that
 ended the line. Here because it speaks the dialects, which `dihya.batches` must not import.
+
+Engines' batch shares: a line whose route has no engine with room in its share goes back to
+pending before it is admitted (no generation, nothing charged); one that lost the last ticket
+to another line between that look and its run ends its generation `batch_share_full` (it ran
+nothing: its reservation is released) and goes back to pending too. Either way it runs later.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from dihya.generation.errors import Refusal
 from dihya.generation.reconnect import retrying
 from dihya.generation.requests import ChatBody, EmbeddingBody
 from dihya.lib import loop
-from fallbacks.runner import EmbedResult, RunResult
+from fallbacks import catalog, slots
+from fallbacks.runner import BATCH_SHARE_FULL, EmbedResult, RunFailed, RunResult
 
 log = logging.getLogger(__name__)
 L = BatchLine.Status
@@ -121,6 +127,8 @@ def run(line_id: UUID | str) -> str:
     if line is None:
         return retrying(BatchLine.objects.filter(pk=line_id).values_list(
             "status", flat=True).first) or "missing"
+    if not retrying(share_room, line):
+        return retrying(waiting, line, retrying(scheduler.put_back, line.pk, line.deliveries))
     try:
         ready = retrying(admitted, line)
     except Refusal as refusal:
@@ -137,17 +145,36 @@ def run(line_id: UUID | str) -> str:
         outcome = loop.run(pipeline.execute(ready.admission),
                            timeout=settings.DIHYA_JOB_DEADLINE + 15)
         try:
-            retrying(written, line, ready, outcome)
+            status = retrying(written, line, ready, outcome)
         except Overtaken:
             log.warning("batch line %s: overtaken (re-queued meanwhile); its end is not "
                         "written", line.pk)
+        else:
+            if status not in BatchLine.ENDED:
+                return retrying(waiting, line, status)
     retrying(lifecycle.finish_if_done, line.batch_id)
     retrying(scheduler.top_up)
     return retrying(BatchLine.objects.values_list("status", flat=True).get, pk=line.pk)
 
 
-def written(line: BatchLine, ready: Admitted, outcome: Any) -> None:
-    """The generation's end and the line's, together or not at all."""
+def share_room(line: BatchLine) -> bool:
+    """Whether an engine of the line's route has room in its batch share now (a look before
+    a generation is made for it: the runner's ticket is what holds the share)."""
+    route = catalog.route_spec(str(line.body.get("model") or ""))
+    return route is None or slots.batch_room(route.engines)
+
+
+def waiting(line: BatchLine, status: str) -> str:
+    """A line put back for its engines' batch shares: no top-up (it would be handed straight
+    back); one cancelled instead (its batch is being cancelled) may end the batch."""
+    if status == L.CANCELLED:
+        lifecycle.finish_if_done(line.batch_id)
+    return status or BatchLine.objects.values_list("status", flat=True).get(pk=line.pk)
+
+
+def written(line: BatchLine, ready: Admitted, outcome: Any) -> str:
+    """The generation's end and the line's, together or not at all. Returns the line's
+    status: pending again if the run found every engine at its batch share."""
     generation_id = ready.admission.generation.pk
     with hops.one_writer(), transaction.atomic():
         try:
@@ -155,6 +182,11 @@ def written(line: BatchLine, ready: Admitted, outcome: Any) -> None:
             assert isinstance(outcome, (RunResult, EmbedResult))  # record raised otherwise
             status, code, body = L.SUCCEEDED, 200, ready.answer(outcome)
         except Refusal as refusal:
+            if isinstance(outcome, RunFailed) and outcome.code == BATCH_SHARE_FULL:
+                if not (put := scheduler.put_back(line.pk, line.deliveries)):
+                    raise Overtaken from None
+                return put
             status, code, body = L.FAILED, refusal.status, refusal.body()
         if not scheduler.end(line.pk, line.deliveries, status, code, body, generation_id):
             raise Overtaken
+    return status

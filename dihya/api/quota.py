@@ -4,7 +4,8 @@ The seed's `checkQuota`: an internal app can look before it asks, for itself and
 `?user=`, for one of its end users (both sets of limits apply to a call made for that person).
 `?user=` answers only about a person this client has served (`identity.has_served`): any other
 name is 404 `user_not_found`, so that no key can read someone's usage at other clients.
-Subjects are shown as pseudonyms, as everywhere else.
+Subjects are shown as pseudonyms, as everywhere else. The limits of batch lines alone
+(`batch_tokens`…) are listed with the others.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ router = Router(tags=["Quota"], auth=BearerKey())
 class Standing(Schema):
     subject: str
     plan: str
-    metric: str = Field(..., description="requests, tokens or cost")
+    metric: str = Field(..., description="requests, tokens or cost; batch_requests, "
+                        "batch_tokens or batch_cost count batch lines only")
     period: str = Field(..., description="minute, hour, day or month")
     limit: int
     hard: bool
@@ -51,12 +53,12 @@ def status_for(token: str, user: str) -> dict[str, Any]:
     who = caller(token, Generation.Source.CHAT, scope="")
     client_id = who.client.pk if who.client else None
     if not user:
-        bounds = plans.bounds_for(client_id, None, "")
+        bounds = plans.bounds_for(client_id, None, "", batch=True)
     else:
         account = identity.resolve(who.client, user)
         if account is None or not identity.has_served(who.client, account):
             raise user_not_found(user)
-        bounds = plans.bounds_for(client_id, account.pk, account.get_username())
+        bounds = plans.bounds_for(client_id, account.pk, account.get_username(), batch=True)
     return {"object": "quota", "data": [s.as_dict() for s in ledger.status(bounds)]}
 
 

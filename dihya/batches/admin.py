@@ -1,5 +1,5 @@
-"""Batches in the console: progress (lines done, failed, left, rate, estimated end), their
-files, cancel.
+"""Batches in the console: progress (lines done, failed, left, rate, estimated end) on the list
+and on each batch's page, their files, cancel (a list action, and a button on the page).
 
 Read-only records like generations: a batch is changed only by its verbs (`cancel` here as
 an action, through `dihya.batches.lifecycle`). The list counts lines in one annotated query,
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
@@ -60,7 +60,8 @@ class BatchAdmin(ReadOnly, admin.ModelAdmin):
     search_fields = ("id",)
     actions = ("cancel",)
     readonly_fields = ("id", "client", "key", "endpoint", "status", "completion_window",
-                       "metadata", "errors", "total", "completed", "failed", "input",
+                       "metadata", "errors", "total", "completed", "failed", "done",
+                       "failed_lines", "left", "rate", "estimated_end", "input",
                        "output", "error_output", "created_at", "in_progress_at", "expires_at",
                        "finalizing_at", "completed_at", "failed_at", "expired_at",
                        "cancelling_at", "cancelled_at")
@@ -112,6 +113,29 @@ class BatchAdmin(ReadOnly, admin.ModelAdmin):
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("batches.change_batch"))
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        cancellable = Batch.objects.filter(pk=object_id, status__in=(
+            Batch.Status.VALIDATING, Batch.Status.IN_PROGRESS)).exists()
+        return super().change_view(request, object_id, form_url, {
+            **(extra_context or {}),
+            "can_cancel": cancellable and self.has_cancel_permission(request)})
+
+    def get_urls(self) -> list[Any]:
+        return [path("<str:batch_id>/cancel/", self.admin_site.admin_view(self.cancel_one),
+                     name="batches_batch_cancel"), *super().get_urls()]
+
+    def cancel_one(self, request: HttpRequest, batch_id: str) -> HttpResponse:
+        """The page's Cancel button (a POST): as the list's action, for this batch."""
+        if request.method != "POST" or not self.has_cancel_permission(request):
+            return HttpResponse(status=403 if request.method == "POST" else 405)
+        batch = get_object_or_404(Batch, pk=batch_id)
+        if batch.status in (Batch.Status.VALIDATING, Batch.Status.IN_PROGRESS):
+            lifecycle.cancel(batch)
+            self.message_user(request, "Batch cancelled: lines not started are stopped, "
+                              "lines running finish.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:batches_batch_change", args=[batch_id]))
 
     @admin.action(description="Cancel the selected batches (lines running finish)",
                   permissions=["cancel"])

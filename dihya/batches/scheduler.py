@@ -8,6 +8,12 @@ may have at most DIHYA_BATCH_INFLIGHT_PER_CLIENT lines queued or running, taken 
 from its batches: a client's 50,000 lines and another's 100 both progress, at the same pace.
 (The cap is read then written: two top-ups at the same instant may queue a few lines more.)
 
+Engines' batch shares (`Engine.batch_share`, held by `fallbacks.slots` when a line's run picks
+an engine) are not the scheduler's: lines are not bound to an engine before they run. A line
+whose route has every engine at its share goes back to pending (`put_back`, its delivery not
+counted) and is queued again by a later top-up — when a batch line ends and frees a ticket,
+or by the sweep; putting it back tops nothing up, so a full share never makes lines spin.
+
 A line is handed over by a conditional UPDATE pending → queued and claimed by a worker queued →
 running (deliveries + 1), so a task delivered twice runs its line once. A line whose worker
 died (running past DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE) goes back to the queue, at most
@@ -108,6 +114,19 @@ def claim(line_id: UUID | str) -> BatchLine | None:
     return retrying(rows.select_related("batch", "batch__key", "client").get)
 
 
+def put_back(line_id: UUID, deliveries: int) -> str:
+    """A running line (this run's: same deliveries) that ran nothing, back to pending; or
+    cancelled, if its batch is being cancelled (the lines not started are). Returns the
+    line's new status, "" if the line is no longer this run's."""
+    mine = BatchLine.objects.filter(pk=line_id, status=L.RUNNING, deliveries=deliveries)
+    if mine.filter(batch__status=Batch.Status.IN_PROGRESS).update(
+            status=L.PENDING, deliveries=F("deliveries") - 1, started=None, queued_at=None):
+        return L.PENDING
+    if mine.update(status=L.CANCELLED, finished=timezone.now()):
+        return L.CANCELLED
+    return ""
+
+
 def sweep(now: dt.datetime | None = None) -> dict[str, int]:
     """The batches' reaper: re-queue lines whose worker died, re-send lines whose task was
     lost, expire what the window left, finalize what is done, and top up."""
@@ -133,6 +152,10 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
         hand_over([str(pk) for pk in lost])
         counts["resent"] = len(lost)
     counts["expired"] = lifecycle.expire(now)
+    # A line put back as its batch's cancel went by: cancelled like the batch's other lines.
+    BatchLine.objects.filter(batch__status=Batch.Status.CANCELLING,
+                             status__in=BatchLine.NOT_STARTED).update(status=L.CANCELLED,
+                                                                      finished=now)
     for batch_id in Batch.objects.filter(status__in=(Batch.Status.IN_PROGRESS,
                                                      Batch.Status.CANCELLING)).values_list(
             "pk", flat=True):

@@ -9,7 +9,10 @@ Engines' breakers, quota usage and alerts belong to their apps; this module only
 through `fallbacks.breaker_control.snapshot()` and the quota models' managers, and never
 changes them. The routing figures (each engine's share of the traffic it served, its latency
 averages and its requests in flight) come from the strategies' shared state
-(`fallbacks.latency`, `fallbacks.slots`): one read each.
+(`fallbacks.latency`, `fallbacks.slots`): one read each. Each engine's load is split live
+versus batch: the calls and tokens it served to batch lines and to everything else (API calls,
+jobs, the console's tests), in one `GROUP BY` over generations by `(engine, created)`, and the
+batch lines it serves now against its batch share.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -26,6 +29,7 @@ from django.utils.dateparse import parse_datetime
 from dihya.console import subjects
 from dihya.gateway.models import Attempt, Generation
 from fallbacks import breaker_control, latency, slots
+from fallbacks.models import Engine
 from fallbacks.strategies.base import FIRST_TOKEN, PER_TOKEN
 from quotas import windows
 from quotas.models import Alert, Counter, Limit, Metric, Period
@@ -49,6 +53,13 @@ class EngineFigures:
     first_token_ms: float | None = None  # latency averages (EWMA), for lowest_latency
     per_token_ms: float | None = None
     in_flight: int = 0                   # counted for capped engines and least_busy routes
+    # Live versus batch load: what it served in the period to batch lines and to the rest.
+    live_calls: int = 0
+    live_tokens: int = 0
+    batch_calls: int = 0
+    batch_tokens: int = 0
+    batch_in_flight: int = 0             # batch lines now (counted on engines with a share)
+    batch_share: int | None = None
 
     @property
     def success_rate(self) -> float | None:
@@ -133,6 +144,9 @@ def engines(period: str, now: datetime | None = None) -> list[EngineFigures]:
     ids = [row["engine_id"] for row in rows if row["engine_id"]]
     averages = latency.store().read() if ids else {}
     busy = slots.in_use_by_engine(ids) if ids else {}
+    load = split_load(ids, start)
+    batch_busy = slots.in_use_by_engine(ids, tickets=True) if ids else {}
+    shares = dict(Engine.objects.filter(pk__in=ids).values_list("pk", "batch_share"))
     figures = []
     for row in rows:
         # Filtered by engine id so the (engine, created) index serves the range.
@@ -148,8 +162,26 @@ def engines(period: str, now: datetime | None = None) -> list[EngineFigures]:
             first_token_ms=round(first.value, 1) if first else None,
             per_token_ms=round(per.value, 1) if per else None,
             in_flight=busy.get(row["engine_id"], 0),
+            **load.get(row["engine_id"], {}),
+            batch_in_flight=batch_busy.get(row["engine_id"], 0),
+            batch_share=shares.get(row["engine_id"]),
         ))
     return figures
+
+
+def split_load(engine_ids: list[int], start: datetime) -> dict[int, dict[str, int]]:
+    """Calls and tokens each engine served since `start`, to batch lines and to the rest."""
+    if not engine_ids:
+        return {}
+    batch = Q(source=Generation.Source.BATCH)
+    tokens = F("prompt_tokens") + F("completion_tokens")
+    rows = (Generation.objects.filter(engine_id__in=engine_ids, created__gte=start)
+            .values("engine_id")
+            .annotate(live_calls=Count("id", filter=~batch),
+                      batch_calls=Count("id", filter=batch),
+                      live_tokens=Sum(tokens, filter=~batch),
+                      batch_tokens=Sum(tokens, filter=batch)))
+    return {row.pop("engine_id"): {k: int(v or 0) for k, v in row.items()} for row in rows}
 
 
 def percentile(queryset, count: int, q: float) -> float | None:

@@ -244,12 +244,15 @@ async def execute(admission: Admission) -> Outcome:
     """Walk the route. Touches no database, so synchronous callers can run it on any loop."""
     request, user = admission.request, admission.generation.end_user
     residency = admission.residency
+    # A batch line holds a ticket of its engine's batch share (fallbacks.slots).
+    batch = admission.generation.source == Generation.Source.BATCH
     await egress.ready(admission.route)
     try:
         if isinstance(request, EmbeddingRequest):
             return await runner().embed(admission.route, request, user=user,
-                                        residency=residency)
-        return await runner().run(admission.route, request, user=user, residency=residency)
+                                        residency=residency, batch=batch)
+        return await runner().run(admission.route, request, user=user, residency=residency,
+                                  batch=batch)
     except RunFailed as failed:
         return failed
 

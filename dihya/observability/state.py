@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from dihya.gateway.models import Generation
 from dihya.observability.metrics import name
+from fallbacks import slots
 from fallbacks.models import BreakerState, Engine, EngineSlot
 from quotas import windows
 from quotas.models import Assignment, Counter, Limit, Period
@@ -43,7 +44,8 @@ def breakers() -> Iterator[GaugeMetricFamily]:
     in_flight = GaugeMetricFamily("dihya_engine_in_flight", "Engine slots leased now "
                                   "(engines with a max_concurrency).", labels=["engine"])
     states = dict(BreakerState.objects.values_list("engine_id", "state"))
-    leased = dict(EngineSlot.objects.filter(expires__gte=timezone.now()).exclude(holder="")
+    leased = dict(EngineSlot.objects.filter(expires__gte=timezone.now(),
+                                            number__lt=slots.TICKETS).exclude(holder="")
                   .values("engine_id").annotate(n=Count("id")).values_list("engine_id", "n"))
     for engine_id, engine, capped in Engine.objects.values_list("id", "name", "max_concurrency"):
         label = name("engine", engine)

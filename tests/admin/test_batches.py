@@ -77,3 +77,21 @@ def test_the_cancel_action_cancels_the_lines_not_started(admin_client, batch):
     output = BatchFile.objects.get(pk=batch.output_file_id)
     assert admin_client.get(reverse("admin:batches_batchfile_download",
                                     args=[output.pk])).content.decode().count("\n") == 1
+
+
+def test_a_batch_page_shows_its_progress_and_cancels_with_its_button(admin_client, batch):
+    page = admin_client.get(reverse("admin:batches_batch_change", args=[batch.pk]))
+    html = page.content.decode()
+    cancel = reverse("admin:batches_batch_cancel", args=[batch.pk])
+
+    for field, value in (("done", 1), ("failed_lines", 1), ("left", 2)):
+        assert f'<div class="readonly">{value}</div>' in html.split(f"field-{field}")[1][:600]
+    assert f'action="{cancel}"' in html
+    assert admin_client.get(cancel).status_code == 405
+
+    done = admin_client.post(cancel, follow=True)
+
+    batch.refresh_from_db()
+    assert batch.status == "cancelled" and batch.lines.filter(status="cancelled").count() == 2
+    assert "Batch cancelled" in done.content.decode()
+    assert f'action="{cancel}"' not in done.content.decode()  # nothing left to cancel

@@ -141,6 +141,31 @@ def test_a_line_over_quota_is_refused_as_live_and_the_batch_goes_on(sdk, fake_en
         "code"]
 
 
+def test_a_batch_limit_refuses_lines_past_it_and_leaves_live_calls_alone(sdk, fake_engine):
+    plan = Plan.objects.create(name="bulk")
+    Limit.objects.create(plan=plan, metric="batch_requests", period="day", amount=2)
+    Limit.objects.create(plan=plan, metric="requests", period="day", amount=3)
+    Assignment.objects.create(plan=plan, client=ApiClient.objects.get(name="app"))
+    uploaded = sdk.files.create(file=("in.jsonl", jsonl(*(chat_line(f"l{i}") for i in range(3)))),
+                                purpose="batch")
+    batch = sdk.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
+                               completion_window="24h")
+    work()
+
+    done = sdk.batches.retrieve(batch.id)
+    assert done.status == "completed"
+    assert (done.request_counts.completed, done.request_counts.failed) == (2, 1)
+    [refused] = lines_of(sdk.files.content(done.error_file_id).text).values()
+    assert refused["response"]["status_code"] == 429
+    error = refused["response"]["body"]["error"]
+    assert (error["type"], error["code"]) == ("rate_limit_error", "quota_exceeded")
+    assert "requests of batch lines per day" in error["message"]
+    sdk.chat.completions.create(model="default", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.RateLimitError) as live:  # the plan's limit of every call
+        sdk.chat.completions.create(model="default", messages=[{"role": "user", "content": "x"}])
+    assert live.value.response.json()["error"].keys() == error.keys()
+
+
 def test_a_line_for_another_endpoint_fails_the_batch_naming_it(sdk):
     uploaded = sdk.files.create(file=("in.jsonl", jsonl(
         chat_line("a"), {"custom_id": "e", "method": "POST", "url": "/v1/embeddings",

@@ -1,5 +1,6 @@
-"""What the admin can set beyond the basics is in the file too: slots and prices of engines,
-retry policies of routes, plans of clients — both ways, with defaults when left out."""
+"""What the admin can set beyond the basics is in the file too: slots, batch shares and prices
+of engines, retry policies of routes, plans of clients — both ways, with defaults when left
+out."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from quotas.models import Assignment, EnginePrice
 FULL = """
 engines:
   - {name: local, provider: openai, base_url: "http://127.0.0.1:8081/v1", model: m,
-     max_concurrency: 2, price: {input: 0.15, output: 0.6}}
+     max_concurrency: 2, batch_share: 1, price: {input: 0.15, output: 0.6}}
   - {name: spare, provider: ollama, base_url: "http://127.0.0.1:11434", model: m}
 routes:
   - name: default
@@ -36,7 +37,7 @@ def applied(db):
 
 def test_it_sets_every_admin_field(applied):
     local = Engine.objects.get(name="local")
-    assert local.max_concurrency == 2
+    assert (local.max_concurrency, local.batch_share) == (2, 1)
     price = EnginePrice.objects.get(engine=local)
     assert (price.input_per_million, price.output_per_million) == (Decimal("0.15"),
                                                                    Decimal("0.6"))
@@ -68,7 +69,7 @@ clients:
 """)
 
     local = Engine.objects.get(name="local")
-    assert local.max_concurrency is None
+    assert local.max_concurrency is None and local.batch_share is None
     assert not EnginePrice.objects.filter(engine=local).exists()
     route = Route.objects.get(name="default")
     assert (route.server_retries, route.retry_backoff, route.max_attempts, route.deadline,

@@ -12,6 +12,9 @@ provider's defaults apply, and export writes what applies either way.
 third_party) and `mask:` (left out: on for a third-party processor) say where the engine
 processes data and whether personal data is masked before it leaves (lawful egress).
 
+`batch_share:` is how many batch lines it serves at once at most (0: none; left out: no limit),
+so that batches leave the rest of its slots to live calls.
+
 `price:` is the engine's price for cost limits (quotas' EnginePrice row); an engine without
 one costs nothing, and a file that leaves `price:` out removes the row.
 """
@@ -74,6 +77,7 @@ class EngineItem(Item):
     timeout: Timeout = Field(default_factory=Timeout)
     enabled: bool = True
     max_concurrency: int | None = Field(None, ge=1, le=2**31 - 1)
+    batch_share: int | None = Field(None, ge=0, le=1_000_000)
     context_window: int | None = Field(None, ge=1, le=2**31 - 1)
     capabilities: list[Capability] | None = None
     price: Price | None = None
@@ -136,6 +140,7 @@ class EnginesSection(Section[EngineItem]):
                                             read=engine.read_timeout,
                                             total=engine.total_timeout),
             enabled=engine.enabled, max_concurrency=engine.max_concurrency,
+            batch_share=engine.batch_share,
             context_window=engine.context_window,
             capabilities=ordered(engine.capability_set()),
             price=_price_item(engine), region=engine.region,
@@ -161,6 +166,7 @@ class EnginesSection(Section[EngineItem]):
         engine.total_timeout = item.timeout.total
         engine.enabled = item.enabled
         engine.max_concurrency = item.max_concurrency
+        engine.batch_share = item.batch_share
         engine.context_window = item.context_window
         engine.capabilities = (ordered(frozenset(item.capabilities))
                                if item.capabilities is not None else [])

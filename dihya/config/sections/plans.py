@@ -9,8 +9,10 @@ plans:
 ```
 Each limit names exactly one metric (`requests`, `tokens` or `cost`, the latter in millionths
 of the price unit) with its amount, a period, and `hard` (default true: blocks; false: only
-alerts). `default: true` makes the plan the one for end users without their own; a file that
-names a default takes the flag from any other plan. Clients get a plan with `plan:` in
+alerts). `batch_requests`, `batch_tokens` and `batch_cost` count the lines of batches only
+(e.g. `{batch_tokens: 5000000, per: day}`); the others count every call, batch lines included.
+`default: true` makes the plan the one for end users without their own; a file that names a
+default takes the flag from any other plan. Clients get a plan with `plan:` in
 `clients:`; assignments to accounts stay in the admin.
 """
 
@@ -25,20 +27,24 @@ from dihya.config.base import Item, Plan, Section, Strict
 from quotas.models import Limit
 from quotas.models import Plan as QuotaPlan
 
-METRICS = ("requests", "tokens", "cost")
+METRICS = ("requests", "tokens", "cost", "batch_requests", "batch_tokens", "batch_cost")
 
 
 class LimitItem(Strict):
     requests: int | None = Field(default=None, ge=0)
     tokens: int | None = Field(default=None, ge=0)
     cost: int | None = Field(default=None, ge=0)
+    batch_requests: int | None = Field(default=None, ge=0)
+    batch_tokens: int | None = Field(default=None, ge=0)
+    batch_cost: int | None = Field(default=None, ge=0)
     per: Literal["minute", "hour", "day", "month"]
     hard: bool = True
 
     @model_validator(mode="after")
     def _one_metric(self) -> LimitItem:
         if sum(getattr(self, m) is not None for m in METRICS) != 1:
-            raise ValueError("name exactly one of requests, tokens or cost, with its amount")
+            raise ValueError("name exactly one of requests, tokens or cost (or batch_requests, "
+                             "batch_tokens, batch_cost: batch lines only), with its amount")
         return self
 
     @property

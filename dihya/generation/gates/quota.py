@@ -1,7 +1,8 @@
 """The quota step of the pipeline: reserve at admission, settle or release at the end.
 
 Admission reserves one request and the token estimate (and cost, for plans with cost limits)
-against the client's and the end user's limits, in the admission transaction: a refusal rolls
+against the client's and the end user's limits (a batch line's against their batch-only
+limits too), in the admission transaction: a refusal rolls
 back every increment and nothing reaches an engine. The answer's OpenAI rate-limit headers go
 into `admission.headers`. `finish` settles to the real usage, or releases everything
 when the generation sent nothing (it failed before its answer began, or was cancelled); a call
@@ -33,13 +34,14 @@ if TYPE_CHECKING:
 class QuotaGate(Guard):
     def admit(self, admission: Admission) -> None:
         g = admission.generation
-        bounds = plans.bounds_for(g.client_id, g.user_id, identity.charged_as(g))
+        bounds = plans.bounds_for(g.client_id, g.user_id, identity.charged_as(g),
+                                  batch=g.source == Generation.Source.BATCH)
         if not bounds:
             return
         request = admission.request
         tokens = plans.estimate_tokens(request.prompt_chars, request.max_tokens)
         amounts = {"requests": 1, "tokens": tokens}
-        if any(b.metric == "cost" for b in bounds):
+        if any(b.counts == "cost" for b in bounds):
             amounts["cost"] = plans.estimate_cost(tokens - request.max_tokens,
                                                   request.max_tokens,
                                                   (e.id for e in admission.route.engines))
