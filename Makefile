@@ -84,9 +84,10 @@ imports: $(VENV)/.installed-dev,local
 check: lint typecheck imports
 
 # `make bench` compares Dihya with the bare relay (bench/relay/) and, once `make bench-peers`
-# has installed it, with the LiteLLM proxy: all three in the same run.
+# has installed it, with the LiteLLM proxy: all three in the same run. `make bench BENCH=streams`
+# (any comma-separated sections) measures only those and merges them into docs/benchmarks.md.
 bench: $(VENV)/.installed-dev,local .env
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH) --merge)
 
 # The peer lives in a throw-away virtualenv of its own (never .venv): LiteLLM and its proxy
 # extra's requirements one by one (var/peers/litellm/setup.json says which the index lacks).

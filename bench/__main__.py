@@ -1,9 +1,11 @@
-"""`make bench` / `python -m bench [--quick] [--only overhead,quotas]`: measure the gateway.
+"""`make bench` / `python -m bench [--quick] [--only overhead,quotas [--merge]]`: measure it.
 
 Starts its own fake upstream, llama.cpp engine, gateways, the bare relay (bench/relay/), the
 LiteLLM proxy when `make bench-peers` installed it (var/peers/litellm), workers and scratch
 databases (var/bench/, PostgreSQL dihya_bench and Redis db 14 when reachable), all on loopback,
-runs the sections of issues 9 and 18 and writes docs/benchmarks.json and docs/benchmarks.md.
+runs the sections of issues 9, 18 and 28 and writes docs/benchmarks.json and docs/benchmarks.md.
+`--merge` (what `make bench BENCH=streams` uses) measures only the sections named and puts them
+into the existing benchmarks.json, the others kept as the last full run left them.
 Every loop is bounded in count and in time; a section that fails is reported as failed and the
 run goes on.
 """
@@ -30,6 +32,7 @@ from bench import (
     report,
     scale,
     strategies,
+    streams,
 )
 from bench.context import Bench
 
@@ -37,6 +40,7 @@ SECTIONS = {
     "overhead": overhead.overhead,
     "servers": overhead.servers,
     "streaming": overhead.streaming,
+    "streams": streams.streams,
     "failover": failover.failover,
     "quotas": quotas.quotas,
     "jobs": jobs.jobs,
@@ -63,6 +67,9 @@ def main() -> None:
     peer_flags.add_argument("--no-peers", action="store_true",
                       help="leave the peer out even when var/peers/litellm has it")
     parser.add_argument("--out", default=str(DOCS), help="where benchmarks.md/.json go")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other sections of the existing benchmarks.json (with "
+                        "--only: a section measured on its own)")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite benchmarks.md from benchmarks.json (after editing "
                         "docs/benchmarks-notes.md)")
@@ -84,9 +91,17 @@ def main() -> None:
                    peers.describe(peer))
     results = asyncio.run(run(b, chosen, with_llama=not args.no_llama and not args.quick,
                               with_peer=peer is not None))
-    results["meta"] = report.machine(b, time.monotonic() - b.started, quick=args.quick)
+    meta = report.machine(b, time.monotonic() - b.started, quick=args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    previous = out / "benchmarks.json"
+    if args.merge and previous.exists():
+        kept = json.loads(previous.read_text())
+        kept.setdefault("meta", meta).setdefault("merged", {}).update(
+            {key: {**meta, "sections": chosen} for key in chosen})
+        results = {**kept, **results}
+    else:
+        results["meta"] = meta
     (out / "benchmarks.json").write_text(load.dumps(results) + "\n")
     (out / "benchmarks.md").write_text(report.markdown(results))
     b.say(f"wrote {out / 'benchmarks.md'} and benchmarks.json")
@@ -105,7 +120,7 @@ async def run(b: Bench, chosen: list[str], with_llama: bool,
     b.key = b.seeded["key"]
     b.gateway_proc, b.gateway = procs.gateway(b.database_url)
     b.relay_proc, b.relay = procs.relay(b.upstream + "/ok/v1")
-    if with_peer and {"overhead", "streaming"} & set(chosen):
+    if with_peer and {"overhead", "streaming", "streams"} & set(chosen):
         b.peer_proc, b.peer = peers.litellm_proxy(b.upstream, llama=b.llama)
     b.say(f"gateway {b.gateway} (uvicorn, SQLite), relay {b.relay}, upstream {b.upstream}, "
           f"llama {b.llama or 'not started'}, LiteLLM {b.peer or b.peer_note}")
