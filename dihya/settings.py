@@ -381,6 +381,11 @@ DIHYA_QUOTA_COOLDOWN = env.float("DIHYA_QUOTA_COOLDOWN", default=60.0)
 DIHYA_REAP_GRACE = env.float("DIHYA_REAP_GRACE", default=30.0)
 DIHYA_MAX_DELIVERIES = env.int("DIHYA_MAX_DELIVERIES", default=3)
 DIHYA_REAP_QUEUED_AFTER = env.float("DIHYA_REAP_QUEUED_AFTER", default=300.0)
+# Connections a web process may hold to engines at once (fallbacks.http): one per call in
+# flight, so the most calls and streams it can serve at once.
+DIHYA_ENGINE_CONNECTIONS = env.int("DIHYA_ENGINE_CONNECTIONS", default=1000)
+if DIHYA_ENGINE_CONNECTIONS < 1:
+    raise environ.ImproperlyConfigured("DIHYA_ENGINE_CONNECTIONS must be at least 1")
 # A stream longer than the deadline says it is alive this often, so that the reaper waits for
 # it (must be shorter than DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE: a system check says so).
 DIHYA_STREAM_HEARTBEAT = env.float("DIHYA_STREAM_HEARTBEAT", default=15.0)
