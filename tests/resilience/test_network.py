@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import ipaddress
 import ssl
+import time
 from pathlib import Path
 
 import httpcore
@@ -174,3 +175,27 @@ async def test_a_reader_behind_holds_no_more_than_its_high_water_mark():
     assert b"".join(got) == sent
     await stream.aclose()
     server.close()
+
+
+async def test_a_connection_made_while_the_process_was_busy_is_not_a_timeout():
+    """The kernel connects on loopback at once; the event loop, blocked by other work, sees it
+    only after the connect timeout: that lateness is not the engine's (it opened breakers of
+    healthy engines under 400 streams)."""
+    server = await asyncio.start_server(chunked, "127.0.0.1", 0)
+    asyncio.get_running_loop().call_soon(time.sleep, 0.3)  # busy right after the connect starts
+    stream = await network.Backend().connect_tcp(
+        "127.0.0.1", server.sockets[0].getsockname()[1], timeout=0.05)
+    await stream.aclose()
+    server.close()
+
+
+async def test_a_deadline_still_expires_when_nothing_comes():
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        async with network.patient(0.05):
+            await asyncio.sleep(5)
+    asyncio.get_running_loop().call_soon(time.sleep, 0.2)  # late, then nothing comes either
+    with pytest.raises(TimeoutError):
+        async with network.patient(0.05):
+            await asyncio.sleep(5)
+    assert time.monotonic() - started < 2
