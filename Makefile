@@ -89,9 +89,10 @@ imports: $(VENV)/.installed-dev,local
 check: lint typecheck imports
 
 # `make bench` compares Dihya with the bare relay (bench/relay/) and, once `make bench-peers`
-# has installed it, with the LiteLLM proxy: all three in the same run.
+# has installed it, with the LiteLLM proxy: all three in the same run. `make bench BENCH=streams`
+# (any comma-separated sections) measures only those and merges them into docs/benchmarks.md.
 bench: $(VENV)/.installed-dev,local .env
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(BENCH),--only $(BENCH) --merge)
 
 # The batch figures alone (issue 27): the other sections of docs/benchmarks.md are kept.
 bench-batches: $(VENV)/.installed-dev,local .env

@@ -1,11 +1,12 @@
-"""`make bench` / `python -m bench [--quick] [--only overhead,quotas]`: measure the gateway.
+"""`make bench` / `python -m bench [--quick] [--only overhead,quotas [--merge]]`: measure it.
 
 Starts its own fake upstream, llama.cpp engine, gateways, the bare relay (bench/relay/), the
 LiteLLM proxy when `make bench-peers` installed it (var/peers/litellm), workers and scratch
 databases (var/bench/, PostgreSQL dihya_bench and Redis db 14 when reachable), all on loopback,
-runs the sections of issues 9, 18 and 27 and writes docs/benchmarks.json and
+runs the sections of issues 9, 18, 27 and 28 and writes docs/benchmarks.json and
 docs/benchmarks.md. `--only` runs some sections and keeps the other sections' figures of the
-last run (benchmarks.json), so one section can be measured alone.
+last run (benchmarks.json), so one section can be measured alone (`make bench BENCH=streams`,
+`make bench-batches`); each such section says which run it comes from.
 Every loop is bounded in count and in time; a section that fails is reported as failed and the
 run goes on.
 """
@@ -33,6 +34,7 @@ from bench import (
     report,
     scale,
     strategies,
+    streams,
 )
 from bench.context import Bench
 
@@ -40,6 +42,7 @@ SECTIONS = {
     "overhead": overhead.overhead,
     "servers": overhead.servers,
     "streaming": overhead.streaming,
+    "streams": streams.streams,
     "failover": failover.failover,
     "quotas": quotas.quotas,
     "jobs": jobs.jobs,
@@ -67,6 +70,9 @@ def main() -> None:
     peer_flags.add_argument("--no-peers", action="store_true",
                       help="leave the peer out even when var/peers/litellm has it")
     parser.add_argument("--out", default=str(DOCS), help="where benchmarks.md/.json go")
+    parser.add_argument("--merge", action="store_true",
+                        help="the same as --only alone: keep the other sections of the "
+                        "existing benchmarks.json")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite benchmarks.md from benchmarks.json (after editing "
                         "docs/benchmarks-notes.md)")
@@ -91,12 +97,16 @@ def main() -> None:
     meta = report.machine(b, time.monotonic() - b.started, quick=args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.only and (out / "benchmarks.json").exists():
+    previous = out / "benchmarks.json"
+    if (args.only or args.merge) and previous.exists():
         # Some sections alone: the others keep the last run's figures, and these say which
         # run they come from.
-        kept = json.loads((out / "benchmarks.json").read_text())
+        kept = json.loads(previous.read_text())
+        kept.setdefault("meta", meta).setdefault("merged", {}).update(
+            {key: {**meta, "sections": chosen} for key in chosen})
         for name in chosen:
-            results[name]["run"] = meta
+            if isinstance(results.get(name), dict):
+                results[name]["run"] = meta
         results = {**kept, **results}
     else:
         results["meta"] = meta
@@ -118,7 +128,7 @@ async def run(b: Bench, chosen: list[str], with_llama: bool,
     b.key = b.seeded["key"]
     b.gateway_proc, b.gateway = procs.gateway(b.database_url)
     b.relay_proc, b.relay = procs.relay(b.upstream + "/ok/v1")
-    if with_peer and {"overhead", "streaming"} & set(chosen):
+    if with_peer and {"overhead", "streaming", "streams"} & set(chosen):
         b.peer_proc, b.peer = peers.litellm_proxy(b.upstream, llama=b.llama)
     b.say(f"gateway {b.gateway} (uvicorn, SQLite), relay {b.relay}, upstream {b.upstream}, "
           f"llama {b.llama or 'not started'}, LiteLLM {b.peer or b.peer_note}")

@@ -113,12 +113,14 @@ def describe(report: dict[str, Any]) -> str:
 
 
 def litellm_proxy(upstream: str, llama: str = "") -> tuple[procs.Proc, str]:
-    """The LiteLLM proxy, one process: the model `bench` on the fake upstream's /ok/v1 and,
-    when the real engine runs, `llama` on llama.cpp (both as OpenAI-compatible servers)."""
+    """The LiteLLM proxy, one process: the models `bench` and `long` on the fake upstream's
+    /ok/v1 and /long/v1 and, when the real engine runs, `llama` on llama.cpp (all as
+    OpenAI-compatible servers)."""
     port = procs.free_port()
     procs.VAR.mkdir(parents=True, exist_ok=True)
     config = procs.VAR / "litellm.yaml"
-    models = [("bench", "openai/fake", f"{upstream}/ok/v1")]
+    models = [("bench", "openai/fake", f"{upstream}/ok/v1"),
+              ("long", "openai/fake", f"{upstream}/long/v1")]  # bench/streams.py
     if llama:
         models.append(("llama", "openai/smollm2-135m", llama))
     config.write_text("model_list:\n" + "".join(

@@ -179,6 +179,9 @@ def markdown(r: dict[str, Any]) -> str:
     if note:
         out += [f"Peer: {note}.", ""]
     out += sections(r)
+    from bench import streams_report  # it builds on this module's cells: imported when used
+
+    out += streams_report.section(r)
     if NOTES.exists():
         out += ["", NOTES.read_text().strip()]
     return "\n".join(out) + "\n"

@@ -99,6 +99,7 @@ def seed(upstream: str, llama: str, request_limit: int, token_limit: int,
             route("hang", hang, ok),
             route("hang-stream", hang2, ok, first_token_timeout=0.5),
             route("chain3", dead2, e500b, ok2),
+            route("long", engine("fake-long", "/long/v1")),  # bench/streams.py
         ]
         if llama:
             routes.append(route("llama", engine("llama", "", base=llama, read_timeout=120,

@@ -8,6 +8,8 @@ segment picks the behaviour, so one process serves every engine of the benchmark
                                  reservation and settlement agree and a token budget is exact
     /e500/v1/…, /e429/v1/…       HTTP 500 / 429 with an OpenAI error body
     /hang/v1/…                   reads the request and never answers
+    /long/v1/…                   a long stream: LONG_CHUNKS content chunks LONG_GAP_S apart,
+                                 on a fixed schedule from the first (issue 28's measure)
 
 `--latency MS` delays every answer (and each streamed chunk's first byte) by MS milliseconds.
 Run: `python -m bench.upstream --port 9100 [--latency 0]`. Loopback only.
@@ -22,6 +24,10 @@ import math
 
 REPLY = "Hello from the fake engine."
 WORDS = ["Hello", " from", " the", " fake", " engine", "."]
+LONG_CHUNKS = 40
+LONG_GAP_S = 0.05
+LONG_WORDS = [f" w{i}" for i in range(LONG_CHUNKS)]
+LONG_REPLY = "".join(LONG_WORDS)
 
 
 def usage_for(mode: str, body: dict) -> dict[str, int]:
@@ -91,7 +97,10 @@ class Engine:
         body = json.loads(raw or b"{}")
         usage = usage_for(mode, body)
         if body.get("stream"):
-            await self.stream(writer, usage)
+            if mode == "long":
+                await self.long_stream(writer, usage)
+            else:
+                await self.stream(writer, usage)
             return True
         payload = json.dumps({
             "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake",
@@ -117,6 +126,32 @@ class Engine:
         writer.write(chunk(b"data: " + json.dumps({**base, "choices": [], "usage": usage})
                            .encode() + b"\n\n"))
         writer.write(chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        await writer.drain()
+
+    async def long_stream(self, writer: asyncio.StreamWriter, usage: dict[str, int]) -> None:
+        """LONG_CHUNKS chunks, the i-th at i * LONG_GAP_S after the first: a late write does
+        not push the later ones back, so what the client sees late is the gateway's doing.
+        The chunks are serialised before the first is sent."""
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                "model": "fake"}
+        chunks = [chunk(b"data: " + json.dumps({**base, "choices": [{
+            "index": 0, "delta": {"role": "assistant", "content": word} if i == 0 else
+            {"content": word}, "finish_reason": None}]}).encode() + b"\n\n")
+            for i, word in enumerate(LONG_WORDS)]
+        end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        tail = (chunk(b"data: " + json.dumps(end).encode() + b"\n\n")
+                + chunk(b"data: " + json.dumps({**base, "choices": [], "usage": usage}).encode()
+                        + b"\n\n") + chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"transfer-encoding: chunked\r\n\r\n")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i, data in enumerate(chunks):
+            if (wait := start + i * LONG_GAP_S - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            writer.write(data)
+            await writer.drain()
+        writer.write(tail)
         await writer.drain()
 
 

@@ -394,6 +394,11 @@ DIHYA_DB_RETRY = env.float("DIHYA_DB_RETRY", default=15.0)
 if DIHYA_BROKER_RETRY <= 0 or DIHYA_DB_RETRY < 0:
     raise environ.ImproperlyConfigured(
         "DIHYA_BROKER_RETRY must be above 0 and DIHYA_DB_RETRY at least 0")
+# Connections a web process may hold to engines at once (fallbacks.http): one per call in
+# flight, so the most calls and streams it can serve at once.
+DIHYA_ENGINE_CONNECTIONS = env.int("DIHYA_ENGINE_CONNECTIONS", default=1000)
+if DIHYA_ENGINE_CONNECTIONS < 1:
+    raise environ.ImproperlyConfigured("DIHYA_ENGINE_CONNECTIONS must be at least 1")
 # A stream longer than the deadline says it is alive this often, so that the reaper waits for
 # it (must be shorter than DIHYA_JOB_DEADLINE + DIHYA_REAP_GRACE: a system check says so).
 DIHYA_STREAM_HEARTBEAT = env.float("DIHYA_STREAM_HEARTBEAT", default=15.0)

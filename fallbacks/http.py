@@ -12,6 +12,7 @@ import asyncio
 import weakref
 
 import httpx
+from django.conf import settings
 
 from fallbacks.pool import Transport
 
@@ -19,7 +20,13 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient
     weakref.WeakKeyDictionary()
 )
 
-LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30)
+
+def limits() -> httpx.Limits:
+    """One connection per call in flight, all engines together: DIHYA_ENGINE_CONNECTIONS is
+    the most calls and streams a process can have at engines at once; one more waits for a
+    free connection up to its engine's connect timeout, then fails as a timeout."""
+    return httpx.Limits(max_connections=settings.DIHYA_ENGINE_CONNECTIONS,
+                        max_keepalive_connections=50, keepalive_expiry=30)
 
 
 def client() -> httpx.AsyncClient:
@@ -28,7 +35,7 @@ def client() -> httpx.AsyncClient:
     if existing is None or existing.is_closed:
         existing = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=5.0),
-            transport=Transport(LIMITS),
+            transport=Transport(limits()),
             follow_redirects=False,
             trust_env=False,
             headers={"user-agent": "dihya-gateway"},

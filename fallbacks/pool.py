@@ -34,6 +34,7 @@ import httpx
 from httpcore._async.interfaces import AsyncConnectionInterface
 
 from dihya.lib import fences
+from fallbacks import network
 
 SWEEP_EVERY = 1.0
 
@@ -104,8 +105,9 @@ class Pool(httpcore.AsyncConnectionPool):
 
 
 class Transport(httpx.AsyncHTTPTransport):
-    """httpx's transport over `Pool`, with httpx's own TLS context and limits; over httpx's
-    stock pool when the fence does not hold."""
+    """httpx's transport over `Pool` on asyncio's own sockets (`fallbacks.network`), with
+    httpx's own TLS context and limits; over httpx's stock pool when the fence does not
+    hold."""
 
     def __init__(self, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
@@ -114,4 +116,5 @@ class Transport(httpx.AsyncHTTPTransport):
         self._pool = Pool(ssl_context=self._pool._ssl_context,
                           max_connections=limits.max_connections,
                           max_keepalive_connections=limits.max_keepalive_connections,
-                          keepalive_expiry=limits.keepalive_expiry)
+                          keepalive_expiry=limits.keepalive_expiry,
+                          network_backend=network.Backend())

@@ -392,6 +392,7 @@ class holding:
         self.stream = stream
         self.slot = slot
         self.closed = False
+        self.leased = slot is not slots.NOOP  # an engine without a cap: nothing to renew
 
     def __aiter__(self) -> holding:
         return self
@@ -404,7 +405,8 @@ class holding:
         except BaseException:
             await self.aclose()
             raise
-        await self.slot.keep()
+        if self.leased:
+            await self.slot.keep()
         return delta
 
     async def aclose(self) -> None:

@@ -42,10 +42,11 @@ _client: httpx.AsyncClient | None = None
 
 
 def client() -> httpx.AsyncClient:
-    """One pooled client for the process, made in the server's event loop on first use."""
+    """One pooled client for the process, made in the server's event loop on first use. Room
+    for every stream of the long-streams measure (400 at once): a floor must not queue."""
     global _client
     if _client is None:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
         _client = httpx.AsyncClient(base_url=UPSTREAM, limits=limits,
                                     timeout=30.0, trust_env=False)
     return _client

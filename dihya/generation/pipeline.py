@@ -39,6 +39,7 @@ from dihya.generation import (
     embeddings,
     ending,
     gates,
+    heartbeats,
     hops,
     identity,
     images,
@@ -355,15 +356,18 @@ async def stream(admission: Admission) -> Streaming:
                 sent = sent or delta.output  # from here on, the call is paid for
                 yield delta
                 # Still streaming: the reaper must wait. The first beat, once the answer has
-                # begun, also tells the reaper this call served something (`abandon`).
+                # begun, also tells the reaper this call served something (`abandon`). Noted,
+                # not awaited: many streams' beats are written together (heartbeats).
                 if began or time.monotonic() >= beat_at:
-                    await hops.db(heartbeat)(admission.generation.pk)
+                    await heartbeats.beat(admission.generation.pk)
                     beat_at = time.monotonic() + settings.DIHYA_STREAM_HEARTBEAT
                 try:
                     delta = await anext(started.rest)
                 except StopAsyncIteration:
                     completed = True
                     break
+            if sent:  # its beat on its row before the client hears the end
+                await heartbeats.written(admission.generation.pk)
         except ProviderError as exc:
             error = exc
             raise
@@ -417,9 +421,9 @@ async def client_gone(admission: Admission) -> None:
 
 def heartbeat(generation_id: UUID) -> None:
     """A long stream says it is alive, so that the reaper (which fails generations running
-    past the deadline) leaves it alone: one UPDATE every DIHYA_STREAM_HEARTBEAT seconds."""
-    Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING).update(
-        heartbeat=timezone.now())
+    past the deadline) leaves it alone. A relay's beats go through `heartbeats`, many in one
+    UPDATE; this is one of them, written at once."""
+    heartbeats.write([generation_id])
 
 
 def refusal_for(failed: RunFailed, request: Request | None = None) -> Refusal:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fallbacks.errors import Failure, ProviderError
@@ -38,6 +38,7 @@ from fallbacks.providers.base import (
     json_object,
     translate_errors,
 )
+from fallbacks.providers.lines import Lines
 from fallbacks.providers.openai_wire import finish_reason
 from fallbacks.providers.registry import register
 from fallbacks.spec import (
@@ -222,31 +223,47 @@ class Ollama(Provider):
         body = chat_body(self.engine.model, request, stream=True)
         calls = 0
         async with self.open_stream("POST", "api/chat", body) as response:
+            lines = Lines()
             with translate_errors():
-                async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    try:
-                        data = json_object(json.loads(line), "NDJSON line")
-                    except ValueError as exc:
-                        raise ProviderError(Failure.BAD_RESPONSE, "bad NDJSON line") from exc
-                    if err := error_of(data):
-                        raise err
-                    text = text_of(data)
-                    message = data.get("message") or {}
-                    # Ollama sends each tool call whole, in one line: one fragment each.
-                    found = tuple(ToolCallDelta(calls + i, c.id, c.name, c.arguments)
-                                  for i, c in enumerate(tool_calls_of(message)))
-                    calls += len(found)
-                    thinking = clean_output(str(message.get("thinking") or ""))
-                    if data.get("done"):
-                        yield Delta(text=text, finish_reason=finish_of(data,
-                                                                       tool_calls=calls > 0),
-                                    usage=usage_of(data), tool_calls=found, reasoning=thinking)
+                async for received in response.aiter_bytes():
+                    for delta in self._deltas(lines.feed(received), calls):
+                        if delta is None:
+                            return
+                        calls += len(delta.tool_calls)
+                        yield delta
+                for delta in self._deltas(lines.end(), calls):  # a last line without its end
+                    if delta is None:
                         return
-                    if text or found or thinking:
-                        yield Delta(text=text, tool_calls=found, reasoning=thinking)
+                    calls += len(delta.tool_calls)
+                    yield delta
         raise ProviderError(Failure.CONNECT, "stream ended before done")
+
+    def _deltas(self, lines: list[str], calls: int) -> Iterator[Delta | None]:
+        """The deltas `lines` complete (`calls` tool calls begun before them); after the
+        one that is done, None."""
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                data = json_object(json.loads(line), "NDJSON line")
+            except ValueError as exc:
+                raise ProviderError(Failure.BAD_RESPONSE, "bad NDJSON line") from exc
+            if err := error_of(data):
+                raise err
+            text = text_of(data)
+            message = data.get("message") or {}
+            # Ollama sends each tool call whole, in one line: one fragment each.
+            found = tuple(ToolCallDelta(calls + i, c.id, c.name, c.arguments)
+                          for i, c in enumerate(tool_calls_of(message)))
+            calls += len(found)
+            thinking = clean_output(str(message.get("thinking") or ""))
+            if data.get("done"):
+                yield Delta(text=text, finish_reason=finish_of(data, tool_calls=calls > 0),
+                            usage=usage_of(data), tool_calls=found, reasoning=thinking)
+                yield None
+                return
+            if text or found or thinking:
+                yield Delta(text=text, tool_calls=found, reasoning=thinking)
 
     async def embed(self, request: EmbeddingRequest) -> Embeddings:
         body = embed_body(self.engine.model, request)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -23,6 +23,7 @@ from fallbacks.providers.base import (
     json_object,
     translate_errors,
 )
+from fallbacks.providers.lines import Lines
 from fallbacks.providers.openai_wire import (
     Dialect,
     finish_reason,
@@ -105,6 +106,19 @@ def embeddings_of(data: dict[str, Any], engine: str) -> Embeddings:
                       model=model if isinstance(model, str) else "")
 
 
+def chunk_of(payload: str) -> dict[str, Any]:
+    """One `data:` payload of the stream as its JSON object; an in-band error raised."""
+    try:
+        chunk = json.loads(payload)
+    except ValueError as exc:
+        raise ProviderError(Failure.BAD_RESPONSE, "bad SSE chunk") from exc
+    if type(chunk) is not dict:
+        raise ProviderError(Failure.BAD_RESPONSE, "SSE chunk is not a JSON object")
+    if "error" in chunk and (err := in_band_error(chunk)):
+        raise err
+    return chunk
+
+
 def content_text(content: Any) -> str:
     """Message content as text: a string, or (Mistral, newer OpenAI) a list of typed parts."""
     if content is None:
@@ -184,42 +198,53 @@ class OpenAICompatible(Provider):
                                              for i, c in enumerate(whole.tool_calls)))
                 return
             seen: set[int] = set()  # tool calls begun: each must start with an id
+            lines = Lines()
             with translate_errors():
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue  # blank separators, `: keep-alive` comments, `event:` lines
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        return
-                    try:
-                        chunk = json_object(json.loads(payload), "SSE chunk")
-                    except ValueError as exc:
-                        raise ProviderError(Failure.BAD_RESPONSE, "bad SSE chunk") from exc
-                    if err := in_band_error(chunk):
-                        raise err
-                    delta = with_ids(self._delta(chunk), seen)
-                    if delta.output or delta.finish_reason or delta.usage:
+                async for received in response.aiter_bytes():
+                    for delta in self._deltas(lines.feed(received), seen):
+                        if delta is None:
+                            return
                         yield delta
+                for delta in self._deltas(lines.end(), seen):  # a last line without its end
+                    if delta is None:
+                        return
+                    yield delta
         raise ProviderError(Failure.CONNECT, "stream ended without [DONE]")
+
+    def _deltas(self, lines: list[str], seen: set[int]) -> Iterator[Delta | None]:
+        """The deltas worth relaying that `lines` complete; None for `[DONE]`."""
+        for line in lines:
+            if not line.startswith("data:"):
+                continue  # blank separators, `: keep-alive` comments, `event:` lines
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                yield None
+                return
+            delta = with_ids(self._delta(chunk_of(payload)), seen)
+            if delta.output or delta.finish_reason or delta.usage:
+                yield delta
 
     @staticmethod
     def _delta(chunk: dict[str, Any]) -> Delta:
-        usage = parse_usage(chunk.get("usage"))
+        usage = parse_usage(chunk["usage"]) if "usage" in chunk else None
         choices = chunk.get("choices") or []
         if not choices:
             return Delta(usage=usage)
         try:
             choice = choices[0]
             delta = choice.get("delta") or {}
-            text = clean_output(content_text(delta.get("content")))
-            calls = tool_call_deltas(delta)
+            content = delta.get("content")
+            text = clean_output(content if type(content) is str else content_text(content))
+            # Most chunks carry text alone: the other fields are looked for only when there.
+            calls = tool_call_deltas(delta) if "tool_calls" in delta else ()
+            reasoning = (reasoning_of(delta) if "reasoning_content" in delta
+                         or "reasoning" in delta else "")
             finish = choice.get("finish_reason")
             logprobs = choice.get("logprobs")
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProviderError(Failure.BAD_RESPONSE, "bad choices in SSE chunk") from exc
-        return Delta(text=text, finish_reason=finish_reason(finish) if finish else None,
-                     usage=usage, tool_calls=calls, reasoning=reasoning_of(delta),
-                     logprobs=logprobs if isinstance(logprobs, dict) else None)
+        return Delta(text, finish_reason(finish) if finish else None, usage, calls, reasoning,
+                     logprobs if isinstance(logprobs, dict) else None)
 
     async def embed(self, request: EmbeddingRequest) -> Embeddings:
         """POST /embeddings (llama.cpp with --embeddings, vLLM): floats asked for, whatever

@@ -29,8 +29,12 @@ from fallbacks.spec import ChatRequest, ToolCallDelta, Usage
 log = logging.getLogger(__name__)
 
 
+#: One encoder for every event (`json.dumps` with options builds one per call).
+encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def event(kind: str, payload: dict[str, Any]) -> bytes:
-    data = json.dumps({"type": kind, **payload}, separators=(",", ":"), ensure_ascii=False)
+    data = encode({"type": kind, **payload})
     return f"event: {kind}\ndata: {data}\n\n".encode()
 
 

@@ -117,27 +117,35 @@ def delta_body(delta: Delta, request: ChatRequest, *, first: bool) -> dict[str, 
     return body
 
 
+#: `json.dumps(x, separators=…)` builds an encoder per call; this one serves every chunk.
+encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def event(payload: dict[str, Any] | str) -> bytes:
-    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    data = payload if isinstance(payload, str) else encode(payload)
     return f"data: {data}\n\n".encode()
 
 
 async def chunks(admission: Admission, streaming: Streaming) -> AsyncIterator[bytes]:
     """Relay the pipeline's deltas as OpenAI chunks. Must be an async generator: Django streams
-    those under ASGI, while a sync one would be collected whole before the first byte."""
-    base = {"id": completion_id(admission), "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": admission.route.name,
-            "system_fingerprint": SYSTEM_FINGERPRINT}
+    those under ASGI, while a sync one would be collected whole before the first byte.
+
+    Every chunk of a stream shares its id, model and the rest: they are serialised once, and
+    a chunk is that text around its delta's (the bytes `event` would make of the whole
+    object, without building it); a chunk of text alone, most of them, is its text encoded."""
     with_usage = admission.include_usage
     request = chat_of(admission)
+    head = encode({"id": completion_id(admission), "object": "chat.completion.chunk",
+                   "created": int(time.time()), "model": admission.route.name,
+                   "system_fingerprint": SYSTEM_FINGERPRINT})[:-1]
+    before = f'data: {head},"choices":[{{"index":0,"delta":'
+    after = ',"usage":null}\n\n' if with_usage else "}\n\n"
+    plain = ',"logprobs":null,"finish_reason":null}]' + after
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None,
               logprobs: dict[str, Any] | None = None) -> bytes:
-        body: dict[str, Any] = {**base, "choices": [
-            {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]}
-        if with_usage:
-            body["usage"] = None
-        return event(body)
+        return (f'{before}{encode(delta)},"logprobs":{encode(logprobs)},'
+                f'"finish_reason":{encode(finish_reason)}}}]{after}').encode()
 
     usage = Usage(0, 0)
     finish_reason = "stop"
@@ -147,10 +155,14 @@ async def chunks(admission: Admission, streaming: Streaming) -> AsyncIterator[by
         # then records the end and frees the engine's connection at once (a client gone).
         async with contextlib.aclosing(streaming.deltas) as deltas:
             async for delta in deltas:
-                body = delta_body(delta, request, first=first)
-                if body or delta.logprobs:
-                    yield chunk(body, logprobs=delta.logprobs)
-                first = False
+                if (delta.text and not first and not delta.reasoning and not delta.tool_calls
+                        and delta.logprobs is None):
+                    yield f'{before}{{"content":{encode(delta.text)}}}{plain}'.encode()
+                else:
+                    body = delta_body(delta, request, first=first)
+                    if body or delta.logprobs:
+                        yield chunk(body, logprobs=delta.logprobs)
+                    first = False
                 finish_reason = delta.finish_reason or finish_reason
                 usage = delta.usage or usage
     except (OperationalError, InterfaceError) as exc:  # recording it: a database restart
@@ -168,5 +180,5 @@ async def chunks(admission: Admission, streaming: Streaming) -> AsyncIterator[by
         return
     yield chunk({}, finish_of(finish_reason, request))
     if with_usage:
-        yield event({**base, "choices": [], "usage": usage_body(usage)})
+        yield f'data: {head},"choices":[],"usage":{encode(usage_body(usage))}}}\n\n'.encode()
     yield event("[DONE]")

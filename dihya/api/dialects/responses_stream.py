@@ -34,6 +34,8 @@ from dihya.generation.pipeline import Streaming
 from fallbacks.spec import ToolCall, ToolCallDelta, Usage
 
 log = logging.getLogger(__name__)
+#: One encoder for every event (`json.dumps` with options builds one per call).
+encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Events:
     def event(self, kind: str, **payload: Any) -> bytes:
         body = {"type": kind, "sequence_number": self.sequence, **payload}
         self.sequence += 1
-        return f"event: {kind}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n".encode()
+        return f"event: {kind}\ndata: {encode(body)}\n\n".encode()
 
     def open_item(self, item: dict[str, Any]) -> tuple[int, bytes]:
         self.output.append(item)
