@@ -36,7 +36,7 @@ from dihya.batches import lifecycle
 from dihya.batches.models import Batch, BatchLine
 from dihya.gateway import broker
 from dihya.gateway.models import Generation
-from dihya.generation.reconnect import retrying
+from dihya.generation.reconnect import claimed, retrying
 
 TASK = "dihya.tasks.run_batch_line"
 L = BatchLine.Status
@@ -97,19 +97,10 @@ def _queue(batch_ids: list[str], room: int) -> int:
 
 
 def claim(line_id: UUID | str) -> BatchLine | None:
-    """Move a queued line to running; None if another worker has it, or it was cancelled.
-
-    Through a lost connection too: a claim whose commit was acknowledged to nobody is known
-    again, on the new connection, by the `started` stamp it wrote."""
-    at = timezone.now()
+    """Move a queued line to running; None if another worker has it, or it was cancelled
+    (through a lost connection too: `reconnect.claimed`)."""
     rows = BatchLine.objects.filter(pk=line_id)
-
-    def take() -> bool:
-        return bool(rows.filter(status=L.QUEUED).update(
-            status=L.RUNNING, started=at, deliveries=F("deliveries") + 1)
-        ) or rows.filter(status=L.RUNNING, started=at).exists()
-
-    if not retrying(take):
+    if not claimed(rows, L.QUEUED, L.RUNNING):
         return None
     return retrying(rows.select_related("batch", "batch__key", "client").get)
 

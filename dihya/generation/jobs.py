@@ -14,7 +14,6 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from dihya.gateway import broker
@@ -22,6 +21,7 @@ from dihya.gateway.models import Generation, JobVectors
 from dihya.generation import callbacks, gates, hops, pipeline
 from dihya.generation.ending import Outcome
 from dihya.generation.errors import Refusal
+from dihya.generation.reconnect import claimed
 from dihya.generation.reconnect import retrying as again
 from dihya.lib import loop
 from fallbacks.runner import EmbedResult
@@ -43,19 +43,10 @@ def enqueue(generation: Generation) -> None:
 
 
 def claim(generation_id: UUID | str) -> Generation | None:
-    """Move a queued job to running; None if another worker has it or it was cancelled.
-
-    Through a lost connection too: a claim whose commit was acknowledged to nobody is known
-    again, on the new connection, by the `started` stamp it wrote."""
-    at = timezone.now()
+    """Move a queued job to running; None if another worker has it or it was cancelled
+    (through a lost connection too: `reconnect.claimed`)."""
     rows = Generation.objects.filter(pk=generation_id)
-
-    def take() -> bool:
-        return bool(rows.filter(status=Generation.Status.QUEUED).update(
-            status=Generation.Status.RUNNING, started=at, deliveries=F("deliveries") + 1)
-        ) or rows.filter(status=Generation.Status.RUNNING, started=at).exists()
-
-    if not again(take):
+    if not claimed(rows, Generation.Status.QUEUED, Generation.Status.RUNNING):
         return None
     return again(rows.select_related("client").get)
 

@@ -24,10 +24,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db.models import F, QuerySet
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
@@ -56,3 +58,18 @@ def retrying(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
             with contextlib.suppress(DatabaseError):
                 connection.close()
             time.sleep(pause)
+
+
+def claimed(rows: QuerySet[Any], queued: str, running: str) -> bool:
+    """Move `rows` (one row: a job or a batch line) from `queued` to `running`, counting a
+    delivery; whether this worker has it. Through a lost connection too: a claim whose commit
+    was acknowledged to nobody is known again, on the new connection, by the `started` stamp
+    it wrote."""
+    at = timezone.now()
+
+    def take() -> bool:
+        return bool(rows.filter(status=queued).update(
+            status=running, started=at, deliveries=F("deliveries") + 1)
+        ) or rows.filter(status=running, started=at).exists()
+
+    return retrying(take)
