@@ -70,9 +70,9 @@ def section(r: dict[str, Any]) -> list[str]:
                          f"{fmt(x.get('idle_mb'))} → {fmt(x.get('peak_mb'))}",
                          x.get("kb_per_open_stream"), x.get("most_open")])
     merged = get(r, "meta", "merged", "streams")
-    when = (f" Measured in a run of its own (`make bench BENCH=streams`): commit "
-            f"{merged.get('commit')}, load average at its end {merged.get('load_average_at_end')}"
-            "." if merged else "")
+    when = (f" Measured in a run of its own (`make bench BENCH=streams`) on {merged.get('cpu')}, "
+            f"{merged.get('cores')} cores: commit {merged.get('commit')}, load average at its "
+            f"end {merged.get('load_average_at_end')}." if merged else "")
     out = ["## Many concurrent long streams (issue 28)", "",
            f"N streams at once, started evenly over {fmt(s.get('spread_s'))} s; the fake "
            f"upstream sends each {s.get('chunks_per_stream')} content chunks "
