@@ -29,7 +29,7 @@ import select
 import ssl
 import typing
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import httpcore
 
@@ -252,36 +252,34 @@ class Backend(httpcore.AsyncNetworkBackend):
                           socket_options: Iterable[SocketOption] | None = None,
                           ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        try:
-            async with patient(timeout):
-                transport, receiver = await loop.create_connection(
-                    Receiver, host, port,
-                    local_addr=(local_address, 0) if local_address else None,
-                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return Stream(transport, receiver)
+        return await opened(lambda: loop.create_connection(
+            Receiver, host, port, local_addr=(local_address, 0) if local_address else None,
+            happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY), timeout, socket_options)
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[SocketOption] | None = None,
                                   ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        try:
-            async with patient(timeout):
-                transport, receiver = await loop.create_unix_connection(Receiver, path)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return Stream(transport, receiver)
+        return await opened(lambda: loop.create_unix_connection(Receiver, path), timeout,
+                            socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+async def opened(connect: Callable[[], Awaitable[tuple[asyncio.BaseTransport, Receiver]]],
+                 timeout: float | None,
+                 socket_options: Iterable[SocketOption] | None) -> Stream:
+    """A connection made within `timeout` (the loop's own lateness not counted), as
+    httpcore's errors, with the caller's socket options set."""
+    try:
+        async with patient(timeout):
+            transport, receiver = await connect()
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(str(exc)) from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+    sock = transport.get_extra_info("socket")
+    for option in socket_options or ():
+        sock.setsockopt(*option)
+    return Stream(typing.cast(asyncio.Transport, transport), receiver)
