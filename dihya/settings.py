@@ -149,6 +149,11 @@ if REDIS_URL:
                           "LOCATION": REDIS_URL, "KEY_PREFIX": "dihya"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Quota counters of open windows kept in Redis, checked and charged by one script per call
+# (quotas/tally.py); the database stays the truth. On by default with Redis.
+DIHYA_QUOTA_TALLY = env.bool("DIHYA_QUOTA_TALLY", default=bool(REDIS_URL))
+if DIHYA_QUOTA_TALLY and not REDIS_URL:
+    raise environ.ImproperlyConfigured("DIHYA_QUOTA_TALLY needs REDIS_URL")
 
 # A generation never runs longer than DIHYA_JOB_DEADLINE; django-q2's timeout sits above it
 # and its retry above that, so a task is only re-delivered once its worker is surely gone.

@@ -1,7 +1,8 @@
 """What the quota tables hold about a person: for export, erasure and retention.
 
 Counters, alerts and reservations name people only by `user:<pseudonym>`, yet a pseudonym is
-still personal data to the one who holds the key: erasure deletes them, export shows them.
+still personal data to the one who holds the key: erasure deletes them (the quota tally's keys
+in Redis too), export shows them.
 Retention never drops a counter whose window may still be open (a month is at most 31 days),
 or the quota of a live window would silently reset. The privacy wiring
 (`dihya.privacy.erasure`) calls these with what it knows of the person; this module knows no
@@ -16,6 +17,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from quotas import tally
 from quotas.models import Alert, Counter, Reservation
 
 LONGEST_WINDOW = dt.timedelta(days=32)
@@ -27,10 +29,15 @@ def subjects(pseudonyms: Iterable[str]) -> list[str]:
 
 def collect(pseudonyms: Iterable[str]) -> dict[str, Any]:
     mine = subjects(pseudonyms)
+    counters = {(c.metric, c.period, c.window_start): c.used
+                for c in Counter.objects.filter(subject__in=mine)}
+    if tally.enabled() and mine:  # open windows: Redis counts what the database will
+        counters.update({(k.metric, k.period, k.start): used
+                         for k, used in tally.kept(mine).items()})
     return {
-        "counters": [{"metric": c.metric, "period": c.period, "used": c.used,
-                      "window_start": c.window_start.isoformat()}
-                     for c in Counter.objects.filter(subject__in=mine)],
+        "counters": [{"metric": metric, "period": period, "used": used,
+                      "window_start": start.isoformat()}
+                     for (metric, period, start), used in sorted(counters.items())],
         "alerts": [{"message": a.message, "created": a.created.isoformat()}
                    for a in Alert.objects.filter(subject__in=mine)],
     }
@@ -39,6 +46,8 @@ def collect(pseudonyms: Iterable[str]) -> dict[str, Any]:
 def erase(pseudonyms: Iterable[str], generation_ids: Iterable[Any]) -> int:
     mine = subjects(pseudonyms)
     deleted = Counter.objects.filter(subject__in=mine).delete()[0]
+    if tally.enabled() and mine:  # their counters of open windows, in Redis
+        deleted += tally.forget(mine)
     deleted += Alert.objects.filter(subject__in=mine).delete()[0]
     ids = list(generation_ids)
     if ids:

@@ -1,14 +1,19 @@
 """The quota ledger: reserve before a call, settle or release after it. Exact under concurrency.
 
-Every change to a counter is one conditional UPDATE (`used = used + n WHERE used + n <= limit`)
-on a row that exists beforehand (INSERT … ON CONFLICT DO NOTHING), never a read-modify-write.
-On PostgreSQL a concurrent UPDATE of the same row waits for the first to commit and then
-re-checks its WHERE against the new value; on SQLite the transaction is BEGIN IMMEDIATE, so
-writers take turns. Either way, with N concurrent calls against a limit of L exactly min(N, L)
-get through, across any number of processes. Counters are updated in one fixed order (sorted
-keys) so two reservations never wait on each other in a cycle.
+Two ways to keep the counters of open windows, one meaning. Without Redis, every change to a
+counter is one conditional UPDATE (`used = used + n WHERE used + n <= limit`) on a row that
+exists beforehand, never a read-modify-write (`quotas.rows`): on PostgreSQL a concurrent UPDATE
+of the same row waits for the first to commit and re-checks its WHERE; on SQLite writers take
+turns (BEGIN IMMEDIATE). With the quota tally (`quotas.tally`, on with Redis), one atomic
+script checks and charges every limit of a call in Redis, and the database's counters take a
+call's real usage when it is settled: a window's usage is then its counter plus what open
+tallied reservations hold (`truth`), which is what seeds a key Redis lacks. Either way, with
+N concurrent calls against a limit of L exactly min(N, L) get through, across any number of
+processes; counters are moved in one fixed order (sorted keys), so no two transactions wait
+on each other in a cycle. Each held amount says which way it was reserved (`tallied`), so
+switching the tally on or off while calls are open settles each of them exactly.
 
-A reservation is recorded per generation id (unique), which makes the three verbs idempotent:
+A reservation is recorded per generation id (unique), which makes the verbs idempotent:
 reserving the same generation twice charges once, settling or releasing twice adjusts once.
 Settling adjusts the counters of the windows the call was reserved in, even if a window has
 rolled over since; the call is counted where it was admitted. Amounts are given per thing a
@@ -17,22 +22,24 @@ charged the same amount as its plain one, on its own counter (`Bound.counts`).
 
 This module must never decide who gets which limits (`quotas.plans` does) nor talk to clients.
 """
-
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from quotas import alerts, windows
+from quotas import alerts, rows, tally, windows
 from quotas.bounds import Bound, Standing, batch_only, counted
 from quotas.models import Counter, Reservation
+
+log = logging.getLogger(__name__)
 
 
 class QuotaExceeded(Exception):
@@ -54,37 +61,92 @@ def reserve(generation_id: UUID, bounds: Sequence[Bound], amounts: dict[str, int
             now: dt.datetime | None = None) -> list[Standing]:
     """Charge `amounts` (requests, tokens, cost) against every bound, or nothing: raise
     QuotaExceeded at the first exhausted hard limit, with every increment of this call rolled
-    back."""
+    back. With the tally (`quotas.tally`), the charge is made in Redis at once and stands even
+    if the caller's transaction rolls back: the caller gives it back with `unreserve`."""
     now = now or timezone.now()
     if not bounds:
         return []
     ordered = sorted(bounds, key=lambda b: b.order)
     spans = {b.order: windows.bounds(b.period, now) for b in ordered}
+    tallied = tally.enabled()
+    if tallied:
+        standings = _charge_tally(ordered, spans, amounts, now)
     try:
         with transaction.atomic():
-            standings = []
-            for b in ordered:
-                n = amounts.get(b.counts, 0)
-                start = spans[b.order][0]
-                ceiling = b.amount if b.hard else None
-                used = _bump(b.subject, b.metric, b.period, start, n, ceiling)
-                if used is None:  # the window's counter may not exist yet: create, retry once
-                    Counter.objects.bulk_create([Counter(subject=b.subject, metric=b.metric,
-                                                         period=b.period, window_start=start)],
-                                                ignore_conflicts=True)
-                    used = _bump(b.subject, b.metric, b.period, start, n, ceiling)
-                if used is None:
-                    raise QuotaExceeded(_standing(b, spans, _counter(b, start).get().used), n,
-                                        now)
-                standings.append(_standing(b, spans, used))
+            if not tallied:
+                standings = _charge_counters(ordered, spans, amounts, now)
             Reservation.objects.create(generation_id=generation_id, held=[
-                _held(s, amounts.get(s.bound.counts, 0)) for s in standings])
+                _held(s, amounts.get(s.bound.counts, 0), tallied) for s in standings])
     except IntegrityError:
         # Already reserved (a re-delivered job): the savepoint undid this second charge.
+        if tallied:
+            unreserve(standings, amounts)
         return status(bounds, now=now)
     for s in standings:
         alerts.check(s, amounts.get(s.bound.counts, 0))
     return standings
+
+
+def unreserve(standings: Sequence[Standing], amounts: dict[str, int]) -> None:
+    """Give back a tallied charge whose reservation was never written (the admission's
+    transaction rolled back). Without the tally, the rollback gave it back already."""
+    if tally.enabled() and standings:
+        tally.adjust({_key(s.bound, s.window_start): -amounts.get(s.bound.counts, 0)
+                      for s in standings})
+
+
+def _charge_counters(ordered: list[Bound], spans: dict, amounts: dict[str, int],
+                     now: dt.datetime) -> list[Standing]:
+    standings = []
+    for b in ordered:
+        n = amounts.get(b.counts, 0)
+        start = spans[b.order][0]
+        ceiling = b.amount if b.hard else None
+        used = rows.bump(b.subject, b.metric, b.period, start, n, ceiling)
+        if used is None:  # the window's counter may not exist yet: create, retry once
+            Counter.objects.bulk_create([Counter(subject=b.subject, metric=b.metric,
+                                                 period=b.period, window_start=start)],
+                                        ignore_conflicts=True)
+            used = rows.bump(b.subject, b.metric, b.period, start, n, ceiling)
+        if used is None:
+            raise QuotaExceeded(_standing(b, spans, _counter(b, start).get().used), n, now)
+        standings.append(_standing(b, spans, used))
+    return standings
+
+
+def _charge_tally(ordered: list[Bound], spans: dict, amounts: dict[str, int],
+                  now: dt.datetime) -> list[Standing]:
+    """One script charges every bound or none; a key Redis lacks is seeded from the database's
+    truth first (at most once per key, unless Redis drops keys as fast as they are made)."""
+    keys = [_key(b, spans[b.order][0]) for b in ordered]
+    ns = [amounts.get(b.counts, 0) for b in ordered]
+    ceilings = [b.amount if b.hard else None for b in ordered]
+    for _ in range(len(keys) + 2):
+        answer = tally.reserve(keys, ns, ceilings)
+        if isinstance(answer, tally.Missing):
+            tally.seed(answer.key, truth(answer.key), spans[answer.key.order][1])
+            continue
+        if isinstance(answer, tally.Refused):
+            b = ordered[answer.index]
+            raise QuotaExceeded(_standing(b, spans, answer.used), ns[answer.index], now)
+        return [_standing(b, spans, used) for b, used in zip(ordered, answer, strict=True)]
+    raise tally.Lost("quota tally keys vanished as they were seeded (is Redis evicting keys?)")
+
+
+def truth(key: tally.Key) -> int:
+    """A window's usage as the database knows it: its counter (settled calls, and calls
+    reserved without the tally) plus what open tallied reservations hold on it."""
+    used = (Counter.objects.filter(subject=key.subject, metric=key.metric, period=key.period,
+                                   window_start=key.start)
+            .values_list("used", flat=True).first() or 0)
+    start = key.start.isoformat()
+    # Reserved at or after the window's start (the partial index on open reservations).
+    for held in Reservation.objects.filter(state=Reservation.State.RESERVED,
+                                           created__gte=key.start).values_list("held",
+                                                                               flat=True):
+        used += sum(h["n"] for h in held if h.get("tallied") and h["window_start"] == start
+                    and (h["subject"], h["metric"], h["period"]) == key.order)
+    return used
 
 
 def settle(generation_id: UUID, *, tokens: int | None,
@@ -94,39 +156,13 @@ def settle(generation_id: UUID, *, tokens: int | None,
 
     Real usage above the estimate is counted even past a hard limit: it happened. Crossing an
     alert threshold that way alerts like a reservation would."""
-    held = _close(generation_id, Reservation.State.SETTLED)
-    if held is None:
-        return False
-    if tokens is None:
-        return True
-    real = {"tokens": tokens}
-    if any(counted(h["metric"]) == "cost" for h in held):
-        real["cost"] = cost() if callable(cost) else cost
-    for h in held:
-        what = counted(h["metric"])
-        if what in real and real[what] != h["n"]:
-            delta = real[what] - h["n"]
-            start = dt.datetime.fromisoformat(h["window_start"])
-            used = _bump(h["subject"], h["metric"], h["period"], start, delta)
-            if delta > 0 and h["alerts"] and used is not None:
-                bound = Bound(h["subject"], h["metric"], h["period"], h["limit"], h["hard"],
-                              tuple(h["alerts"]), h["plan"])
-                end = windows.bounds(bound.period, start)[1]
-                alerts.check(Standing(bound, used, start, end), delta)
-    return True
+    return bool(close_many([Closing(generation_id, tokens=tokens, cost=cost)]))
 
 
 def release(generation_id: UUID) -> bool:
     """Give back everything a call reserved (it failed or was cancelled). False if already
     settled or released, or never reserved."""
-    held = _close(generation_id, Reservation.State.RELEASED)
-    if held is None:
-        return False
-    for h in held:
-        if h["n"]:
-            _bump(h["subject"], h["metric"], h["period"],
-                  dt.datetime.fromisoformat(h["window_start"]), -h["n"])
-    return True
+    return bool(close_many([Closing(generation_id, release=True)]))
 
 
 def charge_served(generation_id: UUID, *, tokens: int,
@@ -135,16 +171,16 @@ def charge_served(generation_id: UUID, *, tokens: int,
     was served after all: one request and its real usage, in the windows it was reserved in,
     past any limit (it happened). False unless the reservation was released and not yet
     charged; charging twice charges once."""
-    held = _close(generation_id, Reservation.State.SETTLED, was=Reservation.State.RELEASED)
-    if held is None:
-        return False
-    real = {"requests": 1, "tokens": tokens}
-    if any(counted(h["metric"]) == "cost" for h in held):
-        real["cost"] = cost() if callable(cost) else cost
-    for h in held:
-        if n := real.get(counted(h["metric"]), 0):
-            _bump(h["subject"], h["metric"], h["period"],
-                  dt.datetime.fromisoformat(h["window_start"]), n)
+    with transaction.atomic(savepoint=False):
+        held = rows.close([generation_id], Reservation.State.SETTLED,
+                          was=Reservation.State.RELEASED).get(generation_id)
+        if held is None:
+            return False
+        moves = _Moves()
+        real = _real(held, {"requests": 1, "tokens": tokens}, cost)
+        for h in held:  # what it held was given back: its counters hold nothing of it now
+            moves.add(h, before=0, after=real.get(counted(h["metric"]), 0))
+        moves.apply()
     return True
 
 
@@ -162,113 +198,127 @@ class Closing:
 def close_many(closings: Sequence[Closing]) -> int:
     """Settle or release many calls' reservations at once, as `settle` and `release` would one
     by one: one UPDATE per kind of end claims the reservations still open (so each adjusts
-    once, as before), and the counters move by the sum of the calls' adjustments, one
-    conditional-free UPDATE per counter row, in the same sorted order as `reserve` (no lock
-    cycle with a reservation). Returns how many reservations it closed. Thresholds crossed by
-    the sum alert as a single call's real usage would."""
-    settling = [c for c in closings if not c.release]
-    held = _close_many([c.generation_id for c in settling], Reservation.State.SETTLED)
-    held.update(_close_many([c.generation_id for c in closings if c.release],
-                            Reservation.State.RELEASED))
-    deltas: dict[tuple[str, str, str, str], int] = {}
-    alerting: dict[tuple[str, str, str, str], dict] = {}
+    once), and the counters move by the sum of the calls' adjustments, one statement per
+    counter row, in the same sorted order as `reserve` (no lock cycle with a reservation).
+    Returns how many reservations it closed. Thresholds crossed by the sum alert as a single
+    call's real usage would."""
+    with transaction.atomic(savepoint=False):  # the caller's transaction, or one of its own
+        return _close_all(closings)
+
+
+def _close_all(closings: Sequence[Closing]) -> int:
+    held = rows.close([c.generation_id for c in closings if not c.release],
+                      Reservation.State.SETTLED)
+    held.update(rows.close([c.generation_id for c in closings if c.release],
+                           Reservation.State.RELEASED))
+    moves = _Moves()
     for c in closings:
-        rows = held.get(c.generation_id)
-        if rows is None:
+        what = held.get(c.generation_id)
+        if what is None:
             continue
-        if c.release:
-            real: dict[str, int] = {}
-        elif c.tokens is None:
-            continue
-        else:
-            real = {"tokens": c.tokens}
-            if any(counted(h["metric"]) == "cost" for h in rows):
-                real["cost"] = c.cost() if callable(c.cost) else c.cost
-        for h in rows:
-            delta = -h["n"] if c.release else real.get(counted(h["metric"]), h["n"]) - h["n"]
-            if delta:
-                key = (h["subject"], h["metric"], h["period"], h["window_start"])
-                deltas[key] = deltas.get(key, 0) + delta
-                if h["alerts"]:
-                    alerting[key] = h
-    for key in sorted(deltas):
-        subject, metric, period, window_start = key
-        start = dt.datetime.fromisoformat(window_start)
-        used = _bump(subject, metric, period, start, deltas[key])
-        if deltas[key] > 0 and key in alerting and used is not None:
-            h = alerting[key]
-            bound = Bound(subject, metric, period, h["limit"], h["hard"], tuple(h["alerts"]),
-                          h["plan"])
-            alerts.check(Standing(bound, used, start, windows.bounds(period, start)[1]),
-                         deltas[key])
+        real = {} if c.release else None if c.tokens is None else _real(
+            what, {"tokens": c.tokens}, c.cost)
+        for h in what:
+            after = h["n"] if real is None else real.get(counted(h["metric"]),
+                                                         0 if c.release else h["n"])
+            moves.add(h, before=h["n"], after=after)
+    moves.apply()
     return len(held)
 
 
-def _close_many(generation_ids: list[UUID], state: str) -> dict[UUID, list]:
-    """Move these reservations from reserved to `state` in one statement; what each held."""
-    if not generation_ids:
-        return {}
-    ops = connection.ops
-    table, state_, gid_, held_ = (ops.quote_name(name) for name in (
-        Reservation._meta.db_table, "state", "generation_id", "held"))
-    gid_field = Reservation._meta.get_field("generation_id")
-    held_field = Reservation._meta.get_field("held")
-    marks = ", ".join(["%s"] * len(generation_ids))
-    # The names are our own, quoted; every value is a parameter.
-    sql = (f"UPDATE {table} SET {state_} = %s WHERE {state_} = %s "  # noqa: S608
-           f"AND {gid_} IN ({marks}) RETURNING {gid_}, {held_}")
-    params = [state, Reservation.State.RESERVED,
-              *(gid_field.get_db_prep_value(g, connection) for g in generation_ids)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return {gid_field.to_python(gid): held_field.from_db_value(held, None, connection)  # type: ignore[arg-type]
-            for gid, held in rows}
+def _real(held: list, real: dict[str, int], cost: int | Callable[[], int]) -> dict[str, int]:
+    if any(counted(h["metric"]) == "cost" for h in held):
+        real["cost"] = cost() if callable(cost) else cost
+    return real
+
+
+class _Moves:
+    """How counters move when reservations close. A reservation made on the database's
+    counters moves them by what changes (`after - before`); a tallied one (`quotas.tally`)
+    was never on them, so they take its whole `after`, and Redis, which held `before`, takes
+    the difference once the transaction commits. Alerts follow the counters that hold the
+    whole usage: the database's for the former, Redis' for the latter."""
+
+    #: Redis moves once the database has: a rollback must not leave it moved.
+    after_commit = staticmethod(transaction.on_commit)
+
+    def __init__(self) -> None:
+        self.counters: dict[tuple[str, str, str, str], int] = {}
+        self.tallied: dict[tuple[str, str, str, str], int] = {}
+        self.alerting: dict[tuple[str, str, str, str], dict] = {}
+
+    def add(self, h: dict, *, before: int, after: int) -> None:
+        key = (h["subject"], h["metric"], h["period"], h["window_start"])
+        if h.get("tallied"):
+            if after:
+                self.counters[key] = self.counters.get(key, 0) + after
+            if after != before:
+                self.tallied[key] = self.tallied.get(key, 0) + after - before
+        elif after != before:
+            self.counters[key] = self.counters.get(key, 0) + after - before
+        if h["alerts"] and after > before:
+            self.alerting[key] = h
+
+    def apply(self) -> None:
+        used = rows.add(self.counters)
+        for key, delta in self.counters.items():
+            if key not in self.tallied and key in self.alerting:
+                self._alert(key, used[key], delta)
+        if self.tallied and tally.enabled():  # switched off since: Redis is left alone
+            self.after_commit(self._apply_tally)
+
+    def _apply_tally(self) -> None:
+        keys = {k: tally.Key(k[0], k[1], k[2], dt.datetime.fromisoformat(k[3]))
+                for k in self.tallied}
+        try:
+            now = tally.adjust({keys[k]: delta for k, delta in self.tallied.items()})
+        except RedisConnectionError:
+            log.warning("quota tally not adjusted after settlement (Redis unavailable): it "
+                        "counts %d windows wrong until they end or `manage.py "
+                        "rebuild_quota_tally`", len(keys))
+            return
+        for key, delta in self.tallied.items():
+            if delta > 0 and key in self.alerting and keys[key] in now:
+                self._alert(key, now[keys[key]], delta)
+
+    def _alert(self, key: tuple[str, str, str, str], used: int, delta: int) -> None:
+        h = self.alerting[key]
+        subject, metric, period, window_start = key
+        start = dt.datetime.fromisoformat(window_start)
+        bound = Bound(subject, metric, period, h["limit"], h["hard"], tuple(h["alerts"]),
+                      h["plan"])
+        alerts.check(Standing(bound, used, start, windows.bounds(period, start)[1]), delta)
 
 
 def status(bounds: Iterable[Bound], *, now: dt.datetime | None = None) -> list[Standing]:
     """Limits, usage, remaining and reset times right now (what GET /api/v1/quota shows)."""
     now = now or timezone.now()
     ordered = sorted(bounds, key=lambda b: b.order)
-    return _read(ordered, {b.order: windows.bounds(b.period, now) for b in ordered})
+    spans = {b.order: windows.bounds(b.period, now) for b in ordered}
+    if not tally.enabled():
+        return _read(ordered, spans)
+    keys = {b.order: _key(b, spans[b.order][0]) for b in ordered}
+    used = tally.read(keys.values())
+    for b in ordered:
+        key = keys[b.order]
+        if key not in used:  # seeded now, so that the next call finds it
+            used[key] = truth(key)
+            tally.seed(key, used[key], spans[b.order][1])
+    return [_standing(b, spans, used[keys[b.order]]) for b in ordered]
 
 
-def _close(generation_id: UUID, state: str,
-           was: str = Reservation.State.RESERVED) -> list | None:
-    with transaction.atomic():
-        if not Reservation.objects.filter(generation_id=generation_id,
-                                          state=was).update(state=state):
-            return None
-        return Reservation.objects.values_list("held", flat=True).get(generation_id=generation_id)
-
-
-def _held(s: Standing, n: int) -> dict[str, object]:
+def _held(s: Standing, n: int, tallied: bool) -> dict[str, object]:
     b = s.bound
-    return {"subject": b.subject, "metric": b.metric, "period": b.period,
+    held = {"subject": b.subject, "metric": b.metric, "period": b.period,
             "window_start": s.window_start.isoformat(), "n": n, "limit": b.amount,
             "hard": b.hard, "alerts": list(b.alerts), "plan": b.plan}
+    if tallied:
+        held["tallied"] = True
+    return held
 
 
-def _bump(subject: str, metric: str, period: str, start: dt.datetime, n: int,
-          ceiling: int | None = None) -> int | None:
-    """`used += n` on one counter, unless that would pass `ceiling`: one statement that returns
-    the new value (None: no such counter, or the ceiling held). Raw SQL because the ORM cannot
-    return from an UPDATE, and building these queries cost more CPU than running them
-    (docs/benchmarks.md); PostgreSQL and SQLite >= 3.35 both have RETURNING."""
-    ops = connection.ops
-    table, used, subject_, metric_, period_, start_ = (ops.quote_name(name) for name in (
-        Counter._meta.db_table, "used", "subject", "metric", "period", "window_start"))
-    # The names are our own, quoted; every value is a parameter.
-    sql = (f"UPDATE {table} SET {used} = {used} + %s WHERE {subject_} = %s "  # noqa: S608
-           f"AND {metric_} = %s AND {period_} = %s AND {start_} = %s")
-    params: list[Any] = [n, subject, metric, period, ops.adapt_datetimefield_value(start)]
-    if ceiling is not None:
-        sql += f" AND {used} <= %s"
-        params.append(ceiling - n)
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {used}", params)
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
+def _key(b: Bound, start: dt.datetime) -> tally.Key:
+    return tally.Key(b.subject, b.metric, b.period, start)
 
 
 def _counter(b: Bound, start: dt.datetime):

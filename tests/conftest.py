@@ -196,6 +196,20 @@ def _forget_plans():
 
 
 @pytest.fixture(autouse=True)
+def _forget_quota_tally(request, settings, monkeypatch):
+    """The quota tally lives in Redis, which a test's rollback does not touch, and subjects
+    (client ids) repeat between tests. A test inside one transaction (`db`) never commits, so
+    what the ledger moves in Redis after a commit moves at once there, as a commit would."""
+    from quotas import ledger, tally
+
+    if settings.DIHYA_QUOTA_TALLY:
+        tally.forget_all()
+        if not {"transactional_db", "live_server"} & set(request.fixturenames):
+            monkeypatch.setattr(ledger._Moves, "after_commit", staticmethod(lambda fn: fn()))
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _forget_routes():
     """Route snapshots and people are remembered per process by name; a test's rollback
     deletes its rows without a signal, and the next test may create one of the same name."""

@@ -23,7 +23,8 @@ from audit.models import AuditEvent
 from dihya.gateway.models import ApiClient, Attempt, Generation
 from dihya.generation import ending, jobs, pipeline, reaper, recorder
 from dihya.generation.requests import ChatBody
-from quotas.models import Assignment, Counter, Limit, Plan, Reservation
+from quotas.models import Assignment, Limit, Plan, Reservation
+from tests.quotas.conftest import usage
 
 ENGINE = "http://engine.test/v1"
 REPLY = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
@@ -69,7 +70,7 @@ def served(caller: pipeline.Caller, n: int) -> list[pipeline.Admission]:
 
 
 def used(metric: str) -> int:
-    return sum(Counter.objects.filter(metric=metric).values_list("used", flat=True))
+    return usage(None, metric, None)
 
 
 def test_handing_over_writes_nothing_until_the_batch(caller, handed):

@@ -14,6 +14,7 @@ from dihya.gateway.models import ApiClient, Generation
 from fallbacks.residency import ANYWHERE, Residency
 from fallbacks.runner import AttemptRecord
 from fallbacks.spec import Request, RouteSpec
+from quotas.bounds import Standing
 
 
 @dataclass(slots=True)
@@ -51,6 +52,9 @@ class Admission:
     attempts: list[AttemptRecord] | None = None
     #: The plan whose limit refused the call (for the metrics' label), else "".
     quota_plan: str = ""
+    #: What the quota guard charged at admission (standings and amounts), given back if the
+    #: admission rolls back: the quota tally's charge is in Redis, outside the transaction.
+    quota_charge: tuple[list[Standing], dict[str, int]] | None = None
     #: The consent link a refusal promised (the consent guard issues it after the rollback).
     pending_link: PendingLink | None = None
     #: The trace context the request came in (OpenTelemetry's), for the generation's span.

@@ -129,10 +129,14 @@ def admit(caller: Caller, body: Body, *, queued: bool = False,
             generation.save(force_insert=True)
             if not queued:
                 _started(admission)
-    except Refusal as refusal:
-        # After the rollback, so that what gates record about a refusal is kept.
+    except BaseException as failed:
+        # After the rollback: what a guard holds outside the database goes back, and what
+        # gates record about a refusal is kept.
         for gate in gates.active():
-            gate.refused(admission, refusal)
+            gate.rolled_back(admission)
+        if isinstance(failed, Refusal):
+            for gate in gates.active():
+                gate.refused(admission, failed)
         raise
     return admission
 

@@ -29,9 +29,10 @@ from audit.models import AuditEvent
 from dihya.gateway import keys
 from dihya.gateway.models import ApiClient, Attempt, Generation
 from dihya.generation import reaper
-from quotas.models import Assignment, Counter, Limit, Plan, Reservation
+from quotas.models import Assignment, Limit, Plan, Reservation
 from tests.api.fake_engine import FakeEngine, fake_engine, sse  # noqa: F401 - a fixture
 from tests.conftest import Process, child_env, free_port, wait_until
+from tests.quotas.conftest import usage
 
 PLAIN, STREAMED = 5, 2
 CHUNKS = ({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}}]},
@@ -88,7 +89,7 @@ def serve_calls(url: str, key: str, engine: FakeEngine) -> None:
 
 
 def used(metric: str) -> int:
-    return sum(Counter.objects.filter(metric=metric).values_list("used", flat=True))
+    return usage(None, metric, None)
 
 
 def test_the_reaper_closes_and_charges_every_call_a_killed_process_had_not_written(

@@ -15,14 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from dihya.gateway.models import ApiClient, Generation
 from dihya.generation import pipeline
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
-from quotas import ledger
-from quotas.models import Alert, Assignment, Counter
-from tests.quotas.conftest import NOON, bound
+from quotas import ledger, plans
+from quotas.models import Alert, Assignment
+from tests.quotas.conftest import NOON, bound, usage
+
+pytestmark = pytest.mark.usefixtures("ledger_mode")  # on the database, and with the tally
 
 N, L = 200, 20
 THREADS = 32  # below PostgreSQL's default max_connections, shared with other test runs
@@ -64,12 +67,17 @@ def test_it_admits_exactly_the_limit_through_the_pipeline(transactional_db, make
         return "admitted"
 
     # Spread over at most two minute windows, should the run straddle a boundary.
+    first = timezone.now()
     tally = hammer(call)
+    [limit] = [b for b in plans.bounds_for(client.pk, None, "", batch=False)
+               if b.metric == "requests"]
 
-    windows = Counter.objects.filter(metric="requests").count()
+    starts = {ledger.status([limit], now=t)[0].window_start for t in (first, timezone.now())}
+    windows = len(starts)
     assert tally["admitted"] == min(N, L * windows) == Generation.objects.count()
     assert tally["quota_exceeded"] == N - tally["admitted"]
-    assert set(Counter.objects.filter(metric="requests").values_list("used", flat=True)) <= {L}
+    assert usage(f"client:{client.pk}") == tally["admitted"]
+    assert {ledger.status([limit], now=start)[0].used for start in starts} <= {L}
     assert Alert.objects.filter(threshold=100).count() == windows
     assert Alert.objects.filter(threshold=80).count() == windows
 
@@ -89,8 +97,8 @@ def test_it_admits_exactly_the_limit_at_the_ledger(transactional_db, metric, amo
     tally = hammer(call)
 
     assert tally == {"admitted": amount // each, "refused": N - amount // each}
-    assert Counter.objects.get(subject="client:1").used == amount
-    assert Counter.objects.get(subject="user:p_1").used == amount // each
+    assert usage("client:1", metric, "day") == amount
+    assert usage("user:p_1", "requests", "day") == amount // each
     assert sorted(Alert.objects.values_list("threshold", flat=True)) == [50, 80, 100]
 
 
@@ -111,7 +119,7 @@ def test_it_raises_one_alert_when_many_reservations_cross_the_same_threshold(tra
 
     assert tally["admitted"] >= 2
     assert Alert.objects.filter(threshold=50).count() == 1
-    assert Counter.objects.get().used == 0
+    assert usage() == 0
 
 
 def test_it_inserts_one_alert_when_threads_raise_the_same_one(transactional_db):

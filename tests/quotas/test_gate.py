@@ -20,7 +20,8 @@ from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
 from dihya.lib.pseudonyms import pseudonym
 from fallbacks.runner import RunFailed
-from quotas.models import Assignment, Counter
+from quotas.models import Assignment, Counter, Period, Reservation
+from tests.quotas.conftest import usage
 
 ENGINE = "http://engine.test/v1"
 REPLY = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
@@ -45,8 +46,7 @@ def body(user: str = "", content: str = "x" * 40, **extra) -> ChatBody:
 
 
 def used(subject: str, metric: str) -> int:
-    return sum(Counter.objects.filter(subject=subject, metric=metric).values_list("used",
-                                                                                  flat=True))
+    return sum(usage(subject, metric, period) for period in Period.values)
 
 
 @pytest.fixture(autouse=True, params=["inline", "batched"])
@@ -140,7 +140,7 @@ def test_it_charges_nobody_for_a_client_that_serves_no_end_users(route, client, 
     pipeline.admit(pipeline.Caller(client=client), body(user="alice"))
 
     assert first.generation.user is None  # a label, not a person
-    assert not Counter.objects.exists()
+    assert not Counter.objects.exists() and not Reservation.objects.exists()
     assert not Generation.objects.filter(user=alice).exists()
 
 
@@ -188,7 +188,7 @@ def test_it_counts_nothing_for_callers_without_a_plan(route, client):
     admission = pipeline.admit(pipeline.Caller(client=client), body(user="dave"))
 
     assert not admission.headers
-    assert not Counter.objects.exists()
+    assert not Counter.objects.exists() and not Reservation.objects.exists()
 
 
 def test_it_counts_cost_at_the_price_of_the_engine_that_served(route, client, make_plan):

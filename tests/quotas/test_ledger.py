@@ -9,14 +9,14 @@ import pytest
 
 from quotas import ledger
 from quotas.models import Counter, Reservation
-from tests.quotas.conftest import NOON, bound
+from tests.quotas.conftest import NOON, bound, usage
+
+pytestmark = pytest.mark.usefixtures("ledger_mode")  # on the database, and with the tally
 
 ONE = {"requests": 1, "tokens": 100}
 
 
-def used(subject: str = "client:1", metric: str = "requests", period: str = "minute") -> int:
-    return sum(Counter.objects.filter(subject=subject, metric=metric, period=period)
-               .values_list("used", flat=True))
+used = usage
 
 
 def test_it_admits_up_to_a_hard_limit_and_then_refuses(db):
@@ -71,7 +71,9 @@ def test_it_starts_a_new_window_at_the_minute_boundary(db):
 
     ledger.reserve(uuid.uuid4(), limit, ONE, now=NOON.replace(minute=1, second=0))
 
-    assert Counter.objects.count() == 2
+    assert [s.used for s in ledger.status(limit, now=NOON)] == [1]
+    assert [s.used for s in ledger.status(limit, now=NOON.replace(minute=1))] == [1]
+    assert used() == 2
 
 
 def test_it_settles_tokens_to_the_real_usage_once(db):

@@ -15,7 +15,8 @@ from dihya.gateway.models import ApiClient
 from dihya.generation import pipeline
 from dihya.generation.errors import Refusal
 from dihya.generation.requests import ChatBody
-from quotas.models import Assignment, Counter
+from quotas.models import Assignment
+from tests.quotas.conftest import usage
 
 ENGINE = "http://engine.test/v1"
 REPLY = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
@@ -37,8 +38,7 @@ def body(**extra) -> ChatBody:
 
 
 def tokens(client_id: int) -> int:
-    return sum(Counter.objects.filter(subject=f"client:{client_id}", metric="tokens")
-               .values_list("used", flat=True))
+    return usage(f"client:{client_id}", "tokens", "day")
 
 
 def test_an_agent_call_reserves_its_max_tokens_and_is_settled_to_its_use(caller):

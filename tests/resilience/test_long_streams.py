@@ -16,8 +16,9 @@ from dihya.generation import ending, jobs, pipeline, reaper, settle
 from dihya.generation.requests import ChatBody
 from fallbacks.runner import AttemptRecord
 from fallbacks.spec import Usage
-from quotas.models import Assignment, Counter, Limit, Plan, Reservation
+from quotas.models import Assignment, Limit, Plan, Reservation
 from tests.conftest import recorded
+from tests.quotas.conftest import usage
 
 LONG_AGO = timezone.now() - dt.timedelta(hours=1)
 
@@ -39,7 +40,7 @@ def body() -> ChatBody:
 
 
 def used_tokens() -> int:
-    return sum(Counter.objects.filter(metric="tokens").values_list("used", flat=True))
+    return usage(None, "tokens", None)
 
 
 def served(admission: pipeline.Admission, tokens: int = 700) -> bool:

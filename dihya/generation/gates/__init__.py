@@ -14,9 +14,11 @@ recording transaction with the real usage, or None when the generation failed or
 cancelled; `overtaken` runs instead when the run lost its row meanwhile (reaped, cancelled,
 re-run elsewhere: `dihya.generation.settle`). `finish_many` is `finish` for a batch of
 generations recorded in one transaction by the recorder (`dihya.generation.recorder`); a gate
-that can do a batch's work in fewer statements overrides it. `refused` runs after a refusal's
-rollback; `cancelled` when a queued job is cancelled before it ran. Gates keep no per-request
-state of their own: what they need later they find by the generation's id.
+that can do a batch's work in fewer statements overrides it. `rolled_back` runs after the
+admission transaction rolled back, for whatever reason; `refused` after a refusal's
+rollback; `cancelled` when a queued job is cancelled before it ran. Gates keep no
+per-request state of their own: what they need later they find by the generation's id, or
+on the admission's typed fields (`Admission.quota_charge`).
 
 The list is built on first use, not at import, so that importing this package imports no gate
 (and no app behind one).
@@ -56,6 +58,11 @@ class Gate:
     def overtaken(self, admission: Admission, usage: Usage | None) -> None:
         """The run ended after its row was taken over (reaped, cancelled, re-run): nothing
         of this run was written. `usage` is what it used if it was served."""
+        return None
+
+    def rolled_back(self, admission: Admission) -> None:
+        """The admission transaction rolled back (a refusal, or an error): give back what
+        `admit` took outside the database (the rollback undid the rest)."""
         return None
 
     def refused(self, admission: Admission, refusal: Refusal) -> None:

@@ -53,7 +53,13 @@ class QuotaGate(Guard):
             headers["Retry-After"] = str(exceeded.retry_after)
             admission.quota_plan = exceeded.standing.bound.plan  # for the metrics
             raise Refusal(429, "quota_exceeded", str(exceeded), headers=headers) from None
+        admission.quota_charge = (standings, amounts)
         admission.headers.update(rate_limit_headers(standings, now))
+
+    def rolled_back(self, admission: Admission) -> None:
+        if admission.quota_charge is not None:
+            ledger.unreserve(*admission.quota_charge)
+            admission.quota_charge = None
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
         closing = closing_of(admission, usage)
