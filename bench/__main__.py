@@ -31,6 +31,7 @@ from bench import (
     peers,
     procs,
     quotas,
+    rate,
     report,
     scale,
     strategies,
@@ -43,6 +44,7 @@ SECTIONS = {
     "servers": overhead.servers,
     "streaming": overhead.streaming,
     "streams": streams.streams,
+    "rate": rate.rate,
     "failover": failover.failover,
     "quotas": quotas.quotas,
     "jobs": jobs.jobs,
@@ -128,7 +130,7 @@ async def run(b: Bench, chosen: list[str], with_llama: bool,
     b.key = b.seeded["key"]
     b.gateway_proc, b.gateway = procs.gateway(b.database_url)
     b.relay_proc, b.relay = procs.relay(b.upstream + "/ok/v1")
-    if with_peer and {"overhead", "streaming", "streams"} & set(chosen):
+    if with_peer and {"overhead", "streaming", "streams", "rate"} & set(chosen):
         b.peer_proc, b.peer = peers.litellm_proxy(b.upstream, llama=b.llama)
     b.say(f"gateway {b.gateway} (uvicorn, SQLite), relay {b.relay}, upstream {b.upstream}, "
           f"llama {b.llama or 'not started'}, LiteLLM {b.peer or b.peer_note}")

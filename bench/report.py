@@ -179,9 +179,10 @@ def markdown(r: dict[str, Any]) -> str:
     if note:
         out += [f"Peer: {note}.", ""]
     out += sections(r)
-    from bench import streams_report  # it builds on this module's cells: imported when used
+    from bench import rate_report, streams_report  # they build on this module's cells
 
     out += streams_report.section(r)
+    out += rate_report.section(r)
     if NOTES.exists():
         out += ["", NOTES.read_text().strip()]
     return "\n".join(out) + "\n"

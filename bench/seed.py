@@ -113,6 +113,12 @@ def seed(upstream: str, llama: str, request_limit: int, token_limit: int,
             "key": client("bench", routes, big, end_users=True),
             "user": "alice",
         }
+        # No plan and no end user: the call admits against no counter at all (bench/rate.py).
+        free, _ = ApiClient.objects.update_or_create(
+            name="bench-free", defaults={"end_users": False, "user_ids": "username"})
+        free.routes.set(routes)
+        Assignment.objects.filter(client=free).delete()
+        out["key_free"] = keys.issue(free, name="bench")[1]
         out["key_requests"] = client(f"bench-requests{tag}", routes,
                                      plan(f"bench-requests{tag}", {"requests": request_limit}))
         if token_limit:
