@@ -91,8 +91,11 @@ def unreserve(standings: Sequence[Standing], amounts: dict[str, int]) -> None:
     """Give back a tallied charge whose reservation was never written (the admission's
     transaction rolled back). Without the tally, the rollback gave it back already."""
     if tally.enabled() and standings:
-        tally.adjust({_key(s.bound, s.window_start): -amounts.get(s.bound.counts, 0)
-                      for s in standings})
+        try:
+            tally.adjust({_key(s.bound, s.window_start): -amounts.get(s.bound.counts, 0)
+                          for s in standings})
+        except RedisConnectionError:  # counted once too many: refuses early, never over-admits
+            log.warning("quota tally charge not given back (Redis unavailable)")
 
 
 def _charge_counters(ordered: list[Bound], spans: dict, amounts: dict[str, int],

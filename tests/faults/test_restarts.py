@@ -74,13 +74,18 @@ def manage(env: dict[str, str], *args: str, stdin: str = "") -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(servers, llama) -> Iterator[tuple[str, str]]:
+def env(servers) -> dict[str, str]:
+    """The environment of the gateway and its management commands on the private servers."""
+    db = (servers.postgres.url if servers.postgres
+          else f"sqlite:///{servers.where / 'gateway.sqlite3'}")
+    return child_env(DATABASE_URL=db, REDIS_URL=servers.redis.url, DIHYA_Q_NAME="q-restarts",
+                     CONN_MAX_AGE="60", DIHYA_AXES="false")
+
+
+@pytest.fixture(scope="module")
+def gateway(servers, env, llama) -> Iterator[tuple[str, str]]:
     """(base URL, API key) of a uvicorn child process on the private servers."""
     where = servers.where
-    db = (servers.postgres.url if servers.postgres
-          else f"sqlite:///{where / 'gateway.sqlite3'}")
-    env = child_env(DATABASE_URL=db, REDIS_URL=servers.redis.url, DIHYA_Q_NAME="q-restarts",
-                    CONN_MAX_AGE="60", DIHYA_AXES="false")
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "config", "apply", "-", stdin=(
         f"engines:\n  - {{name: llama, provider: openai, base_url: '{llama}',"
@@ -181,3 +186,26 @@ def test_a_postgresql_restart_under_load_fails_cleanly_and_recovers(gateway, ser
     results = under_load(url, key, servers.postgres.restart)
     assert {kind for kind, _ in results} <= {"ok", "refused"}
     recovers(url, key)
+
+
+def test_a_quota_stays_exact_across_a_redis_restart(gateway, servers, env):
+    """The quota tally lives in Redis, which keeps nothing on disk: restarted, it has lost every
+    count, and the database's (settled calls plus open reservations) must take their place."""
+    url, _ = gateway
+    manage(env, "config", "apply", "-", stdin=(
+        "plans:\n  - {name: eight-a-day, limits: [{requests: 8, per: day}]}\n"
+        "clients:\n  - {name: counted, plan: eight-a-day, routes: [r]}\n"))
+    key = manage(env, "create_api_key", "counted", "--route", "r").splitlines()[-1]
+
+    def call() -> int:
+        return httpx.post(url + "/v1/chat/completions", timeout=30, json={
+            "model": "r", "messages": [{"role": "user", "content": "Say hi"}]},
+            headers={"Authorization": f"Bearer {key}"}).status_code
+
+    assert [call() for _ in range(5)] == [200] * 5
+    servers.redis.kill()
+    servers.redis.start()
+    wait_until(lambda: call() != 503, timeout=30, interval=0.2, what="Redis to be back")
+
+    # That call was the sixth: two more of the eight, then refusals — none lost, none extra.
+    assert [call() for _ in range(4)] == [200, 200, 429, 429]
