@@ -68,20 +68,22 @@ def reserve(generation_id: UUID, bounds: Sequence[Bound], amounts: dict[str, int
         return []
     ordered = sorted(bounds, key=lambda b: b.order)
     spans = {b.order: windows.bounds(b.period, now) for b in ordered}
-    tallied = tally.enabled()
-    if tallied:
+    if tally.enabled():
         standings = _charge_tally(ordered, spans, amounts, now)
-    try:
-        with transaction.atomic():
-            if not tallied:
+        # One statement, no savepoint: a second reservation of the same call inserts nothing.
+        if not rows.reserve(generation_id, [_held(s, amounts.get(s.bound.counts, 0), True)
+                                            for s in standings]):
+            unreserve(standings, amounts)  # already reserved (a re-delivered job)
+            return status(bounds, now=now)
+    else:
+        try:
+            with transaction.atomic():
                 standings = _charge_counters(ordered, spans, amounts, now)
-            Reservation.objects.create(generation_id=generation_id, held=[
-                _held(s, amounts.get(s.bound.counts, 0), tallied) for s in standings])
-    except IntegrityError:
-        # Already reserved (a re-delivered job): the savepoint undid this second charge.
-        if tallied:
-            unreserve(standings, amounts)
-        return status(bounds, now=now)
+                Reservation.objects.create(generation_id=generation_id, held=[
+                    _held(s, amounts.get(s.bound.counts, 0), False) for s in standings])
+        except IntegrityError:
+            # Already reserved (a re-delivered job): the savepoint undid this second charge.
+            return status(bounds, now=now)
     for s in standings:
         alerts.check(s, amounts.get(s.bound.counts, 0))
     return standings

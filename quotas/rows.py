@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
+from django.utils import timezone
 
 from quotas.models import Counter, Reservation
 
@@ -95,3 +96,22 @@ def close(generation_ids: list[UUID], state: str,
         rows = cursor.fetchall()
     return {gid_field.to_python(gid): held_field.from_db_value(held, None, connection)  # type: ignore[arg-type]
             for gid, held in rows}
+
+
+def reserve(generation_id: UUID, held: list[dict[str, object]]) -> bool:
+    """Record a reservation, unless this generation has one: False then. One statement and no
+    savepoint (an IntegrityError would need one to be caught inside a transaction)."""
+    ops = connection.ops
+    meta = Reservation._meta
+    table, gid_, state_, held_, created_ = (ops.quote_name(name) for name in (
+        meta.db_table, "generation_id", "state", "held", "created"))
+    # The names are our own, quoted; every value is a parameter.
+    sql = (f"INSERT INTO {table} ({gid_}, {state_}, {held_}, {created_}) "  # noqa: S608
+           f"VALUES (%s, %s, %s, %s) ON CONFLICT ({gid_}) DO NOTHING RETURNING {gid_}")
+    params = [meta.get_field("generation_id").get_db_prep_value(generation_id, connection),
+              Reservation.State.RESERVED,
+              meta.get_field("held").get_db_prep_value(held, connection),
+              ops.adapt_datetimefield_value(timezone.now())]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
