@@ -19,10 +19,14 @@ from bench.context import Bench
 N = 500  # requests per cell at full scale, as issue 18 measures
 
 
-def servers_under_test(b: Bench) -> list[tuple[str, str, str, dict[str, str], procs.Proc | None]]:
+Server = tuple[str, str, str, dict[str, str], "procs.Proc | None"]
+
+
+def servers_under_test(b: Bench) -> list[Server]:
     """(name, chat URL, model, headers, process) of every server a cell goes through."""
-    out = [("relay", load.chat_url(b.relay), "fake", {}, b.relay_proc),
-           ("gateway", load.chat_url(b.gateway), "bench", load.auth(b.key), b.gateway_proc)]
+    out: list[Server] = [
+        ("relay", load.chat_url(b.relay), "fake", {}, b.relay_proc),
+        ("gateway", load.chat_url(b.gateway), "bench", load.auth(b.key), b.gateway_proc)]
     if b.peer:
         from bench import peers
 
@@ -47,30 +51,54 @@ async def overhead(b: Bench) -> dict[str, Any]:
     if b.peer_note:
         out["peer_note"] = b.peer_note
     direct_url = b.upstream + "/ok/v1/chat/completions"
-    for concurrency in (1, 10, 50):
-        n = b.size(N)
-        direct = await load.load(direct_url, load.body("fake"), n=n, concurrency=concurrency,
-                                 proc=b.upstream_proc, warmup=20, max_seconds=b.cap)
-        level: dict[str, Any] = {"direct": direct.summary()}
-        for name, url, model, headers, proc in servers_under_test(b):
-            run = await load.load(url, load.body(model, user="alice"), n=n,
-                                  concurrency=concurrency, headers=headers, proc=proc,
-                                  warmup=50, max_seconds=b.cap)
-            level[name] = run.summary()
-        d, g = level["direct"], level["gateway"]
-        if d["p50_ms"] is not None and g["p50_ms"] is not None:
-            level["added_p50_ms"] = round(g["p50_ms"] - d["p50_ms"], 2)
-            level["added_p99_ms"] = round(g["p99_ms"] - d["p99_ms"], 2)
-            level["rps_ratio"] = ratio(g["rps"], d["rps"], 3)
-        level["vs_relay"] = compare(g, level["relay"])
-        if "litellm" in level:
-            level["vs_litellm"] = compare(g, level["litellm"])
-        out["levels"][str(concurrency)] = level
-        b.say(f"overhead c={concurrency}: " + " | ".join(
-            f"{k} {v['rps']} req/s p99 {v['p99_ms']} ms "
-            f"{v.get('cpu_ms_per_request', '-')} ms CPU {v['statuses']}"
-            for k, v in level.items() if isinstance(v, dict) and "statuses" in v))
+    servers = servers_under_test(b)
+    scaled = None  # the same call on the scale-out setup, in the same cells (issue 28)
+    if not b.quick and procs.postgres_available() and procs.redis_available():
+        url = procs.fresh_postgres()
+        procs.flush_redis()
+        seeded = procs.seed(url, b.upstream, redis_url=procs.REDIS_URL)
+        scaled, base = procs.gateway(url, redis_url=procs.REDIS_URL, name="gateway-pg")
+        servers.insert(2, ("gateway_pg", load.chat_url(base), "bench",
+                           load.auth(seeded["key"]), scaled))
+    try:
+        for concurrency in (1, 10, 50):
+            out["levels"][str(concurrency)] = await level_of(b, servers, direct_url,
+                                                             concurrency)
+    finally:
+        if scaled is not None:
+            scaled.stop()
     return out
+
+
+async def level_of(b: Bench, servers: list[Server], direct_url: str,
+                   concurrency: int) -> dict[str, Any]:
+    """One concurrency: straight to the upstream, then through each server, N calls each."""
+    n = b.size(N)
+    direct = await load.load(direct_url, load.body("fake"), n=n, concurrency=concurrency,
+                             proc=b.upstream_proc, warmup=20, max_seconds=b.cap)
+    level: dict[str, Any] = {"direct": direct.summary()}
+    for name, url, model, headers, proc in servers:
+        run = await load.load(url, load.body(model, user="alice"), n=n,
+                              concurrency=concurrency, headers=headers, proc=proc,
+                              warmup=50, max_seconds=b.cap)
+        level[name] = run.summary()
+    d, g = level["direct"], level["gateway"]
+    if d["p50_ms"] is not None and g["p50_ms"] is not None:
+        level["added_p50_ms"] = round(g["p50_ms"] - d["p50_ms"], 2)
+        level["added_p99_ms"] = round(g["p99_ms"] - d["p99_ms"], 2)
+        level["rps_ratio"] = ratio(g["rps"], d["rps"], 3)
+    level["vs_relay"] = compare(g, level["relay"])
+    if "litellm" in level:
+        level["vs_litellm"] = compare(g, level["litellm"])
+    if "gateway_pg" in level:
+        level["pg_vs_sqlite"] = compare(level["gateway_pg"], g)
+        if "litellm" in level:
+            level["pg_vs_litellm"] = compare(level["gateway_pg"], level["litellm"])
+    b.say(f"overhead c={concurrency}: " + " | ".join(
+        f"{k} {v['rps']} req/s p99 {v['p99_ms']} ms "
+        f"{v.get('cpu_ms_per_request', '-')} ms CPU {v['statuses']}"
+        for k, v in level.items() if isinstance(v, dict) and "statuses" in v))
+    return level
 
 
 async def streaming(b: Bench) -> dict[str, Any]:

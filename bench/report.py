@@ -91,12 +91,13 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                      f"{fmt(g.get('rps'))} / {fmt(peer.get('rps'))} req/s = {fmt(x, TIMES)}"
                      if peer and x is not None else NO_PEER if levels else "—",
                      verdict(x >= 3 if x is not None else None)))
-    for c in ("10", "50"):
+    for c in ("1", "10", "50"):
         g, peer = get(levels, c, "gateway") or {}, get(levels, c, "litellm")
         a, b = g.get("p99_ms"), (peer or {}).get("p99_ms")
         rows.append((f"p99 at c={c}: Dihya vs LiteLLM", "below LiteLLM's",
                      f"{fmt(a)} vs {fmt(b)} ms" if peer else NO_PEER if levels else "—",
                      verdict(a < b if a is not None and b is not None else None)))
+    rows += scaled_targets(levels)
     for name, label in (("fake", "fake upstream"), ("llama", "llama.cpp")):
         added = get(r, "streaming", name, "added_ttft_p50_ms", "gateway")
         rows.append((f"Added time to first token, p50, {label}", "≤ 3 ms", fmt(added, " ms"),
@@ -137,7 +138,31 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-SERVERS = {"relay": "relay", "gateway": "Dihya", "litellm": "LiteLLM"}
+def scaled_targets(levels: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Issue 28's: the scale-out setup (PostgreSQL + Redis) in the same cells as section 1."""
+    rows = []
+    for c in ("1", "10", "50"):
+        pg, sq, peer = (get(levels, c, k) or {} for k in ("gateway_pg", "gateway", "litellm"))
+        if not pg:
+            continue
+        x = times(pg.get("cpu_ms_per_request"), sq.get("cpu_ms_per_request"))
+        rows.append((f"CPU per call, PostgreSQL + Redis / SQLite, c={c}", f"≤ 1.3{TIMES}",
+                     f"{fmt(pg.get('cpu_ms_per_request'))} / "
+                     f"{fmt(sq.get('cpu_ms_per_request'))} ms = {fmt(x, TIMES)}",
+                     at_most(x, 1.3)))
+        x = times(pg.get("rps"), peer.get("rps"))
+        rows.append((f"Throughput on PostgreSQL + Redis, c={c}: Dihya / LiteLLM", f"≥ 3{TIMES}",
+                     f"{fmt(pg.get('rps'))} / {fmt(peer.get('rps'))} req/s = {fmt(x, TIMES)}"
+                     if peer else NO_PEER, verdict(x >= 3 if x is not None else None)))
+        a, b = pg.get("p99_ms"), peer.get("p99_ms")
+        rows.append((f"p99 on PostgreSQL + Redis, c={c}: Dihya vs LiteLLM", "below LiteLLM's",
+                     f"{fmt(a)} vs {fmt(b)} ms" if peer else NO_PEER,
+                     verdict(a < b if a is not None and b is not None else None)))
+    return rows
+
+
+SERVERS = {"relay": "relay", "gateway": "Dihya", "gateway_pg": "Dihya, PostgreSQL + Redis",
+           "litellm": "LiteLLM"}
 
 
 def overhead_table(levels: dict[str, Any]) -> str:
@@ -173,7 +198,7 @@ def markdown(r: dict[str, Any]) -> str:
            f"{m.get('seconds')} s in all, load average at the end {m.get('load_average_at_end')}"
            ". The machine is shared: compare ratios within this run, not absolute times "
            "between runs.", "",
-           "## Targets (issue 18)", "",
+           "## Targets (issues 18 and 28)", "",
            table(["what", "target", "measured", "verdict"], [list(t) for t in targets(r)]), ""]
     note = get(r, "overhead", "peer_note")
     if note:
@@ -209,7 +234,8 @@ def sections(r: dict[str, Any]) -> list[str]:
         out += ["## 1. Overhead (non-streamed, fake upstream)", "",
                 f"{get(r, 'overhead', 'n')} requests per cell. direct: straight to the fake "
                 "upstream; relay: the bare Django async view + ninja body + httpx "
-                "(bench/relay/); Dihya: the whole pipeline; LiteLLM: its proxy, no database. "
+                "(bench/relay/); Dihya: the whole pipeline, on SQLite, and on PostgreSQL + "
+                "Redis (the quota tally on) where said; LiteLLM: its proxy, no database. "
                 "One uvicorn process each.", "", overhead_table(levels), "",
                 table(["concurrency", "CPU Dihya/relay", "req/s Dihya/relay",
                        "p99 Dihya/relay", "CPU Dihya/LiteLLM", "req/s Dihya/LiteLLM",
