@@ -16,7 +16,9 @@ import tempfile
 # What a test deployment's environment would hold: a key (no .env needed), and prometheus'
 # multiprocess directory of its own, so that two runs never add up each other's samples.
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-never-used-in-production")
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="dihya-metrics-"))
+# Each pytest-xdist worker its own too (they inherit the controller's environment).
+if "PYTEST_XDIST_WORKER" in os.environ or "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dihya-metrics-")
 # Test clients reuse people's ids within a minute, many times over: refusals are not limited
 # but where a test says so (tests/people/test_refusal_rate.py).
 os.environ.setdefault("DIHYA_CONSENT_REFUSAL_RATE", "1000000")

@@ -85,7 +85,9 @@ class RunAll:
         env = child_env(HOST="127.0.0.1", PORT=str(port), ENGINE_PORT=str(engine_port),
                         EMBED_PORT=str(self.embed_port), WORKERS="2",
                         BIN=str(Path(sys.executable).parent), LOG_DIR=str(log_dir),
-                        **extra_env)
+                        # Its own: the script empties it at start, and this test process's
+                        # (another test's /metrics, under xdist the other worker's) must stay.
+                        PROMETHEUS_MULTIPROC_DIR=str(log_dir / "metrics"), **extra_env)
         # A new session: its process group stands for the terminal's foreground group.
         self.proc = subprocess.Popen(["bash", "scripts/run-all.sh"], cwd=ROOT, env=env,
                                      stdout=self.out, stderr=subprocess.STDOUT,
