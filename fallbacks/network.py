@@ -11,7 +11,8 @@ future with one timer when nothing is there. Reading pauses only when a reader f
 HIGH_WATER bytes (a slow client holding a stream holds no more than that of its engine's
 answer), and resumes under LOW_WATER. Writes wait only when the transport says its buffer is
 full. TLS is asyncio's `start_tls`, as asyncio's own streams do it; connecting tries the
-addresses as anyio does (happy eyeballs, 0.25 s apart).
+addresses as anyio does (happy eyeballs, 0.25 s apart) on asyncio's loop, in turn on uvloop's.
+Both loops are supported (tests/resilience/test_network.py runs on each).
 
 A connect timeout does not count the time the event loop itself was behind (`patient`): on a
 process so loaded that its loop ran seconds late (400 streams at once on a shared 2-core
@@ -252,9 +253,13 @@ class Backend(httpcore.AsyncNetworkBackend):
                           socket_options: Iterable[SocketOption] | None = None,
                           ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
+        # asyncio's own loop tries a name's addresses as anyio did (happy eyeballs); uvloop's
+        # (uvicorn's choice when installed) has no such option and tries them in turn.
+        eyeballs = ({"happy_eyeballs_delay": HAPPY_EYEBALLS_DELAY}
+                    if isinstance(loop, asyncio.BaseEventLoop) else {})
         return await opened(lambda: loop.create_connection(
             Receiver, host, port, local_addr=(local_address, 0) if local_address else None,
-            happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY), timeout, socket_options)
+            **eyeballs), timeout, socket_options)
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[SocketOption] | None = None,

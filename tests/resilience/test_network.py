@@ -28,9 +28,11 @@ pytestmark = pytest.mark.anyio
 WORDS = [f"word {i}\n".encode() for i in range(200)]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(params=[("asyncio", {}), ("asyncio", {"use_uvloop": True})],
+                ids=["asyncio", "uvloop"])
+def anyio_backend(request) -> tuple[str, dict[str, bool]]:
+    """asyncio's own loop, and uvloop's: uvicorn runs on uvloop when it is installed."""
+    return request.param
 
 
 async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
