@@ -255,11 +255,14 @@ class Backend(httpcore.AsyncNetworkBackend):
         loop = asyncio.get_running_loop()
         # asyncio's own loop tries a name's addresses as anyio did (happy eyeballs); uvloop's
         # (uvicorn's choice when installed) has no such option and tries them in turn.
-        eyeballs = ({"happy_eyeballs_delay": HAPPY_EYEBALLS_DELAY}
-                    if isinstance(loop, asyncio.BaseEventLoop) else {})
+        delay = HAPPY_EYEBALLS_DELAY if isinstance(loop, asyncio.BaseEventLoop) else None
+        local = (local_address, 0) if local_address else None
+        if delay is None:
+            return await opened(lambda: loop.create_connection(
+                Receiver, host, port, local_addr=local), timeout, socket_options)
         return await opened(lambda: loop.create_connection(
-            Receiver, host, port, local_addr=(local_address, 0) if local_address else None,
-            **eyeballs), timeout, socket_options)
+            Receiver, host, port, local_addr=local, happy_eyeballs_delay=delay), timeout,
+            socket_options)
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[SocketOption] | None = None,

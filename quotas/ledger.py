@@ -73,7 +73,7 @@ def reserve(generation_id: UUID, bounds: Sequence[Bound], amounts: dict[str, int
         # One statement, no savepoint: a second reservation of the same call inserts nothing.
         if not rows.reserve(generation_id, [_held(s, amounts.get(s.bound.counts, 0), True)
                                             for s in standings]):
-            unreserve(standings, amounts)  # already reserved (a re-delivered job)
+            _give_back(standings, amounts)  # already reserved (a re-delivered job)
             return status(bounds, now=now)
     else:
         try:
@@ -89,10 +89,19 @@ def reserve(generation_id: UUID, bounds: Sequence[Bound], amounts: dict[str, int
     return standings
 
 
-def unreserve(standings: Sequence[Standing], amounts: dict[str, int]) -> None:
+def unreserve(generation_id: UUID, standings: Sequence[Standing],
+              amounts: dict[str, int]) -> None:
     """Give back a tallied charge whose reservation was never written (the admission's
-    transaction rolled back). Without the tally, the rollback gave it back already."""
-    if tally.enabled() and standings:
+    transaction rolled back). Without the tally, the rollback gave it back already; and if the
+    generation holds a reservation after all (reserved before: `reserve` answered with its
+    standing), that reservation holds the charge."""
+    if (tally.enabled() and standings
+            and not Reservation.objects.filter(generation_id=generation_id).exists()):
+        _give_back(standings, amounts)
+
+
+def _give_back(standings: Sequence[Standing], amounts: dict[str, int]) -> None:
+    if standings:
         try:
             tally.adjust({_key(s.bound, s.window_start): -amounts.get(s.bound.counts, 0)
                           for s in standings})

@@ -76,7 +76,7 @@ def add(deltas: dict[Row, int]) -> dict[Row, int]:
 
 
 def close(generation_ids: list[UUID], state: str,
-                was: str = Reservation.State.RESERVED) -> dict[UUID, list]:
+          was: str = Reservation.State.RESERVED) -> dict[UUID, list]:
     """Move these reservations from `was` to `state` in one statement; what each held."""
     if not generation_ids:
         return {}

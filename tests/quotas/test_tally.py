@@ -90,3 +90,15 @@ def test_a_call_reserved_in_one_mode_settles_exactly_in_the_other(db, settings, 
     settings.DIHYA_QUOTA_TALLY = False  # what the database says (Redis has no key of it)
     assert [c.used for c in Counter.objects.order_by("metric")] == [1, 30]
     assert usage() == 1 and usage(metric="tokens", period="day") == 30
+
+
+@pytest.mark.parametrize("ledger_mode", ["tally"], indirect=True)
+def test_a_charge_is_given_back_only_when_no_reservation_holds_it(db, tallied):
+    gid = uuid.uuid4()
+    standings = ledger.reserve(gid, LIMITS, ONE, now=NOON)
+    again = ledger.reserve(gid, LIMITS, ONE, now=NOON)  # a re-delivered job: charged once
+
+    ledger.unreserve(gid, again, ONE)  # its admission rolled back: the first one's stands
+
+    assert [s.used for s in standings] == [s.used for s in again] == [1, 100]
+    assert usage() == 1 and usage(metric="tokens", period="day") == 100

@@ -58,7 +58,7 @@ class QuotaGate(Guard):
 
     def rolled_back(self, admission: Admission) -> None:
         if admission.quota_charge is not None:
-            ledger.unreserve(*admission.quota_charge)
+            ledger.unreserve(admission.generation.pk, *admission.quota_charge)
             admission.quota_charge = None
 
     def finish(self, admission: Admission, usage: Usage | None) -> None:
