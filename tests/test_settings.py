@@ -43,3 +43,16 @@ def test_production_settings_do_not_change_when_pytest_is_imported():
 
 def test_the_test_run_records_as_production_does(settings):
     assert settings.DIHYA_RECORDER == "batched"
+
+
+def test_the_quota_tally_follows_redis_and_refuses_to_run_without_it():
+    assert setting_in_child("DIHYA_QUOTA_TALLY", REDIS_URL="") == "False"
+    assert setting_in_child("DIHYA_QUOTA_TALLY", REDIS_URL="redis://127.0.0.1:6379/9") == "True"
+    assert setting_in_child("DIHYA_QUOTA_TALLY", REDIS_URL="redis://127.0.0.1:6379/9",
+                            DIHYA_QUOTA_TALLY="false") == "False"
+
+    refused = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, capture_output=True,
+        text=True, env={"DJANGO_SETTINGS_MODULE": "dihya.settings", "DEBUG": "true",
+                        "PATH": "/usr/bin:/bin", "REDIS_URL": "", "DIHYA_QUOTA_TALLY": "true"})
+    assert refused.returncode != 0 and "DIHYA_QUOTA_TALLY needs REDIS_URL" in refused.stderr

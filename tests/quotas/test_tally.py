@@ -102,3 +102,18 @@ def test_a_charge_is_given_back_only_when_no_reservation_holds_it(db, tallied):
 
     assert [s.used for s in standings] == [s.used for s in again] == [1, 100]
     assert usage() == 1 and usage(metric="tokens", period="day") == 100
+
+
+def test_rebuild_drops_the_tally_or_says_it_is_off(db, ledger_mode):
+    from django.core.management import CommandError, call_command
+
+    ledger.reserve(uuid.uuid4(), LIMITS, ONE, now=NOON)
+    if ledger_mode == "database":
+        with pytest.raises(CommandError, match="the quota tally is off"):
+            call_command("rebuild_quota_tally")
+        return
+
+    call_command("rebuild_quota_tally")
+
+    assert tally.kept(["client:1"]) == {}  # dropped, then seeded again on use:
+    assert [s.used for s in ledger.status(LIMITS, now=NOON)] == [1, 100]
