@@ -29,15 +29,15 @@ def subjects(pseudonyms: Iterable[str]) -> list[str]:
 
 def collect(pseudonyms: Iterable[str]) -> dict[str, Any]:
     mine = subjects(pseudonyms)
-    counters = {(c.metric, c.period, c.window_start): c.used
+    counters = {(c.subject, c.metric, c.period, c.window_start): c.used
                 for c in Counter.objects.filter(subject__in=mine)}
     if tally.enabled() and mine:  # open windows: Redis counts what the database will
-        counters.update({(k.metric, k.period, k.start): used
+        counters.update({(k.subject, k.metric, k.period, k.start): used
                          for k, used in tally.kept(mine).items()})
     return {
         "counters": [{"metric": metric, "period": period, "used": used,
                       "window_start": start.isoformat()}
-                     for (metric, period, start), used in sorted(counters.items())],
+                     for (_, metric, period, start), used in sorted(counters.items())],
         "alerts": [{"message": a.message, "created": a.created.isoformat()}
                    for a in Alert.objects.filter(subject__in=mine)],
     }
